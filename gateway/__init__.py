@@ -1,0 +1,1 @@
+"""Gateway: decode synced clips, trim, transcribe, check, and deliver over MQTT."""

@@ -1,0 +1,1 @@
+"""Hardware reference design: BOM, pin maps, power budget, deploy."""
