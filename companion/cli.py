@@ -1,0 +1,13 @@
+"""`badgekit companion …`: the branch tool for a tray of badges."""
+
+import typer
+
+from badgekit.partcli import compose
+
+app = compose(
+    typer.Typer(help="Branch tool: scan, enroll, sync badges.", no_args_is_help=True),
+    [
+        "companion.sync_cmd",  # enroll, sync, status (sync protocol issue)
+        "companion.app_cmd",  # scan, set-time, config, logs, listen (companion app issue)
+    ],
+)

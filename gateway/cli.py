@@ -1,0 +1,14 @@
+"""`badgekit gateway …`: transcribe, check and deliver clips."""
+
+import typer
+
+from badgekit.partcli import compose
+
+app = compose(
+    typer.Typer(help="Transcribe, check and deliver clips.", no_args_is_help=True),
+    [
+        "gateway.transcribe_cmd",  # gateway transcribe
+        "gateway.delivery_cmd",  # gateway run, gateway receive
+        "gateway.compliance_cmd",  # gateway check
+    ],
+)
