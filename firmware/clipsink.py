@@ -1,0 +1,156 @@
+"""FolderSink: the recorder's clip sink that writes finished WAV + JSON sidecar files.
+
+The sink contract (docs/contracts.md, "Recording -> store"):
+
+- ``open_clip(meta)``: start a clip; ``meta`` holds badge, session, seq, start_epoch,
+  start_ms, session_offset_samples, offset_samples, sample_rate (optional:
+  prev_sha256, clock_flags);
+- ``write_block(block)``: append one 256-byte IMA ADPCM block;
+- ``close_clip(samples)``: finish; returns the sidecar dict (incl. sha256).
+
+FolderSink writes ``DIR/<clip id>.wav`` (the exported WAV of firmware.clipfmt) and
+``DIR/<clip id>.json``, each first under a ``.partial`` name and renamed when complete,
+and chains ``prev_sha256`` from one clip to the next (first clip: 64 zeros unless the
+caller seeds it). ``firmware.clipstore.ClipStore`` is the badge's on-flash sink with the
+same interface. Runs on MicroPython and CPython alike.
+"""
+
+import hashlib
+import json
+import os
+
+from firmware import clipfmt
+
+__all__ = ["FolderSink", "SinkError", "write_json", "makedirs"]
+
+
+class SinkError(OSError):
+    """The sink was used out of order or could not write."""
+
+
+def _sync(f):
+    f.flush()
+    try:
+        os.fsync(f.fileno())
+    except (AttributeError, OSError):
+        pass  # MicroPython files have no fileno; flush() reaches the vfs
+
+
+def makedirs(path):
+    """``os.makedirs(path, exist_ok=True)`` that also works on MicroPython."""
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
+        if not part:
+            continue
+        cur = cur + part if (not cur or cur.endswith("/")) else cur + "/" + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            try:
+                os.stat(cur)
+            except OSError:
+                raise SinkError("cannot create folder " + cur)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as JSON to ``path`` atomically (``.partial`` + rename)."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True)
+    except TypeError:  # MicroPython's json has no indent/sort_keys
+        text = json.dumps(obj)
+    tmp = path + ".partial"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.write("\n")
+        _sync(f)
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    os.rename(tmp, path)
+
+
+class FolderSink:
+    """Write each clip as ``<dir>/<clip id>.wav`` + ``.json``; chain the hashes."""
+
+    def __init__(self, folder, prev_sha256=None):
+        self.folder = folder.rstrip("/") or "/"
+        self.prev_sha256 = prev_sha256 or clipfmt.ZERO_HASH
+        self.last = None  # sidecar dict of the last closed clip
+        self._f = None
+        makedirs(self.folder)
+
+    def _path(self, cid, ext):
+        return self.folder + "/" + cid + ext
+
+    @property
+    def is_open(self):
+        return self._f is not None
+
+    def open_clip(self, meta):
+        if self._f is not None:
+            raise SinkError("open_clip while clip {} is open".format(self._hdr.clip_id))
+        hdr = clipfmt.Header.from_meta(meta, self.prev_sha256)
+        raw = clipfmt.pack_header(hdr)
+        self._hdr = hdr
+        self._hash = hashlib.sha256(raw)
+        self._blocks = 0
+        self._tmp = self._path(hdr.clip_id, ".wav.partial")
+        self._f = open(self._tmp, "wb")
+        # placeholder prefix of the final size; rewritten with the real trailer at close
+        self._f.write(b"\x00" * clipfmt.wav_prefix_size())
+
+    def write_block(self, block):
+        if self._f is None:
+            raise SinkError("write_block without an open clip")
+        if len(block) != clipfmt.BLOCK_ALIGN:
+            raise SinkError("ADPCM blocks are {} bytes, got {}".format(clipfmt.BLOCK_ALIGN, len(block)))
+        self._f.write(block)
+        self._hash.update(block)
+        self._blocks += 1
+
+    def close_clip(self, samples=None, dropped_ms=0, flags=0):
+        """Finish the open clip; return its sidecar dict (also written as ``.json``)."""
+        if self._f is None:
+            raise SinkError("close_clip without an open clip")
+        data_len = self._blocks * clipfmt.BLOCK_ALIGN
+        if samples is None:
+            samples = self._blocks * clipfmt.SAMPLES_PER_BLOCK
+        sha = clipfmt.hexhash(self._hash.digest())
+        trl = clipfmt.Trailer(samples, sha, data_len, flags, dropped_ms)
+        try:
+            traw = clipfmt.pack_trailer(trl)
+        except clipfmt.ClipFormatError:
+            self.abort_clip()
+            raise
+        f = self._f
+        f.seek(0)
+        f.write(clipfmt.wav_prefix(self._hdr.raw, traw, data_len, samples, self._hdr.sample_rate))
+        _sync(f)
+        f.close()
+        self._f = None
+        cid = self._hdr.clip_id
+        wav = self._path(cid, ".wav")
+        try:
+            os.remove(wav)
+        except OSError:
+            pass
+        os.rename(self._tmp, wav)
+        side = clipfmt.sidecar(self._hdr, trl)
+        write_json(self._path(cid, ".json"), side)
+        self.prev_sha256 = sha
+        self.last = side
+        return side
+
+    def abort_clip(self):
+        """Drop the open clip (its ``.partial`` file is removed); the chain is unchanged."""
+        if self._f is None:
+            return
+        try:
+            self._f.close()
+        finally:
+            self._f = None
+            try:
+                os.remove(self._tmp)
+            except OSError:
+                pass
