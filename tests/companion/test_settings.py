@@ -1,0 +1,93 @@
+"""Settings file: documented defaults, TOML round trip, flags over file, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from companion import settings as st
+from companion.attention import ERROR, INFO, WARN, BadgeReport, assess, rank
+from companion.cli import app
+from companion.settings import AttentionSettings
+
+
+def test_defaults_are_documented_and_round_trip(tmp_path):
+    s = st.CompanionSettings()
+    rows = st.describe(s)
+    assert rows and all(doc for _, _, _, doc in rows)
+    p = tmp_path / "c.toml"
+    assert st.load(p) == s  # missing file: defaults
+    s2 = st.override(s, {"spool.path": str(tmp_path / "sp"), "attention.storage_warn_pct": "70",
+                         "scan.ports": "/dev/a,/dev/b", "scan.ble": "false"})
+    st.save(s2, p)
+    text = p.read_text()
+    assert "storage_warn_pct = 70" in text and "ble_timeout_s" not in text  # only changes
+    assert st.load(p) == s2
+    assert s2.scan.ports == ("/dev/a", "/dev/b") and s2.scan.ble is False
+
+
+@pytest.mark.parametrize("body, words", [
+    ("[spool\npath=1", "not valid TOML"),
+    ("[nope]\nx=1\n", "unknown table [nope]"),
+    ("[spool]\ncolour='red'\n", "unknown key spool.colour"),
+    ("[attention]\nstorage_warn_pct='lots'\n", "expected int"),
+])
+def test_bad_settings_file_is_one_clear_line(tmp_path, body, words, monkeypatch):
+    from typer.testing import CliRunner
+
+    p = tmp_path / "companion.toml"
+    p.write_text(body)
+    with pytest.raises(st.SettingsError, match=words.replace("[", r"\[")):
+        st.load(p)
+    monkeypatch.setenv("BADGEKIT_COMPANION_SETTINGS", str(p))
+    res = CliRunner().invoke(app, ["config", "show"])
+    assert res.exit_code == 2, res.output
+    assert words in res.output and "Traceback" not in res.output
+
+
+def test_config_path_and_show_via_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("BADGEKIT_CONFIG", str(tmp_path / "cfg"))
+    monkeypatch.delenv("BADGEKIT_COMPANION_SETTINGS", raising=False)
+    r = CliRunner().invoke(app, ["config", "path", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["path"] == str(tmp_path / "cfg" / "companion.toml") and info["exists"] is False
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "companion.toml").write_text("[branch]\nid = 'sh-pudong'\n")
+    r = CliRunner().invoke(app, ["config", "show", "--json"])
+    shown = json.loads(r.output)
+    assert shown["branch"]["id"] == "sh-pudong" and shown["attention"]["storage_warn_pct"] == 80
+    r = CliRunner().invoke(app, ["config", "show"])
+    assert "sh-pudong" in r.output and "storage_warn_pct" in r.output
+
+
+def test_attention_ranking_puts_urgent_badges_first():
+    now = 1_800_000_000.0
+    cfg = AttentionSettings()
+    healthy = BadgeReport("b-ok", "serial", "/dev/x", enrolled=True, ours=True, battery_pct=90,
+                          storage_used_bytes=10, storage_total_bytes=100, unsynced_clips=0,
+                          unsynced_s=0, clock_drift_s=0.1, last_sync_epoch=now - 3600)
+    waiting = BadgeReport("b-wait", "ble", "C1", enrolled=True, ours=True, unsynced_clips=3,
+                          unsynced_s=600, last_sync_epoch=now - 3600)
+    full = BadgeReport("b-full", "ble", "C2", enrolled=True, ours=True,
+                       storage_used_bytes=85, storage_total_bytes=100)
+    silent = BadgeReport("b-silent", "serial", "/dev/y", enrolled=True, ours=True,
+                         mic_silent_s=900)
+    foreign = BadgeReport("b-foreign", "ble", "C3", enrolled=True, ours=False, branch="bj-01")
+    fresh = BadgeReport("b-new", "ble", "C4", enrolled=False)
+    order = rank([healthy, waiting, fresh, full, silent, foreign], cfg, now)
+    ids = [r.badge_id for r in order]
+    assert ids.index("b-silent") < ids.index("b-full")
+    assert ids.index("b-foreign") < ids.index("b-full")
+    assert ids.index("b-full") < ids.index("b-wait") < ids.index("b-ok")
+    assert ids[-1] == "b-ok" and healthy.issues == []
+    assert silent.severity == ERROR and full.severity == WARN and waiting.severity == INFO
+    assert [i.code for i in assess(foreign, cfg, now)] == ["other_branch"]
+    assert "bj-01" in foreign.issues[0].message
+    drift = BadgeReport("b-drift", "serial", "/dev/z", clock_drift_s=-42.0)
+    assert [i.code for i in assess(drift, cfg, now)] == ["clock_drift"]
+    strict = AttentionSettings(storage_warn_pct=90)
+    assert assess(full, strict, now) == []
