@@ -1,0 +1,328 @@
+"""Publish the outbox over MQTT 5 with QoS 1; delete each message only after its PUBACK.
+
+`Publisher.start()` connects (a refused password is a `BrokerAuthError` at once) and
+runs one pump thread: it publishes pending messages in order with at most `window`
+unacknowledged, deletes acknowledged ones in batches, and on a lost connection starts
+a fresh client and publishes everything still pending again (the receiver drops the
+duplicates by `msg_id`). A message the broker refuses is kept as rejected with a clear
+reason (`MessageTooLargeError`, `MessageRejectedError`), and the rest keeps flowing:
+
+- over the broker's announced Maximum Packet Size: rejected before sending;
+- a PUBACK with an error reason code (e.g. 0x87 not authorised by the ACL): rejected;
+- a broker that drops the connection each time one message is the oldest in flight
+  (Mosquitto's `message_size_limit` does this to MQTT 5 clients): rejected after
+  `poison_strikes` such drops.
+
+The gateway status (`…/_gateway/{id}/status`, retained) is "online" on every connect,
+"stopped" on a clean stop, and "offline" via the last will when the process dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.delivery.envelope import CHUNK_BYTES_MAX, blob_messages, json_bytes
+from gateway.delivery.errors import (
+    BrokerAuthError,
+    DeliveryError,
+    MessageRejectedError,
+    MessageTooLargeError,
+)
+from gateway.delivery.mqtt import Connection
+from gateway.delivery.outbox import Message, Outbox
+from gateway.delivery.security import BrokerSettings
+from gateway.delivery.topics import Topics
+
+__all__ = ["Publisher", "PublisherSettings", "PublisherStats"]
+
+log = logging.getLogger(__name__)
+_PACKET_OVERHEAD = 64  # fixed header, packet id, property lengths
+
+
+@dataclass(frozen=True)
+class PublisherSettings:
+    tenant: str = "default"
+    branch: str = "branch"
+    gateway_id: str = "gateway"
+    """Unique per gateway process; names its status topic and MQTT client id."""
+    chunk_bytes: int = CHUNK_BYTES_MAX
+    """Largest message payload; larger payloads are split into parts."""
+    window: int = 20
+    """Messages in flight before waiting for acknowledgements."""
+    poison_strikes: int = 3
+    """Connection drops with the same oldest message in flight before it is rejected."""
+
+
+@dataclass(frozen=True)
+class PublisherStats:
+    connected: bool
+    published: int
+    acked: int
+    rejected: int
+    reconnects: int
+    outbox_depth: int
+    last_error: str
+
+
+class Publisher:
+    """Durable QoS 1 publishing of one gateway's outbox."""
+
+    def __init__(self, broker: BrokerSettings, settings: PublisherSettings, outbox: Outbox) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.outbox = outbox
+        self.topics = Topics(settings.tenant, settings.branch)
+        self.status_topic = self.topics.status(settings.gateway_id)
+        self.fatal: DeliveryError | None = None
+        self.last_error = ""
+        self._conn: Connection | None = None
+        self._inflight: dict[int, Message] = {}
+        self._acks: deque[tuple[int, int, str]] = deque()
+        self._suspect = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._strikes: dict[int, int] = {}
+        self._max_packet = 0
+        self.published = self.acked = self.rejected = self.reconnects = 0
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        topic_suffix: str,
+        payload: bytes | dict[str, Any] | list[Any],
+        kind: str | None = None,
+        content_type: str | None = None,
+        props: dict[str, str] | None = None,
+    ) -> list[str]:
+        """Durably queue a payload for `badgekit/v1/{tenant}/{branch}/{topic_suffix}`.
+
+        A dict or list is sent as canonical JSON; bytes as they are. Payloads larger than
+        `chunk_bytes` become several parts. Returns the message ids (content-addressed,
+        so enqueueing the same payload twice stores it once).
+        """
+        messages = self.messages(topic_suffix, payload, kind, content_type, props)
+        self.outbox.put(messages)
+        self._wake.set()
+        return [m.msg_id for m in messages]
+
+    def messages(
+        self,
+        topic_suffix: str,
+        payload: bytes | dict[str, Any] | list[Any],
+        kind: str | None = None,
+        content_type: str | None = None,
+        props: dict[str, str] | None = None,
+    ) -> list[Message]:
+        """The outbox messages `enqueue` would store (for callers batching a transaction)."""
+        if isinstance(payload, dict | list):
+            data, ctype = json_bytes(payload), content_type or "application/json"
+        else:
+            data, ctype = bytes(payload), content_type or "application/octet-stream"
+        topic = self.topics.full(topic_suffix)
+        return blob_messages(topic, data, kind or topic_suffix.rsplit("/", 1)[-1],
+                             self.settings.chunk_bytes, ctype, props)
+
+    def wake(self) -> None:
+        """Tell the pump that new messages were put in the outbox."""
+        self._wake.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, require: bool = True) -> None:
+        """Connect (raising a named error if `require`) and start the pump thread."""
+        if require:
+            self._conn = self._connect(require=True)
+        self._thread = threading.Thread(target=self._pump, name="badgekit-publisher", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the outbox holds no pending message; True if it emptied in time."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.fatal:
+                raise self.fatal
+            if self.outbox.depth == 0 and not self._inflight:
+                return True
+            self._wake.set()
+            time.sleep(0.02)
+        return self.outbox.depth == 0
+
+    def stop(self) -> None:
+        """Publish the "stopped" status, stop the pump and disconnect (pending stays queued)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+        conn = self._conn
+        if conn and conn.connected.is_set():
+            try:
+                info = conn.client.publish(self.status_topic, self._status("stopped"), qos=1, retain=True)
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError) as exc:
+                log.debug("stopped status not published: %s", exc)
+        self._drop_conn()
+
+    def stats(self) -> PublisherStats:
+        conn = self._conn
+        return PublisherStats(
+            connected=bool(conn and conn.connected.is_set()),
+            published=self.published,
+            acked=self.acked,
+            rejected=self.rejected,
+            reconnects=self.reconnects,
+            outbox_depth=self.outbox.depth,
+            last_error=self.last_error,
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _status(self, state: str) -> bytes:
+        return json_bytes({
+            "kind": "status",
+            "gateway": self.settings.gateway_id,
+            "tenant": self.settings.tenant,
+            "branch": self.settings.branch,
+            "state": state,
+            "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        })
+
+    def _connect(self, require: bool) -> Connection:
+        conn = Connection(
+            self.broker,
+            client_id=f"badgekit-gw-{self.settings.gateway_id}",
+            clean_start=True,
+            will=(self.status_topic, self._status("offline")),
+        )
+        conn.client.on_publish = self._on_publish
+        conn.client.max_inflight_messages_set(self.settings.window)
+        conn.start(require=require)
+        if conn.connected.is_set():
+            self._after_connect(conn)
+        return conn
+
+    def _after_connect(self, conn: Connection) -> None:
+        self._max_packet = conn.max_packet_bytes
+        conn.client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        # Network thread: only record; the pump thread owns the in-flight map and the outbox.
+        self._acks.append((mid, int(getattr(rc, "value", rc)), str(rc)))
+        self._wake.set()
+
+    def _flush_acks(self) -> None:
+        ok: list[int] = []
+        while self._acks:
+            mid, code, text = self._acks.popleft()
+            msg = self._inflight.pop(mid, None)
+            if msg is None:
+                continue
+            if code < 0x80:
+                ok.append(msg.seq)
+                self._strikes.pop(msg.seq, None)
+            else:
+                err = MessageRejectedError(msg.topic, len(msg.payload), f"{text} (reason code 0x{code:02X})")
+                self._reject(msg.seq, str(err))
+        if ok:
+            self.acked += self.outbox.ack(ok)
+
+    def _reject(self, seq: int, reason: str) -> None:
+        self.outbox.reject(seq, reason)
+        self.rejected += 1
+        self.last_error = reason
+        log.error("%s", reason)
+
+    def _drop_conn(self) -> None:
+        """Stop the client (no callbacks after this), settle its acks, forget its in-flight set."""
+        if self._conn:
+            self._conn.stop()
+        self._conn = None
+        self._flush_acks()
+        if self._inflight:
+            self._suspect = min(m.seq for m in self._inflight.values())
+        self._inflight.clear()
+
+    def _pump(self) -> None:
+        hwm = 0
+        backoff = 0.2
+        while not self._stop.is_set():
+            conn = self._conn
+            if conn is not None and conn.fatal is not None:
+                self.fatal = conn.fatal
+                self.last_error = str(conn.fatal)
+                self._drop_conn()
+                return
+            if conn is None or not conn.connected.is_set():
+                if conn is not None:
+                    self._drop_conn()
+                    self.reconnects += 1
+                try:
+                    self._conn = conn = self._connect(require=True)
+                except BrokerAuthError as exc:
+                    self.fatal = exc
+                    self.last_error = str(exc)
+                    return
+                except DeliveryError as exc:
+                    self._conn = None
+                    self._suspect = 0
+                    self.last_error = str(exc)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, self.broker.reconnect_max_s)
+                    continue
+                if self._suspect:
+                    self._strike(self._suspect)
+                    self._suspect = 0
+                hwm, backoff = 0, 0.2
+            self._flush_acks()
+            room = self.settings.window - len(self._inflight)
+            if room > 0:
+                for msg in self.outbox.pending(after_seq=hwm, limit=room):
+                    hwm = msg.seq
+                    self._send(conn, msg)
+            self._wake.wait(0.05)
+            self._wake.clear()
+        self._flush_acks()
+
+    def _send(self, conn: Connection, msg: Message) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        size = len(msg.payload) + len(msg.topic.encode()) + _PACKET_OVERHEAD + sum(
+            len(k) + len(v) + 4 for k, v in msg.props.items()
+        )
+        if self._max_packet and size > self._max_packet:
+            err = MessageTooLargeError(msg.topic, len(msg.payload),
+                                       f"the broker's Maximum Packet Size is {self._max_packet} bytes")
+            self._reject(msg.seq, str(err))
+            return
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = sorted(msg.props.items())
+        if msg.content_type:
+            props.ContentType = msg.content_type
+        info = conn.client.publish(msg.topic, msg.payload, qos=1, retain=msg.retain, properties=props)
+        self._inflight[info.mid] = msg
+        self.published += 1
+
+    def _strike(self, seq: int) -> None:
+        """The broker dropped us while `seq` was the oldest in flight and took us back at once."""
+        n = self._strikes.get(seq, 0) + 1
+        self._strikes[seq] = n
+        if n < self.settings.poison_strikes:
+            return
+        self._strikes.pop(seq, None)
+        row = self.outbox.pending(after_seq=seq - 1, limit=1)
+        if not row or row[0].seq != seq:
+            return
+        err = MessageTooLargeError(
+            row[0].topic, len(row[0].payload),
+            f"the broker closed the connection {n} times while this message was in flight, "
+            "as Mosquitto does for messages over message_size_limit",
+        )
+        self._reject(seq, str(err))
