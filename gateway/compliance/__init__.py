@@ -1,0 +1,39 @@
+"""Compliance check of sales meetings: required disclosures, misleading promises, events.
+
+Rules live in TOML (`rules/life_savings.toml` is the default pack for life and savings
+products). `check_session(transcript_json, rules)` checks one transcript and returns
+`Findings` (`.to_json()` is the payload of `badgekit gateway check --json` and of the
+MQTT findings topic); `check_group` carries required items across sessions of one
+customer or case; `execution_rates` gives per-agent, per-item rates (开口率).
+"""
+
+from gateway.compliance.check import check_group, check_session, check_text
+from gateway.compliance.errors import ComplianceError, RulesError, TranscriptError
+from gateway.compliance.findings import Evidence, Findings, ItemResult
+from gateway.compliance.rates import Rate, RateTable, execution_rates
+from gateway.compliance.rules import Item, RulePack, default_rules_path, load_rules, parse_rules
+from gateway.compliance.transcript import Segment, Transcript, load_transcript, parse_transcript
+
+__all__ = [
+    "ComplianceError",
+    "Evidence",
+    "Findings",
+    "Item",
+    "ItemResult",
+    "Rate",
+    "RateTable",
+    "RulePack",
+    "RulesError",
+    "Segment",
+    "Transcript",
+    "TranscriptError",
+    "check_group",
+    "check_session",
+    "check_text",
+    "default_rules_path",
+    "execution_rates",
+    "load_rules",
+    "load_transcript",
+    "parse_rules",
+    "parse_transcript",
+]

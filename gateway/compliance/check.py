@@ -1,0 +1,155 @@
+"""Check one session against a rule pack, and carry required items across a related group.
+
+`check_session(transcript, rules)` gives `Findings`: every item of the pack with its
+status (`said`, `missing` or `violated`), the transcript segment that decided it, its
+time and the clip to play, plus the hits that were dropped and why (negated, a risk
+disclosure, a near-miss), so a reviewer sees "这个产品不保本" was heard and accepted.
+
+Status by kind: a required item is `said` or `missing`; a prohibited claim is
+`violated` or `missing` (not made); an event is `said` (it happened) or `missing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.compliance.context import ContextJudge
+from gateway.compliance.findings import Evidence, Findings, ItemResult
+from gateway.compliance.match import PhraseFinder, Span
+from gateway.compliance.rules import Item, RulePack, load_rules
+from gateway.compliance.text import STRONG, Doc
+from gateway.compliance.transcript import Transcript, load_transcript, parse_transcript
+
+__all__ = ["check_group", "check_session", "check_text"]
+
+
+@dataclass(frozen=True)
+class _Hit:
+    span: Span
+    gap: str
+    reason: str | None
+
+
+def _near_spans(finder: PhraseFinder, a: str, b: str, gap_max: int) -> list[tuple[Span, str]]:
+    text = finder.doc.text
+    out = []
+    for sa in finder.find(a):
+        for sb in finder.find(b):
+            first, second = (sa, sb) if sa.start <= sb.start else (sb, sa)
+            gap = text[first.end:second.start]
+            if second.start < first.end or len(gap) > gap_max or STRONG in gap:
+                continue
+            out.append((Span(first.start, second.end, f"{a}…{b}", sa.cost + sb.cost), gap))
+    return out
+
+
+def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack) -> list[_Hit]:
+    ms = pack.matching
+    cands: list[tuple[Span, str]] = [(s, "") for p in item.phrases for s in finder.find(p)]
+    for a, b in item.near:
+        cands.extend(_near_spans(finder, a, b, ms.near_gap_chars))
+    cands.sort(key=lambda c: (c[0].start, c[0].cost, -c[0].end))
+    chosen: list[tuple[Span, str]] = []
+    for span, gap in cands:
+        if chosen and span.start < chosen[-1][0].end:
+            continue
+        chosen.append((span, gap))
+    out = []
+    for span, gap in chosen:
+        reason = None
+        w = ms.unless_window_chars
+        for u in item.unless:
+            if any(su.start < span.end + w and su.end > span.start - w for su in finder.find(u)):
+                reason = f"near-miss: {u}"
+                break
+        if reason is None and item.negatable:
+            reason = judge.reason(span.start, span.end, gap)
+        if reason is None and item.also:
+            aw = ms.also_window_chars
+            if not any(sa.start < span.end + aw and sa.end > span.start - aw
+                       for a in item.also for sa in finder.find(a)):
+                reason = "incomplete: no " + " / ".join(item.also[:3])
+        out.append(_Hit(span, gap, reason))
+    return out
+
+
+def _evidence(hit: _Hit, doc: Doc, tr: Transcript, ctx: int) -> Evidence:
+    seg_i = doc.seg[hit.span.start] if doc.seg else 0
+    seg = tr.segments[seg_i]
+    return Evidence(
+        session=tr.session, text=seg.text, start=seg.start, end=seg.end, clip=seg.clip,
+        clip_start=seg.clip_start, match=doc.text[hit.span.start:hit.span.end],
+        phrase=hit.span.phrase,
+        context=doc.text[max(0, hit.span.start - ctx):hit.span.end + ctx], reason=hit.reason,
+    )
+
+
+def _transcript(value: Any) -> Transcript:
+    if isinstance(value, Transcript):
+        return value
+    if isinstance(value, str | Path):
+        return load_transcript(value)
+    return parse_transcript(value)
+
+
+def _pack(rules: RulePack | str | Path | None) -> RulePack:
+    return rules if isinstance(rules, RulePack) else load_rules(rules)
+
+
+def check_session(transcript_json: Any, rules: RulePack | str | Path | None = None) -> Findings:
+    """Check one session: `transcript_json` is the parsed transcript JSON, a path to a
+    transcript file or session folder, or a `Transcript`; `rules` a `RulePack`, a TOML
+    path, or None for the bundled life and savings pack."""
+    tr = _transcript(transcript_json)
+    pack = _pack(rules)
+    doc = Doc.from_segments([s.text for s in tr.segments])
+    finder = PhraseFinder(doc, pack.matching, pack.context.negation_chars)
+    judge = ContextJudge(doc.text, pack.context, pack.matching)
+    results = []
+    for item in pack.items:
+        hits = _hits(item, finder, judge, pack)
+        counted = [h for h in hits if h.reason is None]
+        if counted:
+            status = "violated" if item.kind == "prohibited" else "said"
+        else:
+            status = "missing"
+        ctx = pack.matching.context_chars
+        results.append(ItemResult(
+            id=item.id, kind=item.kind, severity=item.severity, title=item.title,
+            status=status,
+            evidence=tuple(_evidence(h, doc, tr, ctx) for h in counted),
+            dropped=tuple(_evidence(h, doc, tr, ctx) for h in hits if h.reason is not None),
+        ))
+    return Findings(session=tr.session, agent=tr.agent, case_id=tr.case_id, rules=pack.name,
+                    items=tuple(results), source=tr.source)
+
+
+def check_text(text: str, rules: RulePack | str | Path | None = None) -> Findings:
+    """Check a plain text as one segment (for quick trials and benchmarks)."""
+    return check_session({"session": "text", "segments": [{"start": 0.0, "end": 0.0, "text": text}]},
+                         rules)
+
+
+def check_group(sessions: Iterable[Findings]) -> list[Findings]:
+    """Related-group check: sessions in meeting order; within one case id, a required item
+    said in an earlier session counts as said in the later ones (`credited_from`)."""
+    done: list[Findings] = []
+    said: dict[tuple[str, str], Evidence] = {}
+    for f in sessions:
+        if f.case_id is None:
+            done.append(f)
+            continue
+        items = []
+        for r in f.items:
+            key = (f.case_id, r.id)
+            if r.kind == "required" and r.status == "missing" and key in said:
+                r = r.credited(said[key])
+            elif r.kind == "required" and r.status == "said" and r.evidence and key not in said:
+                said[key] = r.evidence[0]
+            items.append(r)
+        done.append(f.with_items(tuple(items)))
+    return done
+

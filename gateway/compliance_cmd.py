@@ -1,0 +1,117 @@
+"""`badgekit gateway check` and `badgekit gateway rates`: compliance findings on transcripts.
+
+    badgekit gateway check SESSION_DIR|TRANSCRIPT.json [--json] [--rules FILE]
+    badgekit gateway check FIRST SECOND … [--json]    # a related group, in meeting order
+    badgekit gateway rates PATH… [--json]             # 开口率 per item and per agent
+
+With one path, `--json` prints `{"items": [{"id", "kind", "severity", "status", "text",
+"start", …}], …}`; with several it prints `{"sessions": [<that object>, …]}` where a
+required item said in an earlier session of the same case id counts for the later ones.
+Exit status: 0 when every session is clean, 1 when a violation or a missing required item
+was found, 2 on bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+_RULES_HELP = "Rule pack (TOML); default: the bundled life and savings pack."
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _load(paths: list[Path], rules: Path | None):  # type: ignore[no-untyped-def]
+    from gateway.compliance import ComplianceError, check_session, load_rules
+
+    try:
+        pack = load_rules(rules)
+        return [check_session(p, pack) for p in paths]
+    except ComplianceError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _table(f) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    colour = {"violated": "red", "missing": "yellow", "said": "green"}
+    title = f"session {f.session}" + (f"  agent {f.agent}" if f.agent else "") + (
+        f"  case {f.case_id}" if f.case_id else "")
+    t = Table(title=title)
+    for col in ("item", "kind", "severity", "status", "time", "clip", "transcript"):
+        t.add_column(col)
+    for r in f.items:
+        d = r.to_dict()
+        c = colour[r.status] if not (r.kind != "required" and r.status == "missing") else "dim"
+        if r.kind == "required" and r.status == "said":
+            c = "green"
+        when = "" if d["start"] is None else f"{d['start']:.1f}s"
+        clip = d["clip"] or ""
+        if clip and d["clip_start"] is not None:
+            clip += f" @{d['clip_start']:.1f}s"
+        text = d["text"]
+        if r.credited_from:
+            text = f"(said in session {r.credited_from}) {text}"
+        elif not text and r.dropped:
+            text = f"(not counted: {r.dropped[0].reason}) {r.dropped[0].context}"
+        t.add_row(f"{r.title} [{r.id}]", r.kind, r.severity, f"[{c}]{r.status}[/]", when, clip, text)
+    Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def check(
+        paths: list[Path] = typer.Argument(..., help="Session folders or transcript JSON files "
+                                           "(several: one customer's meetings in order)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+        rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
+    ) -> None:
+        """Check transcripts for required disclosures, misleading promises and events."""
+        from gateway.compliance import check_group
+
+        found = _load(paths, rules)
+        if len(found) > 1:
+            found = check_group(found)
+        if json_out:
+            if len(found) == 1:
+                print(found[0].to_json(indent=2))
+            else:
+                print(json.dumps({"sessions": [f.to_dict() for f in found]}, ensure_ascii=False,
+                                 indent=2))
+        else:
+            for f in found:
+                _table(f)
+        if any(f.problems for f in found):
+            raise typer.Exit(1)
+
+    @app.command()
+    def rates(
+        paths: list[Path] = typer.Argument(..., help="Session folders or transcript JSON files."),
+        json_out: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
+        rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
+    ) -> None:
+        """Execution rates (开口率): how often each agent says each item."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from gateway.compliance import execution_rates
+
+        # what each agent said in each meeting, not credit from a related group
+        table = execution_rates(_load(paths, rules))
+        if json_out:
+            print(json.dumps(table.to_dict(), ensure_ascii=False, indent=2))
+            return
+        t = Table(title=f"execution rates over {table.sessions} session(s)")
+        for col in ("agent", "item", "kind", "sessions", "rate"):
+            t.add_column(col)
+        for r in (*table.per_item, *table.per_agent):
+            t.add_row(r.agent or "all", r.item, r.kind, f"{r.hits}/{r.sessions}", f"{r.rate:.0%}")
+        Console().print(t)
