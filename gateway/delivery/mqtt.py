@@ -101,7 +101,8 @@ class Connection:
     def _handle_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if self.connected.is_set():
             self.disconnects += 1
-            log.warning("disconnected from %s: %s", self.broker.url, rc)
+            code = int(getattr(rc, "value", rc) or 0)
+            (log.info if code == 0 else log.warning)("disconnected from %s: %s", self.broker.url, rc)
         self.connected.clear()
 
     def start(self, require: bool = True) -> None:

@@ -1,0 +1,177 @@
+"""The reference consumer: subscribe, store each session's files, verify, report gaps.
+
+    receiver = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(url), out_dir=out))
+    summary = receiver.run(idle_exit_s=5)     # or start() ... stop() around other work
+    summary.clips_verified, summary.duplicates_dropped, summary.gaps
+
+It keeps a persistent MQTT 5 session (fixed client id, clean_start off, session expiry),
+so QoS 1 messages published while it is down wait in the broker. Each message is
+acknowledged only after `ReceiverStore.handle` committed it, so a receiver killed at any
+moment gets the message again and drops the copy it already stored. With
+`share_group`, several receivers share the work through an MQTT 5 shared subscription
+(`$share/{group}/badgekit/v1/...`) and one store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.delivery.mqtt import Connection, user_properties
+from gateway.delivery.security import BrokerSettings
+from gateway.delivery.store import ReceiverStore
+from gateway.delivery.topics import Topics
+from gateway.delivery.verify import Gap
+
+__all__ = ["Receiver", "ReceiverSettings", "ReceiverSummary"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    broker: BrokerSettings
+    out_dir: Path
+    tenant: str = "+"
+    """Tenant to receive ("+": all the broker lets this user read)."""
+    branch: str = "+"
+    share_group: str | None = None
+    """MQTT 5 shared-subscription group: receivers in one group split the messages."""
+    client_id: str = "badgekit-receiver"
+    """Fixed, so the broker keeps this receiver's queue while it is away."""
+    session_expiry_s: int = 7 * 24 * 3600
+    """How long the broker keeps queued messages for an absent receiver."""
+
+
+@dataclass(frozen=True)
+class ReceiverSummary:
+    messages: int
+    clips_received: int
+    clips_verified: int
+    duplicates_dropped: int
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """(clip id, reason) of clips whose audio did not verify."""
+    gaps: list[Gap] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Clips a session manifest lists that were not received."""
+    transcripts: int = 0
+    sessions: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "clips_received": self.clips_received,
+            "clips_verified": self.clips_verified,
+            "duplicates_dropped": self.duplicates_dropped,
+            "failed": [{"clip_id": c, "reason": r} for c, r in self.failed],
+            "gaps": [g.as_dict() for g in self.gaps],
+            "missing": self.missing,
+            "transcripts": self.transcripts,
+            "sessions": self.sessions,
+        }
+
+
+class Receiver:
+    """Receive badgekit messages into `settings.out_dir`."""
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        self.settings = settings
+        self.store = ReceiverStore(settings.out_dir)
+        self.topic_filter = Topics.subscription(settings.tenant, settings.branch, settings.share_group)
+        self._lock = threading.Lock()
+        self._last_message = time.monotonic()
+        self._stop = threading.Event()
+        self._conn: Connection | None = None
+
+    def start(self) -> None:
+        """Connect and subscribe; messages are handled on paho's thread until `stop()`."""
+        conn = Connection(
+            self.settings.broker,
+            client_id=self.settings.client_id,
+            clean_start=False,
+            session_expiry_s=self.settings.session_expiry_s,
+            on_connected=self._subscribe,
+        )
+        conn.client.manual_ack_set(True)
+        conn.client.on_message = self._on_message
+        self._conn = conn
+        conn.start(require=True)
+
+    def _subscribe(self, session_present: bool) -> None:
+        assert self._conn is not None
+        self._conn.client.subscribe(self.topic_filter, qos=1)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        props = user_properties(getattr(message, "properties", None))
+        try:
+            with self._lock:
+                outcome = self.store.handle(message.topic, props, bytes(message.payload))
+        except Exception:  # noqa: BLE001 - keep serving; the message will come again
+            log.exception("could not store a message on %s; not acknowledged", message.topic)
+            return
+        self._last_message = time.monotonic()
+        log.debug("%s %s", outcome, message.topic)
+        if message.qos:
+            client.ack(message.mid, message.qos)
+
+    def run(
+        self,
+        until: Callable[[ReceiverSummary], bool] | None = None,
+        idle_exit_s: float | None = None,
+        timeout_s: float | None = None,
+    ) -> ReceiverSummary:
+        """Receive until `until(summary)` is true, `idle_exit_s` pass without a message,
+        `timeout_s` pass, or `stop()` is called; returns the summary."""
+        if self._conn is None:
+            self.start()
+        start = time.monotonic()
+        self._last_message = start
+        try:
+            while not self._stop.wait(0.1):
+                conn = self._conn
+                if conn is not None and conn.fatal is not None:
+                    raise conn.fatal
+                now = time.monotonic()
+                if until is not None and until(self.summary()):
+                    break
+                if idle_exit_s is not None and now - self._last_message >= idle_exit_s:
+                    break
+                if timeout_s is not None and now - start >= timeout_s:
+                    break
+        finally:
+            self.stop()
+        return self.summary()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._conn is not None:
+            self._conn.stop()
+            self._conn = None
+
+    def summary(self) -> ReceiverSummary:
+        with self._lock:
+            c = self.store.counters()
+            clips = self.store.clips()
+            gaps = self.store.chain()
+            missing = self.store.missing()
+        return ReceiverSummary(
+            messages=c.get("messages", 0),
+            clips_received=sum(1 for x in clips if x["audio"] or x["error"]),
+            clips_verified=sum(1 for x in clips if x["verified"]),
+            duplicates_dropped=c.get("duplicates", 0),
+            failed=[(x["clip_id"], x["error"]) for x in clips if x["error"]],
+            gaps=gaps,
+            missing=missing,
+            transcripts=c.get("transcripts", 0),
+            sessions=len({(x["badge"], x["session"]) for x in clips}),
+        )
+
+    def close(self) -> None:
+        self.stop()
+        with self._lock:
+            self.store.close()
