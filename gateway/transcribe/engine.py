@@ -1,0 +1,168 @@
+"""The speech model, loaded once: faster-whisper over a local CTranslate2 Whisper folder.
+
+`load_engine(settings)` resolves the folder through `gateway.model.resolve` (the bundled
+model by default, `--model DIR` for any other), refuses a folder faster-whisper would
+try to complete from the network (no `tokenizer.json`), and loads it; a missing or
+wrong folder raises `ModelUnavailableError` with one clear line. faster-whisper and
+CTranslate2 are imported here only, on first load.
+
+`WhisperEngine.transcribe_window(audio, ...)` decodes one window of at most 30 s with
+the guards the gateway relies on: fixed language, no conditioning on previous text,
+temperature fallback driven by compression ratio and log-probability, and the
+no-speech gate. Text comes back in simplified characters (`to_simplified`), whatever
+script the model chose. A long-running gateway keeps one engine and calls it for
+every session; the model is not thread-safe across concurrent calls, so callers
+serialise (one worker per engine).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.transcribe.errors import ModelUnavailableError
+
+__all__ = [
+    "EngineSettings",
+    "RawSegment",
+    "RawWord",
+    "WhisperEngine",
+    "load_engine",
+    "to_simplified",
+]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the model is loaded and how one window is decoded."""
+
+    model_dir: str | None = None
+    """Local CTranslate2 Whisper folder; None = the bundled model."""
+    language: str = "zh"
+    """Language code handed to Whisper (no detection)."""
+    compute_type: str = "int8"
+    """CTranslate2 compute type on CPU."""
+    cpu_threads: int = 0
+    """Threads for the model; 0 = every core."""
+    beam_size: int = 5
+    """Beam width of the first decoding pass."""
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    """Fallback temperatures, tried while a pass fails the guards below."""
+    compression_ratio_threshold: float = 2.4
+    """A pass whose gzip compression ratio exceeds this is a loop: retry hotter."""
+    log_prob_threshold: float = -1.0
+    """A pass with a lower average log-probability is retried hotter."""
+    no_speech_threshold: float = 0.6
+    """With a low log-probability, a window more likely silence than this is dropped."""
+    word_timestamps: bool = True
+    """Align every word to the audio (cross-attention DTW)."""
+
+
+@dataclass(frozen=True)
+class RawWord:
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class RawSegment:
+    """One segment as the model wrote it, times relative to the window."""
+
+    start_s: float
+    end_s: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float
+    words: tuple[RawWord, ...] = field(default_factory=tuple)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (zhconv's zh-cn table); other text is unchanged."""
+    import zhconv
+
+    return str(zhconv.convert(text, "zh-cn"))
+
+
+class WhisperEngine:
+    """A loaded Whisper model plus the settings it decodes with."""
+
+    def __init__(self, model: Any, settings: EngineSettings, model_path: Path,
+                 model_sha256: str | None) -> None:
+        self.model = model
+        self.settings = settings
+        self.model_path = model_path
+        self.model_sha256 = model_sha256
+
+    @property
+    def description(self) -> dict[str, Any]:
+        """Model and options, as recorded in every transcript."""
+        s = self.settings
+        return {"path": str(self.model_path), "sha256": self.model_sha256,
+                "compute_type": s.compute_type, "language": s.language,
+                "beam_size": s.beam_size, "temperatures": list(s.temperatures),
+                "compression_ratio_threshold": s.compression_ratio_threshold,
+                "log_prob_threshold": s.log_prob_threshold,
+                "no_speech_threshold": s.no_speech_threshold,
+                "word_timestamps": s.word_timestamps}
+
+    def transcribe_window(self, audio: np.ndarray, *, initial_prompt: str | None = None,
+                          hotwords: str | None = None, beam_size: int | None = None,
+                          word_timestamps: bool | None = None) -> list[RawSegment]:
+        """Transcribe float32 16 kHz `audio` (≤ 30 s is one encoder pass) into segments."""
+        s = self.settings
+        segments, _info = self.model.transcribe(
+            audio, language=s.language, task="transcribe",
+            beam_size=beam_size or s.beam_size, best_of=5,
+            temperature=list(s.temperatures),
+            compression_ratio_threshold=s.compression_ratio_threshold,
+            log_prob_threshold=s.log_prob_threshold,
+            no_speech_threshold=s.no_speech_threshold,
+            condition_on_previous_text=False,
+            initial_prompt=initial_prompt or None, hotwords=hotwords or None,
+            word_timestamps=s.word_timestamps if word_timestamps is None else word_timestamps,
+            vad_filter=False, without_timestamps=False)
+        out = []
+        for seg in segments:
+            words = tuple(RawWord(w.start, w.end, to_simplified(w.word), w.probability)
+                          for w in (seg.words or ()))
+            out.append(RawSegment(seg.start, seg.end, to_simplified(seg.text.strip()),
+                                  seg.avg_logprob, seg.no_speech_prob, seg.compression_ratio,
+                                  seg.temperature or 0.0, words))
+        return out
+
+
+def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
+    """Resolve and load the model once; raise `ModelUnavailableError` with the reason."""
+    from gateway.model import ModelError, resolve
+
+    s = settings or EngineSettings()
+    try:
+        info = resolve(s.model_dir)
+    except ModelError as exc:
+        raise ModelUnavailableError(str(exc), exc.path) from None
+    if not (info.path / "tokenizer.json").is_file():
+        raise ModelUnavailableError(
+            f"model folder {info.path} has no tokenizer.json (faster-whisper would try to "
+            "download one; nothing is downloaded at run time)", info.path)
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ModelUnavailableError(
+            f"faster-whisper is not installed ({exc}); fix: pip install 'badgekit[gateway]'"
+        ) from None
+    threads = s.cpu_threads or os.cpu_count() or 1
+    try:
+        model = WhisperModel(str(info.path), device="cpu", compute_type=s.compute_type,
+                             cpu_threads=threads, local_files_only=True)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise ModelUnavailableError(
+            f"cannot load the Whisper model in {info.path}: {exc}", info.path) from None
+    return WhisperEngine(model, s, info.path, info.sha256)

@@ -1,0 +1,252 @@
+"""Meeting audio → timed segments: VAD cut, loudness, packing, guarded decoding, stitching.
+
+Whole-file Whisper fails on meetings in two ways: long silences and noise invite
+hallucination loops, and a 30 s window with one loud and one quiet talker swallows the
+quiet turn. The pipeline avoids both and spends the model's time on speech only:
+
+1. `vad.speech_regions` cuts every piece of audio into utterance-sized regions;
+2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
+   look alike to the model;
+3. regions are packed, in time order, into windows of at most `window_s` with
+   `join_gap_ms` of silence between them: one encoder pass serves several turns, and no
+   window holds a long silence;
+4. each window is decoded with the engine's guards (no conditioning on previous text,
+   temperature fallback, no-speech gate); words are assigned to the region under their
+   midpoint, so a segment never straddles two turns and every time maps exactly back to
+   the recording;
+5. a window whose text loops (`max_repeats`) and any region that got no words (swallowed
+   turn) are decoded again one region at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from gateway.transcribe.engine import RawSegment, RawWord, WhisperEngine
+from gateway.transcribe.vad import VadSettings, speech_regions
+
+__all__ = [
+    "Piece",
+    "PipelineSettings",
+    "Segment",
+    "Word",
+    "collapse_loops",
+    "has_loop",
+    "transcribe_pieces",
+]
+
+_RATE = 16000
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How audio is cut, levelled, packed and checked around the model."""
+
+    vad: VadSettings = field(default_factory=VadSettings)
+    target_dbfs: float = -20.0
+    """Active speech RMS each region is brought to."""
+    max_gain_db: float = 30.0
+    """Never amplify a region more than this (noise-only regions stay quiet)."""
+    window_s: float = 28.0
+    """Regions are packed into windows up to this long (Whisper sees 30 s)."""
+    join_gap_ms: int = 600
+    """Silence placed between packed regions."""
+    max_repeats: int = 5
+    """A unit of text repeated this many times in a row marks a loop."""
+    initial_prompt: str | None = None
+    """Prompt for every window (domain vocabulary), None for none."""
+    hotwords: str | None = None
+    """Hotwords for every window, None for none."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Contiguous audio placed on a timeline (one clip, or one whole file)."""
+
+    pcm: np.ndarray
+    """int16 mono 16 kHz samples."""
+    offset_s: float
+    """Timeline time of the first sample."""
+    source: int = 0
+    """Index of the clip the audio came from."""
+
+
+@dataclass(frozen=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of transcript on the timeline (times in seconds from timeline zero)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    source: int
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float
+    words: tuple[Word, ...] = ()
+    redecoded: bool = False
+    """True when this text came from decoding its region alone (loop or swallowed turn)."""
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability (exp of the average log-probability without words)."""
+        if self.words:
+            return float(np.mean([w.probability for w in self.words]))
+        return float(np.exp(self.avg_logprob))
+
+
+@dataclass(frozen=True)
+class _Region:
+    source: int
+    offset_s: float
+    audio: np.ndarray  # float32, levelled
+
+
+@dataclass(frozen=True)
+class _Slot:
+    region: _Region
+    start_s: float  # where the region starts inside the window
+    end_s: float
+
+
+def has_loop(text: str, max_repeats: int = 5) -> bool:
+    """True if a unit of 1-12 characters repeats `max_repeats` or more times in a row."""
+    return bool(_loop_re(max_repeats).search(re.sub(r"\s+", "", text)))
+
+
+def _loop_re(max_repeats: int) -> re.Pattern[str]:
+    return re.compile(r"(.{1,12}?)\1{" + str(max(1, max_repeats - 1)) + ",}")
+
+
+def collapse_loops(text: str, max_repeats: int = 5) -> str:
+    """Replace every run of a looping unit by one copy of the unit."""
+    return _loop_re(max_repeats).sub(r"\1", text)
+
+
+def _level(pcm: np.ndarray, s: PipelineSettings) -> np.ndarray:
+    x = pcm.astype(np.float32) / 32768.0
+    n = len(x) // 160
+    if n == 0:
+        return x
+    frames = x[: n * 160].reshape(n, 160)
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1) + 1e-12)
+    active = rms[rms >= np.percentile(rms, 50)]  # the louder half: the voice, not the pauses
+    level = 20 * np.log10(np.sqrt(np.mean(active**2)) + 1e-12)
+    gain = 10 ** (min(s.target_dbfs - level, s.max_gain_db) / 20)
+    y = x * gain
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    return y * (0.99 / peak) if peak > 0.99 else y
+
+
+def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
+    out = []
+    for p in pieces:
+        for r in speech_regions(p.pcm, _RATE, s.vad):
+            out.append(_Region(p.source, p.offset_s + r.start / _RATE,
+                               _level(p.pcm[r.start:r.end], s)))
+    out.sort(key=lambda r: r.offset_s)
+    return out
+
+
+def _pack(regions: list[_Region], s: PipelineSettings) -> Iterator[tuple[np.ndarray, list[_Slot]]]:
+    gap = np.zeros(_RATE * s.join_gap_ms // 1000, np.float32)
+    parts: list[np.ndarray] = []
+    slots: list[_Slot] = []
+    pos = 0.0
+    for r in regions:
+        dur = len(r.audio) / _RATE
+        if slots and pos + len(gap) / _RATE + dur > s.window_s:
+            yield np.concatenate(parts), slots
+            parts, slots, pos = [], [], 0.0
+        if slots:
+            parts.append(gap)
+            pos += len(gap) / _RATE
+        parts.append(r.audio)
+        slots.append(_Slot(r, pos, pos + dur))
+        pos += dur
+    if slots:
+        yield np.concatenate(parts), slots
+
+
+def _slot_of(t: float, slots: list[_Slot]) -> int:
+    best, dist = 0, float("inf")
+    for i, sl in enumerate(slots):
+        d = 0.0 if sl.start_s <= t <= sl.end_s else min(abs(t - sl.start_s), abs(t - sl.end_s))
+        if d < dist:
+            best, dist = i, d
+    return best
+
+
+def _to_timeline(t: float, sl: _Slot) -> float:
+    return sl.region.offset_s + min(max(t - sl.start_s, 0.0), sl.end_s - sl.start_s)
+
+
+def _segment(raw: RawSegment, sl: _Slot, words: list[RawWord], text: str,
+             redecoded: bool) -> Segment:
+    tw = tuple(Word(_to_timeline(w.start_s, sl), _to_timeline(w.end_s, sl), w.text,
+                    w.probability) for w in words)
+    start = tw[0].start_s if tw else _to_timeline(raw.start_s, sl)
+    end = tw[-1].end_s if tw else _to_timeline(raw.end_s, sl)
+    return Segment(start, max(end, start), text.strip(), sl.region.source, raw.avg_logprob,
+                   raw.no_speech_prob, raw.compression_ratio, raw.temperature, tw, redecoded)
+
+
+def _split(raws: list[RawSegment], slots: list[_Slot], redecoded: bool) -> list[list[Segment]]:
+    """Segments per slot: words go to the slot under their midpoint."""
+    per: list[list[Segment]] = [[] for _ in slots]
+    for raw in raws:
+        if not raw.text:
+            continue
+        if not raw.words:
+            i = _slot_of((raw.start_s + raw.end_s) / 2, slots)
+            per[i].append(_segment(raw, slots[i], [], raw.text, redecoded))
+            continue
+        groups: dict[int, list[RawWord]] = {}
+        for w in raw.words:
+            groups.setdefault(_slot_of((w.start_s + w.end_s) / 2, slots), []).append(w)
+        for i, ws in sorted(groups.items()):
+            text = "".join(w.text for w in ws)
+            if text.strip():
+                per[i].append(_segment(raw, slots[i], ws, text, redecoded))
+    return per
+
+
+def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings) -> list[RawSegment]:
+    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords)
+
+
+def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
+                      settings: PipelineSettings | None = None) -> Iterator[Segment]:
+    """Yield timeline segments of `pieces` in time order, one window at a time.
+
+    Work starts at the first `next()`: VAD over all pieces, then one window per step.
+    """
+    s = settings or PipelineSettings()
+    for audio, slots in _pack(_regions(pieces, s), s):
+        raws = _decode(engine, audio, s)
+        looped = any(has_loop(r.text, s.max_repeats) for r in raws)
+        per = [[] for _ in slots] if looped and len(slots) > 1 else _split(raws, slots, False)
+        for i, sl in enumerate(slots):
+            if not per[i] and (looped or len(slots) > 1):
+                alone = [_Slot(sl.region, 0.0, sl.end_s - sl.start_s)]
+                redo = _split(_decode(engine, sl.region.audio, s), alone, True)[0]
+                per[i] = redo
+        for segs in per:
+            for j, seg in enumerate(segs):
+                if has_loop(seg.text, s.max_repeats):  # still looping alone: keep one copy
+                    segs[j] = replace(seg, text=collapse_loops(seg.text, s.max_repeats),
+                                      words=())
+        for segs in per:
+            yield from segs

@@ -1,0 +1,153 @@
+"""Transcribe one session (a folder of clips) or one WAV file onto the session timeline.
+
+A session folder holds a badge's clips of one meeting (`<clip id>.wav` + sidecar). Every
+clip is verified (`verify.check_session`), the intact ones are decoded and placed on the
+session timeline at their `session_offset_samples`, and the pipeline transcribes them
+together, so segments carry their time from the session's start and, through the clip's
+own clock, their wall-clock time. A single WAV is a session of one piece: a badge clip
+(verified like any clip) or a plain PCM/ADPCM recording starting at 0 with no clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from gateway.transcribe.decode import RATE_HZ, decode_wav
+from gateway.transcribe.engine import EngineSettings, WhisperEngine, load_engine
+from gateway.transcribe.errors import (
+    AudioError,
+    CorruptAudioError,
+    NotAudioError,
+    TranscribeError,
+    TruncatedAudioError,
+)
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.transcript import SessionTranscript
+from gateway.transcribe.verify import ClipCheck, check_clip, check_session, session_files
+from gateway.transcribe.vocabulary import Vocabulary, load_vocabulary
+
+__all__ = ["TranscribeSettings", "Transcriber", "transcribe_session"]
+
+_ERRORS: dict[str, type[AudioError]] = {"not_audio": NotAudioError,
+                                        "truncated": TruncatedAudioError}
+
+
+@dataclass(frozen=True)
+class TranscribeSettings:
+    """Everything that shapes a transcript; recorded in its `options`."""
+
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    vocabulary_path: str | None = None
+    """Vocabulary TOML; None = gateway/vocabulary.toml."""
+    vocabulary_enabled: bool | None = None
+    """Force the vocabulary on or off; None = the file's `enabled`."""
+
+
+class Transcriber:
+    """A loaded model plus settings: build once, transcribe many sessions.
+
+    `Transcriber(settings)` loads Whisper on first use (or takes a loaded `engine`), so a
+    long-running gateway pays the load once. Not for concurrent calls: one per worker.
+    """
+
+    def __init__(self, settings: TranscribeSettings | None = None,
+                 engine: WhisperEngine | None = None) -> None:
+        self.settings = settings or TranscribeSettings()
+        self._engine = engine
+        vocab = load_vocabulary(self.settings.vocabulary_path)
+        if self.settings.vocabulary_enabled is not None:
+            vocab = vocab.with_enabled(self.settings.vocabulary_enabled)
+        self.vocabulary: Vocabulary = vocab
+
+    @property
+    def engine(self) -> WhisperEngine:
+        if self._engine is None:
+            self._engine = load_engine(self.settings.engine)
+        return self._engine
+
+    def _pipeline_settings(self) -> PipelineSettings:
+        p = self.settings.pipeline
+        return PipelineSettings(p.vad, p.target_dbfs, p.max_gain_db, p.window_s, p.join_gap_ms,
+                                p.max_repeats, self.vocabulary.initial_prompt,
+                                self.vocabulary.hotwords)
+
+    def _options(self, p: PipelineSettings) -> dict[str, object]:
+        opts = asdict(p)
+        opts["vocabulary"] = self.vocabulary.describe()
+        return opts
+
+    def transcribe(self, source: Path | str | Sequence[Path | str]) -> SessionTranscript:
+        """Transcribe a session folder, a list of clip files, or one WAV file."""
+        if isinstance(source, (str, Path)):
+            path = Path(source)
+            if path.is_dir():
+                return self._clips(session_files(path), str(path))
+            if not path.exists():
+                raise TranscribeError(f"{path}: no such file or folder", path)
+            return self._file(path)
+        return self._clips([Path(p) for p in source], "")
+
+    def _run(self, pieces: list[Piece], tr: SessionTranscript) -> SessionTranscript:
+        p = self._pipeline_settings()
+        t0 = time.perf_counter()
+        engine = self.engine
+        tr.segments = list(transcribe_pieces(pieces, engine, p))
+        tr.processing_s = time.perf_counter() - t0
+        tr.model = engine.description
+        tr.options = self._options(p)
+        tr.speech_s = sum(s.end_s - s.start_s for s in tr.segments)
+        return tr
+
+    def _file(self, path: Path) -> SessionTranscript:
+        check = check_clip(path)
+        if check.status in ("ok", "hash_mismatch"):
+            return self._clips([path], str(path))
+        if check.status != "not_a_clip":  # a badge clip that cannot be read, or not audio
+            error = _ERRORS.get(check.status, CorruptAudioError)
+            raise error(f"{path.name}: {check.reason}", path)
+        audio = decode_wav(path)  # a plain WAV: PCM or ADPCM without a badge header
+        plain = ClipCheck(path, "ok", "plain WAV: no badge header, hash and chain not checked",
+                          samples=len(audio.samples))
+        tr = SessionTranscript(segments=[], clips=[plain], source=str(path),
+                               duration_s=audio.seconds)
+        return self._run([Piece(audio.samples, 0.0, 0)], tr)
+
+    def _clips(self, files: list[Path], source: str) -> SessionTranscript:
+        check = check_session(files)
+        clips = list(check.clips)
+        notes = list(check.notes)
+        pieces: list[Piece] = []
+        wall: dict[int, float] = {}
+        for i, c in enumerate(clips):
+            if not c.usable:
+                continue
+            try:
+                audio = decode_wav(c.path)
+            except AudioError as exc:
+                clips[i] = replace(c, status="corrupt", reason=exc.reason)
+                continue
+            pieces.append(Piece(audio.samples, c.session_offset_s, i))
+            if c.start_epoch_s is not None:
+                wall[i] = c.start_epoch_s - c.session_offset_s
+        usable = [c for c in clips if c.usable]
+        if not usable:
+            reasons = "; ".join(f"{c.path.name}: {c.reason}" for c in clips) or "no .wav files"
+            raise AudioError(f"no usable clip in {source or 'the clip list'} ({reasons})")
+        duration = max(c.session_offset_s + c.samples / RATE_HZ for c in usable)
+        first = min(usable, key=lambda c: c.session_offset_s)
+        tr = SessionTranscript(
+            segments=[], clips=clips, gaps=list(check.gaps), notes=notes,
+            session_start_epoch_s=wall.get(clips.index(first)), clip_start_epoch_s=wall,
+            source=source, badge=first.badge, session=first.session, duration_s=duration)
+        return self._run(pieces, tr)
+
+
+def transcribe_session(source: Path | str | Sequence[Path | str],
+                       settings: TranscribeSettings | None = None,
+                       transcriber: Transcriber | None = None) -> SessionTranscript:
+    """One-shot: transcribe a session folder, clip list or WAV (loads the model if needed)."""
+    return (transcriber or Transcriber(settings)).transcribe(source)
