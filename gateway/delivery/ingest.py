@@ -1,0 +1,286 @@
+"""The gateway's per-clip and per-session steps, each one durable transaction.
+
+`GatewayState` keeps what the gateway has done in `gateway.db` (the outbox's file):
+`gw_clips` (each clip id once: published or quarantined, with the reason) and
+`gw_sessions` (last clip time, whether a new manifest/transcript is due, revision).
+`ingest()` verifies a spool clip and enqueues its clip record, audio and custody record;
+`finish_session()` transcribes a settled session and enqueues transcript and manifest.
+Marking the step done and enqueuing its messages commit together, so after a SIGKILL
+a step is either complete (and not redone) or absent (and redone from the spool).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.delivery.metrics import Metric, Snapshot
+from gateway.delivery.outbox import Message, Outbox
+from gateway.delivery.publisher import Publisher
+from gateway.delivery.spool import SpoolClip, Stray, quarantine
+from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
+from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
+
+if TYPE_CHECKING:
+    from gateway.service import Gateway
+
+__all__ = ["GatewayState", "snapshot"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS gw_clips (
+  clip_id TEXT PRIMARY KEY, badge TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER,
+  sha256 TEXT, prev_sha256 TEXT, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  audio_s REAL NOT NULL DEFAULT 0, sidecar TEXT NOT NULL DEFAULT '{}', wav TEXT NOT NULL DEFAULT '',
+  at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS gw_sessions (
+  badge TEXT NOT NULL, session TEXT NOT NULL, last_clip REAL NOT NULL, dirty INTEGER NOT NULL,
+  revision INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (badge, session));
+CREATE TABLE IF NOT EXISTS gw_strays (path TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Bad(Exception):
+    """A clip that must be quarantined; the message is the reason."""
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _Bad(f"{what} {path.name} is missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Bad(f"{what} {path.name} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise _Bad(f"{what} {path.name} is not a JSON object")
+    return doc
+
+
+class GatewayState:
+    """Durable gateway bookkeeping plus the steps that use it."""
+
+    def __init__(self, outbox: Outbox, publisher: Publisher, state_dir: Path) -> None:
+        self.outbox = outbox
+        self.publisher = publisher
+        self.state_dir = Path(state_dir)
+        self.topics = publisher.topics
+        s = publisher.settings
+        self.ident = {"tenant": s.tenant, "branch": s.branch, "gateway": s.gateway_id}
+        with outbox.lock:
+            outbox.db.executescript(_SCHEMA)
+        self.counters: dict[str, float] = dict.fromkeys(
+            ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
+        self.errors: list[str] = []
+
+    def error(self, text: str) -> None:
+        log.error("%s", text)
+        self.counters["errors"] += 1
+        self.errors = (self.errors + [text])[-20:]
+
+    def known(self, clip_id: str) -> bool:
+        with self.outbox.lock:
+            return self.outbox.db.execute("SELECT 1 FROM gw_clips WHERE clip_id=?", (clip_id,)).fetchone() is not None
+
+    # -- clips -----------------------------------------------------------------------------
+
+    def _check(self, clip: SpoolClip) -> tuple[dict[str, Any], dict[str, Any], bytes, ClipCheck]:
+        side = _read_json(clip.sidecar, "sidecar")
+        custody = _read_json(clip.custody, "custody record")
+        if not clip.wav.is_file():
+            raise _Bad(f"custody record without its audio file {clip.wav.name}")
+        data = clip.wav.read_bytes()
+        check = check_clip(io.BytesIO(data), expect_sha256=str(side.get("sha256", "")) or None)
+        if not check.ok:
+            raise _Bad(f"{clip.wav.name}: {check.reason}")
+        if check.clip_id != clip.clip_id:
+            raise _Bad(f"{clip.wav.name} holds clip {check.clip_id}, not {clip.clip_id}")
+        if side.get("badge") not in (None, clip.badge) or side.get("session") not in (None, clip.session):
+            raise _Bad(f"sidecar names badge/session {side.get('badge')}/{side.get('session')}, "
+                       f"but the clip is in {clip.badge}/{clip.session}")
+        if "sha256" not in side:
+            raise _Bad(f"sidecar {clip.sidecar.name} lacks sha256")
+        if custody.get("sha256") not in (None, check.sha256):
+            raise _Bad(f"custody record names sha256 {str(custody.get('sha256'))[:12]}…, "
+                       f"the clip's is {check.sha256[:12]}…")
+        return side, custody, data, check
+
+    def ingest(self, clip: SpoolClip) -> str:
+        """Verify one complete spool clip and enqueue it, or quarantine it.
+
+        Returns "queued", "quarantined" or "retry" (the files could not be read now)."""
+        try:
+            side, custody, data, check = self._check(clip)
+        except _Bad as exc:
+            self._quarantine_clip(clip, str(exc))
+            return "quarantined"
+        except OSError as exc:
+            self.error(f"cannot read {clip.clip_id} now, will retry: {exc}")
+            return "retry"
+        rate = int(side.get("sample_rate", 16000) or 16000)
+        audio_s = float(side.get("samples", 0)) / rate
+        base = f"{clip.badge}/{clip.session}"
+        record = {
+            "kind": "clip", **self.ident, "badge": clip.badge, "session": clip.session,
+            "clip_id": clip.clip_id, "seq": check.seq, "sha256": check.sha256,
+            "prev_sha256": check.prev_sha256, "recovered": check.recovered, "audio_s": audio_s,
+            "wav_bytes": len(data), "sidecar": side, "queued_at": _now_iso(),
+        }
+        custody_doc = {"kind": "custody", **self.ident, "badge": clip.badge, "session": clip.session,
+                       "clip_id": clip.clip_id, "sha256": check.sha256, "record": custody}
+        msgs: list[Message] = []
+        msgs += self.publisher.messages(f"{base}/clip/{clip.clip_id}", record, kind="clip")
+        msgs += self.publisher.messages(f"{base}/audio/{clip.clip_id}", data, kind="audio",
+                                        content_type="audio/wav", props={"clip_id": clip.clip_id})
+        msgs += self.publisher.messages(f"{base}/custody/{clip.clip_id}", custody_doc, kind="custody")
+        now = time.time()
+        with self.outbox.transaction() as db:
+            db.execute(
+                "INSERT INTO gw_clips(clip_id, badge, session, seq, sha256, prev_sha256, status, audio_s, "
+                "sidecar, wav, at) VALUES(?,?,?,?,?,?,'published',?,?,?,?)",
+                (clip.clip_id, clip.badge, clip.session, check.seq, check.sha256, check.prev_sha256,
+                 audio_s, json.dumps(side), str(clip.wav), now))
+            self._touch(db, clip.badge, clip.session, now)
+            self.outbox.put(msgs)
+        self.publisher.wake()
+        self.counters["clips_in"] += 1
+        log.info("clip %s queued (%d messages, %.1f s)", clip.clip_id, len(msgs), audio_s)
+        return "queued"
+
+    def _touch(self, db: Any, badge: str, session: str, now: float) -> None:
+        db.execute(
+            "INSERT INTO gw_sessions(badge, session, last_clip, dirty) VALUES(?,?,?,1) "
+            "ON CONFLICT(badge, session) DO UPDATE SET last_clip=excluded.last_clip, dirty=1",
+            (badge, session, now))
+
+    def _quarantine_clip(self, clip: SpoolClip, reason: str) -> None:
+        quarantine(self.state_dir, clip.files(), clip.badge, clip.session, reason)
+        now = time.time()
+        with self.outbox.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO gw_clips(clip_id, badge, session, status, reason, at) "
+                "VALUES(?,?,?,'quarantined',?,?)", (clip.clip_id, clip.badge, clip.session, reason, now))
+            self._touch(db, clip.badge, clip.session, now)
+        self.counters["quarantined"] += 1
+        self.error(f"quarantined {clip.badge}/{clip.session}/{clip.clip_id}: {reason}")
+
+    def quarantine_stray(self, stray: Stray) -> None:
+        quarantine(self.state_dir, [stray.path], stray.badge, stray.session, stray.reason)
+        with self.outbox.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO gw_strays(path, reason, at) VALUES(?,?,?)",
+                       (str(stray.path), stray.reason, time.time()))
+        self.counters["quarantined"] += 1
+        self.error(f"quarantined {stray.path}: {stray.reason}")
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def settled_sessions(self, settle_s: float) -> list[tuple[str, str]]:
+        with self.outbox.lock:
+            rows = self.outbox.db.execute(
+                "SELECT badge, session FROM gw_sessions WHERE dirty=1 AND last_clip <= ? ORDER BY last_clip",
+                (time.time() - settle_s,)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def _clips(self, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        cols = ["clip_id", "badge", "session", "seq", "sha256", "prev_sha256", "status", "reason",
+                "audio_s", "sidecar", "wav"]
+        with self.outbox.lock:
+            rows = self.outbox.db.execute(
+                f"SELECT {', '.join(cols)} FROM gw_clips WHERE {where} ORDER BY seq, clip_id", args).fetchall()
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def finish_session(self, badge: str, session: str, transcriber: SessionTranscriber | None) -> None:
+        """Transcribe a settled session; enqueue its transcript (if any) and manifest."""
+        clips = self._clips("badge=? AND session=?", (badge, session))
+        good = [c for c in clips if c["status"] == "published"]
+        doc = vtt = None
+        error = ""
+        if transcriber is not None and good:
+            try:
+                text = transcriber.session([Path(c["wav"]) for c in good])
+                doc, vtt = text.document, text.vtt
+            except TranscriberError as exc:
+                error = str(exc)
+                self.error(f"session {badge}/{session} not transcribed: {error}")
+            except OSError as exc:
+                error = f"session audio unreadable: {exc}"
+                self.error(f"session {badge}/{session} not transcribed: {error}")
+        chain = self._clips("badge=? AND status='published'", (badge,))
+        gaps = chain_gaps(badge, [ClipCheck(True, c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
+                                  for c in chain])
+        with self.outbox.lock:
+            row = self.outbox.db.execute("SELECT revision FROM gw_sessions WHERE badge=? AND session=?",
+                                         (badge, session)).fetchone()
+        revision = max(int(row[0]) + 1 if row else 1, int(time.time() * 1000))
+        base = f"{badge}/{session}"
+        audio_s = sum(float(c["audio_s"]) for c in good)
+        common = {**self.ident, "badge": badge, "session": session, "revision": revision,
+                  "generated_at": _now_iso()}
+        msgs: list[Message] = []
+        if doc is not None:
+            transcript = {"kind": "transcript", **common, "clips": [c["clip_id"] for c in good],
+                          "transcript": doc, "vtt": vtt or ""}
+            msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
+        manifest = {
+            "kind": "manifest", **common,
+            "clips": [{"clip_id": c["clip_id"], "seq": c["seq"], "sha256": c["sha256"],
+                       "prev_sha256": c["prev_sha256"], "audio_s": c["audio_s"],
+                       "start_time": json.loads(c["sidecar"]).get("start_time", ""),
+                       "recovered": bool(json.loads(c["sidecar"]).get("recovered", False))}
+                      for c in good],
+            "quarantined": [{"clip_id": c["clip_id"], "reason": c["reason"]}
+                            for c in clips if c["status"] != "published"],
+            "gaps": [g.as_dict() for g in gaps],
+            "audio_s": round(audio_s, 3),
+            "transcript": {"revision": revision if doc is not None else None, "error": error},
+        }
+        msgs += self.publisher.messages(f"{base}/manifest", manifest, kind="manifest")
+        with self.outbox.transaction() as db:
+            db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
+                       (revision, badge, session))
+            self.outbox.put(msgs)
+        self.publisher.wake()
+        if doc is not None:
+            self.counters["sessions_transcribed"] += 1
+            self.counters["seconds_transcribed"] += audio_s
+        log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
+                 len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
+
+
+def snapshot(gw: Gateway) -> Snapshot:
+    """Metrics and health of a running gateway (for `MetricsServer`)."""
+    c = gw.state.counters
+    st = gw.publisher.stats()
+    ob = gw.outbox.stats()
+    p = "badgekit_gateway_"
+    metrics = [
+        Metric(p + "clips_in_total", "counter", "Clips verified and queued for delivery.", c["clips_in"]),
+        Metric(p + "clips_quarantined_total", "counter", "Clips and stray files quarantined.", c["quarantined"]),
+        Metric(p + "sessions_transcribed_total", "counter", "Session transcripts produced.",
+               c["sessions_transcribed"]),
+        Metric(p + "seconds_transcribed_total", "counter", "Seconds of audio transcribed.",
+               c["seconds_transcribed"]),
+        Metric(p + "errors_total", "counter", "Errors (quarantines, failed transcriptions, broker).",
+               c["errors"] + st.rejected),
+        Metric(p + "outbox_depth", "gauge", "Messages waiting for a broker acknowledgement.", ob.pending),
+        Metric(p + "outbox_bytes", "gauge", "Bytes waiting for a broker acknowledgement.", ob.pending_bytes),
+        Metric(p + "messages_rejected", "gauge", "Messages the broker refused (kept in the outbox).",
+               ob.rejected),
+        Metric(p + "messages_acked_total", "counter", "Messages acknowledged by the broker.", ob.acked_total),
+        Metric(p + "broker_connected", "gauge", "1 when connected to the broker.", int(st.connected)),
+        Metric(p + "broker_reconnects_total", "counter", "Reconnections to the broker.", st.reconnects),
+    ]
+    healthy = st.connected and gw.publisher.fatal is None
+    health = {"status": "ok" if healthy else "degraded", "broker_connected": st.connected,
+              "broker": gw.settings.broker.url, "outbox_depth": ob.pending, "messages_rejected": ob.rejected,
+              "clips_in": int(c["clips_in"]), "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
+    return Snapshot(metrics, health)

@@ -1,0 +1,126 @@
+"""The companion's spool as the gateway sees it: complete clips, strays, quarantine.
+
+Layout (docs/contracts.md): `<spool>/<badge>/<session>/<clip id>.wav` + `.json` +
+`.custody.json`, each renamed from a `.partial` name when complete. A clip is complete
+when its custody record exists. `scan()` yields complete clips and *strays* (files that
+cannot be part of a clip); dot-names and `*.partial` are never touched. A session
+folder whose modification time has not changed since the last scan is not listed again.
+
+`quarantine()` moves a bad clip's files (or a stray) to
+`<state>/quarantine/<badge>/<session>/` beside a `<name>.reason.txt`: nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SpoolClip", "SpoolScanner", "Stray", "quarantine"]
+
+_CLIP_SUFFIXES = (".custody.json", ".wav", ".json")
+
+
+@dataclass(frozen=True)
+class SpoolClip:
+    badge: str
+    session: str
+    clip_id: str
+    folder: Path
+
+    @property
+    def wav(self) -> Path:
+        return self.folder / f"{self.clip_id}.wav"
+
+    @property
+    def sidecar(self) -> Path:
+        return self.folder / f"{self.clip_id}.json"
+
+    @property
+    def custody(self) -> Path:
+        return self.folder / f"{self.clip_id}.custody.json"
+
+    def files(self) -> list[Path]:
+        return [p for p in (self.wav, self.sidecar, self.custody) if p.exists()]
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A file in the spool that is not part of any clip."""
+
+    path: Path
+    badge: str
+    session: str
+    reason: str
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.endswith(".partial")
+
+
+class SpoolScanner:
+    """Yield what is new in the spool; remembers folder mtimes between scans."""
+
+    def __init__(self, spool: Path) -> None:
+        self.spool = Path(spool)
+        self._seen: dict[Path, int] = {}
+
+    def scan(self, full: bool = False) -> Iterator[SpoolClip | Stray]:
+        if not self.spool.is_dir():
+            return
+        for badge_dir in sorted(self.spool.iterdir()):
+            if _hidden(badge_dir.name):
+                continue
+            if not badge_dir.is_dir():
+                yield Stray(badge_dir, "", "", "a file at the top of the spool (expected <badge>/<session>/)")
+                continue
+            for sess in sorted(badge_dir.iterdir()):
+                if _hidden(sess.name):
+                    continue
+                if not sess.is_dir():
+                    yield Stray(sess, badge_dir.name, "", "a file directly in a badge folder "
+                                "(expected <badge>/<session>/<clip id>.wav)")
+                    continue
+                yield from self._session(badge_dir.name, sess, full)
+
+    def _session(self, badge: str, folder: Path, full: bool) -> Iterator[SpoolClip | Stray]:
+        try:
+            mtime = folder.stat().st_mtime_ns
+        except OSError:
+            return
+        if not full and self._seen.get(folder) == mtime:
+            return
+        self._seen[folder] = mtime
+        for f in sorted(folder.iterdir()):
+            name = f.name
+            if _hidden(name):
+                continue
+            if f.is_dir():
+                yield Stray(f, badge, folder.name, "a folder inside a session folder")
+            elif name.endswith(".custody.json"):
+                yield SpoolClip(badge, folder.name, name[: -len(".custody.json")], folder)
+            elif not name.endswith(_CLIP_SUFFIXES):
+                yield Stray(f, badge, folder.name,
+                            "not a clip file (expected <clip id>.wav, .json, .custody.json)")
+
+    def forget(self, folder: Path) -> None:
+        """Scan `folder` again next time (e.g. after a failure)."""
+        self._seen.pop(folder, None)
+
+
+def quarantine(state_dir: Path, files: list[Path], badge: str, session: str, reason: str) -> Path:
+    """Move `files` to the quarantine folder with a reason file; returns the folder."""
+    dest = Path(state_dir) / "quarantine" / (badge or "_spool") / (session or "_badge")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        target = dest / f.name
+        if target.exists():
+            target = dest / f"{f.name}.{os.getpid()}.{target.stat().st_mtime_ns}"
+        try:
+            shutil.move(str(f), str(target))
+        except FileNotFoundError:
+            continue
+        (dest / f"{target.name}.reason.txt").write_text(reason + "\n")
+    return dest

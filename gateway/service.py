@@ -1,0 +1,198 @@
+"""`badgekit gateway run`: watch the spool, verify, transcribe, deliver, exactly once.
+
+    gw = Gateway(GatewaySettings(spool_dir=spool, broker=BrokerSettings.from_url(url)))
+    report = gw.run_once()        # everything in the spool now, then flush the outbox
+    gw.run(stop_event)            # serve until stopped (SIGTERM/SIGINT in the CLI)
+
+Each complete clip (its custody record exists) is handled once: its WAV is verified
+with `firmware.clipfmt` against its sidecar, then in ONE SQLite transaction the clip is
+marked done and its messages (clip record, audio parts, custody record) are put in the
+outbox. A clip that fails is quarantined with its reason; the rest keeps flowing. A
+session whose clips stopped arriving for `settle_s` is transcribed (the transcription
+package, one loaded model) and its transcript and manifest are enqueued, again in one
+transaction; a later clip produces a new revision. State lives in
+`<state>/gateway.db` beside the outbox, so a SIGKILL at any point redoes at most the
+unfinished step, and the content-addressed message ids let the receiver drop repeats.
+
+Nothing is shared between gateway processes but the broker: each worker of a pool
+has its own spool (or spool partition), state folder and gateway id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.delivery.errors import DeliveryError
+from gateway.delivery.ingest import GatewayState, snapshot
+from gateway.delivery.metrics import MetricsServer
+from gateway.delivery.outbox import Outbox
+from gateway.delivery.publisher import Publisher, PublisherSettings
+from gateway.delivery.security import BrokerSettings
+from gateway.delivery.spool import SpoolClip, SpoolScanner, Stray
+from gateway.delivery.transcriber import SessionTranscriber
+
+__all__ = ["Gateway", "GatewayReport", "GatewaySettings"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    spool_dir: Path
+    broker: BrokerSettings
+    publisher: PublisherSettings = field(default_factory=PublisherSettings)
+    state_dir: Path | None = None
+    """Where gateway.db (state + outbox) and quarantine/ live; default `<spool>/.badgekit-gateway`."""
+    model_dir: Path | None = None
+    """Speech model folder; None: the bundled model."""
+    language: str | None = None
+    transcribe: bool = True
+    """False: deliver audio, custody and manifests only (transcripts come from elsewhere)."""
+    settle_s: float = 10.0
+    """A session is transcribed once no clip arrived for this long."""
+    poll_interval_s: float = 1.0
+    flush_timeout_s: float = 60.0
+    """`run_once`: how long to wait for the broker to acknowledge everything."""
+    metrics_port: int | None = None
+    """Health and Prometheus metrics on 127.0.0.1:port (0: any free port); None: off."""
+    metrics_host: str = "127.0.0.1"
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else Path(self.spool_dir) / ".badgekit-gateway"
+
+
+@dataclass(frozen=True)
+class GatewayReport:
+    clips_in: int
+    clips_quarantined: int
+    sessions_transcribed: int
+    seconds_transcribed: float
+    outbox_depth: int
+    messages_rejected: int
+    errors: list[str]
+    delivered: bool
+    """True when the outbox emptied (every message acknowledged by the broker)."""
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+class Gateway:
+    """The gateway service: spool → verify → transcribe → outbox → broker."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        state = settings.state_path
+        state.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(state / "gateway.db")
+        self.publisher = Publisher(settings.broker, settings.publisher, self.outbox)
+        self.state = GatewayState(self.outbox, self.publisher, state)
+        self.scanner = SpoolScanner(settings.spool_dir)
+        self.transcriber = SessionTranscriber(settings.model_dir, settings.language) if settings.transcribe else None
+        self._metrics: MetricsServer | None = None
+        self._started = False
+        self.port: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to the broker (a refused password raises at once) and start metrics."""
+        if self._started:
+            return
+        self.publisher.start(require=False)
+        self._wait_for_broker_verdict()
+        if self.settings.metrics_port is not None:
+            self._metrics = MetricsServer(lambda: snapshot(self), self.settings.metrics_port,
+                                          self.settings.metrics_host).start()
+            self.port = self._metrics.port
+            log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, self.port)
+        self._started = True
+
+    def _wait_for_broker_verdict(self) -> None:
+        deadline = time.monotonic() + self.settings.broker.connect_timeout_s
+        while time.monotonic() < deadline:
+            if self.publisher.fatal:
+                raise self.publisher.fatal
+            if self.publisher.stats().connected:
+                return
+            time.sleep(0.05)
+        log.warning("broker %s not reachable yet (%s); clips are queued in the outbox",
+                    self.settings.broker.url, self.publisher.last_error)
+
+    def stop(self) -> None:
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
+        self.publisher.stop()
+        self._started = False
+
+    def close(self) -> None:
+        self.stop()
+        self.outbox.close()
+
+    # -- work ------------------------------------------------------------------------------
+
+    def poll(self, settle_all: bool = False) -> int:
+        """One pass: new clips, strays, settled sessions. Returns the number of items handled."""
+        if self.publisher.fatal:
+            raise self.publisher.fatal
+        done = 0
+        for item in self.scanner.scan():
+            if isinstance(item, Stray):
+                self.state.quarantine_stray(item)
+            elif isinstance(item, SpoolClip) and not self.state.known(item.clip_id):
+                if self.state.ingest(item) == "retry":
+                    self.scanner.forget(item.folder)
+            else:
+                continue
+            done += 1
+        for badge, session in self.state.settled_sessions(0.0 if settle_all else self.settings.settle_s):
+            self.state.finish_session(badge, session, self.transcriber)
+            done += 1
+        return done
+
+    def run_once(self) -> GatewayReport:
+        """Handle everything in the spool now (all sessions settled) and wait for delivery."""
+        self.start()
+        self.poll(settle_all=True)
+        delivered = False
+        try:
+            delivered = self.publisher.flush(self.settings.flush_timeout_s)
+        except DeliveryError as exc:
+            self.state.error(str(exc))
+        return self.report(delivered)
+
+    def run(self, stop: threading.Event | None = None) -> GatewayReport:
+        """Serve until `stop` is set; polls the spool every `poll_interval_s`."""
+        stop = stop or threading.Event()
+        self.start()
+        while not stop.is_set():
+            try:
+                busy = self.poll()
+            except DeliveryError:
+                raise
+            except OSError as exc:  # a spool on a flaky disk: report, keep serving
+                self.state.error(f"spool scan failed: {exc}")
+                busy = 0
+            if not busy:
+                stop.wait(self.settings.poll_interval_s)
+        return self.report(self.outbox.depth == 0)
+
+    def report(self, delivered: bool) -> GatewayReport:
+        st = self.outbox.stats()
+        c = self.state.counters
+        return GatewayReport(
+            clips_in=int(c["clips_in"]),
+            clips_quarantined=int(c["quarantined"]),
+            sessions_transcribed=int(c["sessions_transcribed"]),
+            seconds_transcribed=round(float(c["seconds_transcribed"]), 3),
+            outbox_depth=st.pending,
+            messages_rejected=st.rejected,
+            errors=list(self.state.errors),
+            delivered=delivered and st.pending == 0,
+        )
