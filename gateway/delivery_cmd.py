@@ -1,0 +1,191 @@
+"""`badgekit gateway run` and `badgekit gateway receive`: the delivery commands.
+
+    badgekit gateway run --spool DIR --mqtt mqtt://host:1883 [--tenant T --branch B]
+        [--username U --password P] [--tls-ca CA --tls-cert C --tls-key K]
+        [--model DIR] [--no-transcribe] [--metrics-port 9108] [--once]
+    badgekit gateway receive --mqtt mqtt://host:1883 --out DIR [--once | --idle-exit S]
+        [--share GROUP] [--json]
+
+Only this module reads options; it builds the frozen settings and hands them to
+`gateway.service.Gateway` and `gateway.delivery.Receiver`. Every failure ends with one
+`error:` line and exit code 2 (configuration, broker) or 1 (not everything delivered).
+The password may come from `BADGEKIT_MQTT_PASSWORD` instead of the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("receive")(receive)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _broker(url: str, username: str | None, password: str | None, ca: Path | None,
+            cert: Path | None, key: Path | None):  # type: ignore[no-untyped-def]
+    from gateway.delivery.security import BrokerSettings, TlsSettings
+
+    tls = TlsSettings(ca, cert, key) if (ca or cert or key) else None
+    return BrokerSettings.from_url(url, username=username, password=password, tls=tls)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _default_gateway_id(spool: Path) -> str:
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname()) or "host"
+    tag = hashlib.sha256(str(spool.resolve()).encode()).hexdigest()[:6]
+    return f"{host.lstrip('._-') or 'host'}-{tag}"
+
+
+_MQTT = typer.Option("mqtt://127.0.0.1:1883", "--mqtt", help="Broker URL: mqtt://host:port or mqtts://host:port.")
+_USER = typer.Option(None, "--username", help="MQTT username.")
+_PASS = typer.Option(None, "--password", envvar="BADGEKIT_MQTT_PASSWORD", help="MQTT password.")
+_CA = typer.Option(None, "--tls-ca", help="CA certificate (PEM) of the broker; enables TLS.")
+_CERT = typer.Option(None, "--tls-cert", help="Client certificate (PEM).")
+_KEY = typer.Option(None, "--tls-key", help="Client private key (PEM).")
+
+
+def run(
+    spool: Path = typer.Option(..., "--spool", help="The companion's spool folder to watch."),
+    mqtt: str = _MQTT,
+    tenant: str = typer.Option("default", "--tenant", help="Tenant (company) topic level."),
+    branch: str = typer.Option("branch", "--branch", help="Branch topic level."),
+    gateway_id: str = typer.Option(None, "--gateway-id", help="Unique id of this gateway (default: host + spool)."),
+    username: str = _USER,
+    password: str = _PASS,
+    tls_ca: Path = _CA,
+    tls_cert: Path = _CERT,
+    tls_key: Path = _KEY,
+    model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+    language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
+    transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe", help="Transcribe sessions."),
+    settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
+    state: Path = typer.Option(None, "--state", help="State + outbox folder (default: SPOOL/.badgekit-gateway)."),
+    chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
+    metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
+    once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
+    json_out: bool = typer.Option(False, "--json", help="Print the final report as JSON."),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+    quiet: bool = typer.Option(False, "-q", "--quiet"),
+) -> None:
+    """Watch the spool; verify, transcribe and deliver every clip over MQTT exactly once."""
+    from gateway.delivery import DeliveryError, PublisherSettings
+    from gateway.delivery.transcriber import TranscriberError
+    from gateway.service import Gateway, GatewaySettings
+
+    _logging(verbose, quiet)
+    if not spool.is_dir():
+        raise _fail(f"--spool {spool}: no such folder")
+    try:
+        settings = GatewaySettings(
+            spool_dir=spool,
+            broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
+            publisher=PublisherSettings(tenant=tenant, branch=branch,
+                                        gateway_id=gateway_id or _default_gateway_id(spool),
+                                        chunk_bytes=chunk_kib * 1024),
+            state_dir=state, model_dir=model, language=language, transcribe=transcribe,
+            settle_s=settle, metrics_port=metrics_port,
+        )
+        gw = Gateway(settings)
+    except DeliveryError as exc:
+        raise _fail(str(exc)) from None
+    if gw.transcriber is not None:
+        try:
+            gw.transcriber.check()
+        except TranscriberError as exc:
+            typer.echo(f"error: {exc}; sessions are delivered without transcripts", err=True)
+    stop = _stop_on_signals()
+    try:
+        gw.start()
+        report = gw.run_once() if once else gw.run(stop)
+    except DeliveryError as exc:
+        gw.close()
+        raise _fail(str(exc)) from None
+    gw.close()
+    if json_out:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(
+            f"clips in {report.clips_in}, quarantined {report.clips_quarantined}, sessions transcribed "
+            f"{report.sessions_transcribed} ({report.seconds_transcribed:.1f} s), outbox {report.outbox_depth}, "
+            f"rejected {report.messages_rejected}, delivered: {'yes' if report.delivered else 'no'}")
+    if once and not report.delivered:
+        raise typer.Exit(1)
+
+
+def receive(
+    out: Path = typer.Option(..., "--out", help="Folder for sessions, audio, transcripts, custody records."),
+    mqtt: str = _MQTT,
+    tenant: str = typer.Option("+", "--tenant", help="Tenant to receive (+: all)."),
+    branch: str = typer.Option("+", "--branch", help="Branch to receive (+: all)."),
+    share: str = typer.Option(None, "--share", help="MQTT 5 shared-subscription group (a pool of receivers)."),
+    client_id: str = typer.Option("badgekit-receiver", "--client-id", help="Fixed client id (keeps the queue)."),
+    username: str = _USER,
+    password: str = _PASS,
+    tls_ca: Path = _CA,
+    tls_cert: Path = _CERT,
+    tls_key: Path = _KEY,
+    once: bool = typer.Option(False, "--once", help="Receive what is queued, exit after 3 s without a message."),
+    idle_exit: float = typer.Option(None, "--idle-exit", min=0.1, help="Exit after this many seconds without a message."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+    quiet: bool = typer.Option(False, "-q", "--quiet"),
+) -> None:
+    """Receive, verify and store sessions (the reference consumer); report gaps."""
+    from gateway.delivery import DeliveryError, Receiver, ReceiverSettings
+
+    _logging(verbose, quiet)
+    try:
+        settings = ReceiverSettings(
+            broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
+            out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id)
+        receiver = Receiver(settings)
+    except DeliveryError as exc:
+        raise _fail(str(exc)) from None
+    stop = _stop_on_signals()
+    try:
+        receiver.start()
+        summary = receiver.run(until=lambda _s: stop.is_set(), idle_exit_s=3.0 if once else idle_exit)
+    except DeliveryError as exc:
+        receiver.close()
+        raise _fail(str(exc)) from None
+    receiver.close()
+    if json_out:
+        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(
+            f"clips received {summary.clips_received}, verified {summary.clips_verified}, "
+            f"duplicates dropped {summary.duplicates_dropped}, failed {len(summary.failed)}, "
+            f"gaps {len(summary.gaps)}, missing {len(summary.missing)}, transcripts {summary.transcripts}")
+        for clip, reason in summary.failed:
+            typer.echo(f"  failed {clip}: {reason}")
+        for g in summary.gaps:
+            typer.echo(f"  gap {g.badge}: {g.reason}")
+        for m in summary.missing:
+            typer.echo(f"  missing {m}")
