@@ -29,30 +29,30 @@ __all__ = ["check_group", "check_session", "check_text"]
 @dataclass(frozen=True)
 class _Hit:
     span: Span
-    gap: str
     reason: str | None
 
 
-def _near_spans(finder: PhraseFinder, a: str, b: str, gap_max: int) -> list[tuple[Span, str]]:
+def _near_spans(finder: PhraseFinder, a: str, b: str,
+                gap_max: int) -> list[tuple[Span, tuple[int, int] | None]]:
     text = finder.doc.text
-    out = []
+    out: list[tuple[Span, tuple[int, int] | None]] = []
     for sa in finder.find(a):
         for sb in finder.find(b):
-            first, second = (sa, sb) if sa.start <= sb.start else (sb, sa)
-            gap = text[first.end:second.start]
-            if second.start < first.end or len(gap) > gap_max or STRONG in gap:
+            gap = text[sa.end:sb.start]
+            if sb.start < sa.end or len(gap) > gap_max or STRONG in gap:
                 continue
-            out.append((Span(first.start, second.end, f"{a}…{b}", sa.cost + sb.cost), gap))
+            out.append((Span(sa.start, sb.end, f"{a}…{b}", sa.cost + sb.cost), (sa.end, sb.start)))
     return out
 
 
 def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack) -> list[_Hit]:
     ms = pack.matching
-    cands: list[tuple[Span, str]] = [(s, "") for p in item.phrases for s in finder.find(p)]
-    for a, b in item.near:
-        cands.extend(_near_spans(finder, a, b, ms.near_gap_chars))
-    cands.sort(key=lambda c: (c[0].start, c[0].cost, -c[0].end))
-    chosen: list[tuple[Span, str]] = []
+    cands: list[tuple[Span, tuple[int, int] | None]] = [
+        (s, None) for p in item.phrases for s in finder.find(p)]
+    for a, b, gap_chars in item.near:
+        cands.extend(_near_spans(finder, a, b, ms.near_gap_chars if gap_chars is None else gap_chars))
+    cands.sort(key=lambda c: (c[0].start, c[0].cost, c[0].end))
+    chosen: list[tuple[Span, tuple[int, int] | None]] = []
     for span, gap in cands:
         if chosen and span.start < chosen[-1][0].end:
             continue
@@ -62,17 +62,23 @@ def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack)
         reason = None
         w = ms.unless_window_chars
         for u in item.unless:
-            if any(su.start < span.end + w and su.end > span.start - w for su in finder.find(u)):
+            if any(su.start <= span.end + w and su.end >= span.start - w
+                   for su in finder.find(u, edits=False)):
                 reason = f"near-miss: {u}"
                 break
         if reason is None and item.negatable:
-            reason = judge.reason(span.start, span.end, gap)
+            reason = judge.reason(span.start, span.end, gap, claim=item.kind == "prohibited")
+        elif reason is None and gap is not None:
+            # a negation between the two words of a pair turns it around for every kind:
+            # "重疾是不赔的" is an exclusion, not coverage
+            cue = judge.negated_gap(*gap, adjacent=True)
+            reason = f"negated: {cue}" if cue else None
         if reason is None and item.also:
             aw = ms.also_window_chars
             if not any(sa.start < span.end + aw and sa.end > span.start - aw
                        for a in item.also for sa in finder.find(a)):
                 reason = "incomplete: no " + " / ".join(item.also[:3])
-        out.append(_Hit(span, gap, reason))
+        out.append(_Hit(span, reason))
     return out
 
 

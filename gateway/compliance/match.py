@@ -1,12 +1,12 @@
 """Find a phrase in a transcript on characters and on pinyin, tolerating small edits.
 
 A phrase matches where each of its characters equals the transcript's character or
-shares a toneless reading with it (homophones: 经理 ↔ 经历; with fuzzy pinyin also
+shares its common toneless reading (homophones: 经理 ↔ 经历; with fuzzy pinyin also
 zh/z, ch/c, sh/s, -ng/-n for phrases of 3+ characters). Longer phrases also survive a
-recogniser dropping or inserting a character inside them (one edit for 4-5
-characters, two for 6+; a substituted character only for 6+). The first and last
-characters must always match, edits never cross a clause boundary, and a negation
-character is never skipped or swallowed, so "收益不保证" can never match "收益保证".
+recogniser inserting a character inside them (4+ characters), dropping one (5+) and
+substituting one (6+; two edits in all for 6+). The first and last characters must
+always match, edits never cross a clause boundary, and a negation character is never
+skipped, dropped or substituted, so "收益不保证" can never match "收益保证".
 """
 
 from __future__ import annotations
@@ -93,15 +93,16 @@ class PhraseFinder:
         row[1] = 0
         for i in range(1, m - 1):
             new = [_INF] * (width + 1)
+            can_drop = m >= 5 and p[i] not in self._neg
             for k in range(1, width + 1):
                 best = _INF
                 c = row[k - 1]
                 if c < _INF and j + k - 1 < n:
                     if self._eq(p[i], j + k - 1, m):
                         best = c
-                    elif m >= 6 and self._skippable(j + k - 1):
+                    elif m >= 6 and p[i] not in self._neg and self._skippable(j + k - 1):
                         best = c + 1
-                if row[k] < _INF:
+                if can_drop and row[k] < _INF:
                     best = min(best, row[k] + 1)  # phrase character dropped
                 if new[k - 1] < _INF and self._skippable(j + k - 1):
                     best = min(best, new[k - 1] + 1)  # extra character in the text
@@ -116,15 +117,18 @@ class PhraseFinder:
                     result = (extra, j + k + 1)
         return result
 
-    def find(self, phrase: str) -> list[Span]:
-        """Non-overlapping matches of `phrase`, leftmost first."""
-        if phrase in self._cache:
-            return self._cache[phrase]
+    def find(self, phrase: str, edits: bool = True) -> list[Span]:
+        """Non-overlapping matches of `phrase`, leftmost first (`edits=False`: homophones
+        only, for near-miss phrases that must match closely)."""
+        key = phrase if edits else "\0" + phrase
+        if key in self._cache:
+            return self._cache[key]
         p = normalise(phrase).replace(WEAK, "").replace(STRONG, "")
         text = self.doc.text
         found: list[Span] = []
         if p:
-            m, budget = len(p), self._budget(len(p))
+            m = len(p)
+            budget = self._budget(m) if edits else 0
             if not self.settings.pinyin and budget == 0:
                 j = text.find(p)
                 while j >= 0:
@@ -138,7 +142,7 @@ class PhraseFinder:
                     if got is not None:
                         found.append(Span(j, got[1], phrase, got[0]))
             found = _no_overlap(found)
-        self._cache[phrase] = found
+        self._cache[key] = found
         return found
 
 

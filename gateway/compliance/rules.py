@@ -10,7 +10,8 @@ disclosure, and one `[[item]]` table per check item:
     severity = "严重"            # 提示 | 一般 | 严重
     title = "承诺保本"
     phrases = ["保本", "保证本金"]
-    near = [["本金", "不会少"]]  # both within `near_gap_chars` of each other
+    near = [["本金", "不会少"]]  # the second within `near_gap_chars` after the first
+    # (a third element sets that pair's own largest gap: ["交", "年", 3])
     also = []                    # one of these must be near the hit (e.g. a length)
     unless = ["保本型"]          # near-misses: a hit overlapping one of these is dropped
 
@@ -97,7 +98,8 @@ class Item:
     severity: str
     title: str
     phrases: tuple[str, ...] = ()
-    near: tuple[tuple[str, str], ...] = ()
+    near: tuple[tuple[str, str, int | None], ...] = ()
+    """(first word, second word, largest gap in characters or None for the pack's)."""
     also: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     negatable: bool = True
@@ -159,12 +161,20 @@ def _item(raw: Any, n: int, src: str) -> Item:
     near_raw = raw.get("near", [])
     if not isinstance(near_raw, list):
         raise RulesError(f"{where}: 'near' must be a list of [word, word] pairs", src)
+    near: list[tuple[str, str, int | None]]
     near = []
     for pair in near_raw:
+        gap = None
+        if isinstance(pair, list) and len(pair) == 3 and isinstance(pair[2], int):
+            gap = pair[2]
+            if isinstance(gap, bool) or gap < 0:
+                raise RulesError(f"{where}: the gap in 'near' entry {pair} must be a whole number >= 0", src)
+            pair = pair[:2]
         words = _strs(pair, f"{where}: each 'near' entry", src)
         if len(words) != 2:
-            raise RulesError(f"{where}: each 'near' entry must hold exactly two words, got {pair}", src)
-        near.append((words[0], words[1]))
+            raise RulesError(f"{where}: each 'near' entry must be [word, word] or [word, word, gap], "
+                             f"got {pair}", src)
+        near.append((words[0], words[1], gap))
     if not phrases and not near:
         raise RulesError(f"{where}: needs at least one entry in 'phrases' or 'near'", src)
     negatable = raw.get("negatable", kind != "required")

@@ -95,12 +95,14 @@ def _fuzz(syllable: str) -> str:
 
 @lru_cache(maxsize=20000)
 def pinyin_keys(ch: str, fuzzy: bool = False) -> frozenset[str]:
-    """Toneless readings of one character (itself for anything that is not Han)."""
+    """Toneless common reading of one character (itself for anything that is not Han)."""
     if not is_han(ch):
         return frozenset((ch,))
     from pypinyin import Style, pinyin
 
-    readings = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    # the common reading only: rare readings of polyphones (的 dí, 提 dī) would make
+    # unrelated characters "homophones"
+    readings = pinyin(ch, style=Style.NORMAL, heteronym=False, errors="ignore")
     keys = {r.replace("ü", "v") for r in (readings[0] if readings else [])}
     if not keys:
         return frozenset((ch,))
