@@ -1,0 +1,440 @@
+"""Power-cut campaign for the clip store; runs under the MicroPython unix port.
+
+    micropython -X heapsize=96M bench/powercut_engine.py CUTS SEED
+
+A deterministic workload (record clips, sync-ack and delete some, clean reboots, power
+cuts mid-clip followed by boot recovery) runs on ``vfs.VfsLfs2`` over a RAM block
+device. A dry run counts the device writes (programs and erases) and labels each with
+the store operation in flight; CUTS write indices are then drawn (two fifths uniform,
+a fifth each among writes of boot recovery, of ack deletion and of littlefs metadata
+commits). In the
+real run the device hook copies the device at each chosen write, with a random prefix
+of that write applied (a torn program or erase), and the campaign "reboots" every copy:
+mount, ClipStore boot, then checks against the model of what the recorder did:
+
+- the filesystem mounts and the store boots;
+- every clip closed before the cut is there and its WAV verifies (hash, chain);
+- the clip open at the cut is recovered with <= 1 s lost, its audio an exact prefix;
+- hash chain: every clip names its predecessor's hash (gaps only for quarantines);
+- no clip is acknowledged but still present, none gone without an ack.
+
+A third of the copies taken while a clip was open are cut again during their own
+recovery boot (nested cut) and rebooted once more. Prints one JSON line of counts.
+"""
+
+import hashlib
+import io
+import json
+import os
+import random
+import sys
+
+from firmware import clipfmt, clipstore, ramdisk
+from firmware.clipindex import ACKED
+
+KEY = b"powercut-key-016"
+BS = 4096
+NBLK = 128
+RATE = 16000
+FLUSH_MS = 500  # the store's flush interval (argv 4); the campaign must catch a lax one
+BLOCKS_PER_S = RATE / clipfmt.SAMPLES_PER_BLOCK
+_PAT = [bytes(((k * 73 + j * 29) ^ (j >> 3)) & 0xFF for j in range(252)) for k in range(61)]
+
+
+def blk(seq, i):
+    b = bytearray(4)
+    v = (seq * 977 + i * 31) & 0x7FFF
+    b[0], b[1], b[2] = v & 0xFF, v >> 8, (seq + i) % 89
+    return bytes(b) + _PAT[(seq * 7 + i) % 61]
+
+
+def meta(seq):
+    return {"badge": "pc01", "session": "s{}".format(seq // 4), "start_epoch": 1764000000 + seq * 60,
+            "start_ms": 0, "session_offset_samples": 0, "offset_samples": 0, "sample_rate": RATE}
+
+
+def is_meta_block(data, block):
+    """True if ``block`` holds a valid littlefs metadata commit (rev + tags + CRC)."""
+    import binascii
+
+    base = block * BS
+    ptag, off = 0xFFFFFFFF, 4
+    while off + 8 <= BS:
+        raw = data[base + off:base + off + 4]
+        tag = ((raw[0] << 24) | (raw[1] << 16) | (raw[2] << 8) | raw[3]) ^ ptag
+        if tag & 0x80000000:
+            return False
+        size = tag & 0x3FF
+        t3 = (tag >> 20) & 0x7FF
+        if 0x500 <= t3 < 0x5FF:
+            c = data[base + off + 4:base + off + 8]
+            stored = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24)
+            return (binascii.crc32(data[base:base + off + 4]) ^ 0xFFFFFFFF) == stored
+        off += 4 + (0 if size == 0x3FF else size)
+        ptag = tag
+    return False
+
+
+class Rng:
+    """xorshift32: the workload's own stream, untouched by the harness's draws."""
+
+    def __init__(self, seed):
+        self.x = (seed * 2654435761 + 1) & 0xFFFFFFFF or 1
+
+    def randint(self, a, b):
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return a + x % (b - a + 1)
+
+
+class Model:
+    """What the recorder and the sync server did, as far as they know."""
+
+    def __init__(self):
+        self.closed = {}  # seq -> sha (closed, not acked)
+        self.sha_of = {}  # seq -> final sha of every clip ever closed
+        self.acked = set()
+        self.open = None  # [seq, blocks handed to write_block]
+        self.inflight = None
+        self.next_seq = 0
+
+    def capture(self):
+        m = Model()
+        m.closed = dict(self.closed)
+        m.sha_of = dict(self.sha_of)
+        m.acked = set(self.acked)
+        m.open = list(self.open) if self.open else None
+        m.inflight = self.inflight
+        m.next_seq = self.next_seq
+        return m
+
+
+class Run:
+    def __init__(self, seed, points=None):
+        self.rng = Rng(seed)
+        self.m = Model()
+        self.points = points
+        self.pi = 0
+        self.w = 0
+        self.labels = []  # dry run: label of each write
+        self.snaps = []
+        self.dev = None
+        self.store = None
+
+    # ---- device hook -----------------------------------------------------------------
+    def hook(self, dev, kind, block, off, buf):
+        w = self.w
+        self.w += 1
+        if not self.points:
+            lab = self.m.inflight[0] if self.m.inflight else "idle"
+            if kind == 0 and lab not in ("boot", "ack"):
+                full = bytearray(dev.data[block * BS:(block + 1) * BS])
+                full[off:off + len(buf)] = buf
+                if is_meta_block(full, 0):
+                    lab = "meta"
+            self.labels.append(lab)
+            return
+        while self.pi < len(self.points) and self.points[self.pi] == w:
+            self.pi += 1
+            snap = bytearray(dev.data)
+            a = block * BS + off
+            if kind == 0:
+                n = random.randint(0, len(buf))
+                snap[a:a + n] = bytes(buf)[:n]
+                full = bytearray(snap)
+                full[a:a + len(buf)] = buf
+                cls = "meta" if is_meta_block(full, block) else "data"
+            else:
+                n = random.randint(0, BS)
+                snap[a:a + n] = b"\xff" * n
+                cls = "erase"
+            self.snaps.append((snap, self.m.capture(), cls))
+
+    def newdev(self, data=None):
+        if self.dev is not None:
+            self.dev.on_write = None
+        self.dev = ramdisk.RAMBlockDev(BS, NBLK, data)
+        self.dev.on_write = self.hook
+
+    # ---- workload --------------------------------------------------------------------
+    def boot(self, fresh=False):
+        ramdisk.umount("/flash")
+        self.m.inflight = ("boot",)
+        ramdisk.mount(self.dev, "/flash", mkfs=fresh)
+        self.store = clipstore.ClipStore("/flash/store", KEY, flush_ms=FLUSH_MS)
+        self.m.inflight = None
+        for ev in self.store.events:
+            if ev["event"] == "recovered":
+                seq = int(ev["clip_id"][-8:])
+                sha = self.store.index.entries[seq].sha256
+                self.m.closed[seq] = sha
+                self.m.sha_of[seq] = sha
+        if self.m.open is not None:
+            seq = self.m.open[0]
+            if seq not in self.m.closed:
+                self.m.next_seq = seq  # nothing reached flash: the seq is reused
+            self.m.open = None
+        self.m.next_seq = self.store.next_seq()
+
+    def clip(self, nblocks, cut_inside=False):
+        m = self.m
+        seq = m.next_seq
+        m.inflight = ("open", seq)
+        self.store.open_clip(meta(seq))
+        m.open = [seq, 0]
+        h = None
+        for i in range(nblocks):
+            m.open[1] += 1
+            m.inflight = ("write", seq)
+            self.store.write_block(blk(seq, i))
+            m.inflight = None
+            self.drain()
+        if cut_inside:
+            return
+        m.inflight = ("close", seq)
+        side = self.store.close_clip()
+        h = side["sha256"]
+        m.inflight = None
+        m.closed[seq] = h
+        m.sha_of[seq] = h
+        m.open = None
+        m.next_seq = seq + 1
+        self.drain()
+
+    def ack_oldest(self, n):
+        for seq in sorted(self.m.closed)[:n]:
+            sha = self.m.closed[seq]
+            self.m.inflight = ("ack", seq)
+            self.store.ack(clipfmt.clip_id("pc01", seq), sha)
+            self.m.inflight = None
+            del self.m.closed[seq]
+            self.m.acked.add(seq)
+            self.drain()
+
+    def unclean_reboot(self):
+        data = bytes(self.dev.data)  # the flash as the power died
+        self.dev.on_write = None
+        if self.store._w is not None:  # the dead instance's handles write to the old copy
+            self.store._w.abandon()
+        self.store.index.close_handle()
+        self.newdev(data)
+        self.boot()
+        self.drain()
+
+    def workload(self, rounds):
+        self.newdev()
+        self.boot(fresh=True)
+        for r in range(rounds):
+            k = r % 6
+            self.clip(self.rng.randint(8, 70), cut_inside=(k == 4))
+            if k == 4:
+                self.unclean_reboot()
+            elif k == 5:
+                self.store.index.close_handle()
+                self.boot()
+                self.drain()
+            if len(self.m.closed) > 3:
+                self.ack_oldest(self.rng.randint(1, 3))
+        ramdisk.umount("/flash")
+
+    def drain(self):
+        while self.snaps:
+            snap, model, cls = self.snaps.pop(0)
+            self.checker.check(snap, model, cls)
+
+
+class Checker:
+    def __init__(self, nested_share=3):
+        self.nested_share = nested_share
+        self.cuts = 0
+        self.by_op = {}
+        self.by_kind = {}
+        self.nested = 0
+        self.verified = 0
+        self.lost = []
+        self.failures = []
+
+    def fail(self, msg):
+        if len(self.failures) < 20:
+            self.failures.append(msg)
+
+    def check(self, snap, model, cls, nested_ok=True, op=None):
+        self.cuts += 1
+        op = op or (model.inflight[0] if model.inflight else "idle")
+        self.by_op[op] = self.by_op.get(op, 0) + 1
+        self.by_kind[cls] = self.by_kind.get(cls, 0) + 1
+        if nested_ok and model.open is not None and (self.cuts % self.nested_share) == 0:
+            self.nested_cut(snap, model)
+        try:
+            self.verify(snap, model)
+        except Exception as e:  # any escape is a campaign failure, reported
+            self.fail("{} {}: {} {}".format(op, cls, type(e).__name__, e))
+        ramdisk.umount("/v")
+
+    def nested_cut(self, snap, model):
+        """Cut again inside the recovery boot of this copy, then check that copy."""
+        counter = [0]
+
+        def count(dev, kind, block, off, buf):
+            counter[0] += 1
+
+        dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(snap))
+        dev.on_write = count
+        try:
+            ramdisk.mount(dev, "/n")
+            s = clipstore.ClipStore("/n/store", KEY)
+            s.index.close_handle()
+        except Exception as e:
+            self.fail("nested dry boot: {}".format(e))
+        ramdisk.umount("/n")
+        if counter[0] == 0:
+            return
+        target = random.randint(0, counter[0] - 1)
+        got = []
+
+        def cut(dev, kind, block, off, buf):
+            if counter[0] == target:
+                s2 = bytearray(dev.data)
+                a = block * BS + off
+                if kind == 0:
+                    n = random.randint(0, len(buf))
+                    s2[a:a + n] = bytes(buf)[:n]
+                else:
+                    n = random.randint(0, BS)
+                    s2[a:a + n] = b"\xff" * n
+                got.append(s2)
+            counter[0] += 1
+
+        counter[0] = 0
+        dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(snap))
+        dev.on_write = cut
+        try:
+            ramdisk.mount(dev, "/n")
+            s = clipstore.ClipStore("/n/store", KEY)
+            s.index.close_handle()
+        except Exception as e:
+            self.fail("nested boot: {}".format(e))
+        ramdisk.umount("/n")
+        if got:
+            self.nested += 1
+            self.check(got[0], model, "recovery", nested_ok=False, op="recovery")
+
+    def verify(self, snap, model):
+        dev = ramdisk.RAMBlockDev(BS, NBLK, snap)
+        try:
+            ramdisk.mount(dev, "/v")
+        except OSError as e:
+            self.fail("mount failed: {}".format(e))
+            return
+        s = clipstore.ClipStore("/v/store", KEY)
+        st = s.status()
+        if st["clips"]["missing"] or st["clips"]["quarantined"] or st["pending_recovery"]:
+            self.fail("unexpected state {}".format(st["clips"]))
+        entries = s.index.entries
+        files = set(os.listdir("/v/store/clips"))
+        infl = model.inflight or ("idle",)
+        # no acked-but-present, no gone-without-ack
+        for seq, e in entries.items():
+            present = (clipfmt.clip_id("pc01", seq) + ".bkc") in files
+            if e.state == ACKED and present:
+                self.fail("clip {} acknowledged but not deleted".format(seq))
+        for seq in model.acked:
+            if (clipfmt.clip_id("pc01", seq) + ".bkc") in files:
+                self.fail("acked clip {} still on flash".format(seq))
+        expect = dict(model.closed)
+        for seq, sha in expect.items():
+            name = clipfmt.clip_id("pc01", seq) + ".bkc"
+            e = entries.get(seq)
+            acked_now = e is None and seq <= s.index.floor or (e is not None and e.state == ACKED)
+            if infl[0] == "ack" and infl[1] == seq and acked_now:
+                if name in files:
+                    self.fail("ack of {} half done".format(seq))
+                continue
+            if name not in files or e is None or e.state == ACKED:
+                self.fail("closed clip {} lost (state {})".format(seq, e and e.state))
+                continue
+            info = self.wav(s, seq)
+            if info.sha256 != sha:
+                self.fail("clip {} hash {} != {}".format(seq, info.sha256[:12], sha[:12]))
+            self.chain(info, model)
+            self.verified += 1
+        if model.open is not None:
+            self.check_open(s, model, files)
+        s._drop_reader()
+        s.index.close_handle()
+
+    def wav(self, s, seq):
+        cid = clipfmt.clip_id("pc01", seq)
+        data = s.read(cid, 0, 1 << 24)
+        return clipfmt.verify_wav(io.BytesIO(data))
+
+    def chain(self, info, model):
+        seq = info.header.seq
+        want = model.sha_of.get(seq - 1, clipfmt.ZERO_HASH) if seq else clipfmt.ZERO_HASH
+        if info.header.prev_sha256 != want:
+            self.fail("chain broken at {}".format(seq))
+
+    def check_open(self, s, model, files):
+        seq, written = model.open
+        name = clipfmt.clip_id("pc01", seq) + ".bkc"
+        if name not in files:
+            if written > BLOCKS_PER_S:
+                self.fail("open clip {} with {} blocks vanished".format(seq, written))
+            else:
+                self.lost.append(written / BLOCKS_PER_S)
+            return
+        info = self.wav(s, seq)
+        self.chain(info, model)
+        r = info.trailer.data_len // clipfmt.BLOCK_ALIGN
+        h = hashlib.sha256(info.header.raw)
+        for i in range(r):
+            h.update(blk(seq, i))
+        if clipfmt.hexhash(h.digest()) != info.sha256:
+            self.fail("recovered clip {} is not a prefix of what was recorded".format(seq))
+        if r > written:
+            self.fail("clip {} has more blocks than were written".format(seq))
+        lost = (written - r) / BLOCKS_PER_S
+        if lost > 1.0:
+            self.fail("clip {} lost {:.2f} s".format(seq, lost))
+        self.lost.append(lost)
+        self.verified += 1
+
+
+def main(cuts, seed, rounds):
+    dry = Run(seed)
+    dry.points = []
+    dry.checker = None
+    dry.workload(rounds)
+    labels = dry.labels
+    total = len(labels)
+    random.seed(seed + 1)
+    pool_boot = [i for i in range(total) if labels[i] == "boot"]
+    pool_ack = [i for i in range(total) if labels[i] == "ack"]
+    pool_meta = [i for i in range(total) if labels[i] == "meta"]
+    chosen = set()
+    for pool, n in ((pool_boot, cuts // 5), (pool_ack, cuts // 5), (pool_meta, cuts // 5)):
+        for _ in range(min(n, len(pool))):
+            chosen.add(pool[random.randint(0, len(pool) - 1)])
+    while len(chosen) < min(cuts, total):
+        chosen.add(random.randint(0, total - 1))
+    print(json.dumps({"pools": {"boot": len(pool_boot), "ack": len(pool_ack), "meta": len(pool_meta)}}))
+    run = Run(seed, sorted(chosen))
+    run.checker = Checker()
+    run.workload(rounds)
+    c = run.checker
+    lost = c.lost or [0.0]
+    out = {"writes": total, "cuts": c.cuts, "primary_cuts": c.cuts - c.nested, "nested_recovery_cuts": c.nested, "by_op": c.by_op,
+           "by_kind": c.by_kind, "clips_verified": c.verified,
+           "lost_s_max": max(lost), "lost_s_mean": sum(lost) / len(lost),
+           "open_clips_checked": len(c.lost), "failures": c.failures}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    if len(a) > 3:
+        FLUSH_MS = int(a[3])
+    main(int(a[0]) if a else 100, int(a[1]) if len(a) > 1 else 1, int(a[2]) if len(a) > 2 else 24)
