@@ -1,0 +1,57 @@
+"""Run the firmware's recording path on a 16 kHz mono file; the same code on both interpreters.
+
+This module is plain MicroPython-compatible Python: CPython imports it and calls
+`record()`, the MicroPython unix port runs it as a script (`micropython fwrecord.py
+key=value ...`). It reads the file through `firmware.hw.mic.WavMic` (as if from the
+microphone), runs `firmware.recorder.Recorder` and writes clips through
+`firmware.clipsink.FolderSink`; the last line it prints is a JSON summary.
+"""
+
+import json
+import sys
+
+from firmware import clipsink, recorder
+from firmware.hw import mic
+
+__all__ = ["record", "main"]
+
+_INTS = ("seq", "start_epoch", "start_ms", "gain_q8", "input_offset", "session_offset",
+         "preroll_ms", "hangover_ms", "min_clip_ms", "max_clip_ms", "fast", "raw")
+
+
+def record(path, out, badge, session, seq=0, start_epoch=0, start_ms=0, gain_q8=256,
+           input_offset=0, session_offset=0, prev_sha256=None, raw=0, fast=-1, **gate):
+    """Record `path` into clips in folder `out`; return the summary dict."""
+    src = mic.WavMic(path, raw=bool(raw))
+    sink = clipsink.FolderSink(out, prev_sha256=prev_sha256)
+    clips = []
+    rec = recorder.Recorder(
+        sink, badge, session, seq=seq, start_epoch=start_epoch, start_ms=start_ms,
+        session_offset=session_offset, input_offset=input_offset, gain_q8=gain_q8,
+        fast=None if fast < 0 else bool(fast), on_clip=clips.append, **gate)
+    try:
+        frames = recorder.record_stream(src, rec)
+    finally:
+        src.close()
+    return {
+        "frames": frames,
+        "clips": clips,
+        "next_seq": rec.seq,
+        "kept_samples": rec.kept_samples,
+        "health": rec.health().as_dict(),
+        "fast": rec.fast,
+    }
+
+
+def main(argv):
+    opts = {}
+    for arg in argv:
+        k, _, v = arg.partition("=")
+        opts[k] = int(v) if k in _INTS else v
+    summary = record(opts.pop("path"), opts.pop("out"), opts.pop("badge"), opts.pop("session"),
+                     **opts)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
