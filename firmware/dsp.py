@@ -209,7 +209,8 @@ if micropython is not None:  # every MicroPython port the badge uses has viper
         o = ptr32(out)
         # ptr32 loads zero-extend on 64-bit hosts: sign-extend in a way that is a
         # no-op on the badge's 32-bit core
-        sx = 1 << 31
+        sx = 1
+        sx <<= 31  # at run time: a folded 1 << 31 is no small int on a 32-bit target
         x1 = (int(s[0]) ^ sx) - sx
         acc = (int(s[1]) ^ sx) - sx
         la = (int(s[2]) ^ sx) - sx
@@ -302,7 +303,8 @@ if micropython is not None:  # every MicroPython port the badge uses has viper
     def _i32_to_i16_viper(src, dst, n: int, shift: int):
         s = ptr32(src)
         d = ptr16(dst)
-        sx = 1 << 31
+        sx = 1
+        sx <<= 31  # at run time: a folded 1 << 31 is no small int on a 32-bit target
         i = 0
         while i < n:
             v = ((int(s[i]) ^ sx) - sx) >> shift
