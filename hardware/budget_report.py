@@ -46,7 +46,7 @@ def _h(hours: float) -> str:
 def render(b: DayBudget) -> list[str]:
     """Lines of text: states, day energy, verdict, storage, sync."""
     p = b.plan
-    out = [f"badgekit power budget - profile {p.profile}: {b.profile_title}", ""]
+    out = [f"badgekit power budget - profile {b.profile_title}", ""]
     out.append("Current per state (battery side; sum of parts):")
     for name, cur in b.currents.items():
         where = "" if cur.on_battery else "  [powered from USB VBUS, 0 mAh from the cell]"
@@ -74,6 +74,10 @@ def render(b: DayBudget) -> list[str]:
     out.append(f"  {verdict}: {b.day_mah:.1f} of {b.usable_mah:.1f} mAh, margin {margin:+.1f} mAh; "
                f"this day's mix lasts {b.battery_hours:.1f} h on the cell; "
                f"smallest cell for this day: {b.min_battery_mah:.0f} mAh")
+    worst = b.currents["recording_gate_open"].ma * p.workday_hours
+    out.append(f"  worst case, gate open all {p.workday_hours:g} h: {p.workday_hours:g} h x "
+               f"{b.currents['recording_gate_open'].ma:.3f} mA = {worst:.1f} mAh -> cell >= "
+               f"{worst / b.usable_fraction:.0f} mAh")
     out.append("")
     out.append("Storage of the day:")
     out.append(f"  IMA ADPCM 16 kHz mono: 256 B per 505 samples = {b.bits_per_sample:.3f} bit/sample"

@@ -190,8 +190,8 @@ def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR
     report.output, code = _run_local(target, lib, None, timeout)
     report.checks = parse_selftest(report.output)
     if not report.checks:
-        raise DeployError("self-test printed no results (exit %d): %s"
-                          % (code, report.output.strip().splitlines()[-1:] or "no output"))
+        last = report.output.strip().splitlines()[-1:] or ["no output"]
+        raise DeployError(f"self-test printed no results (exit {code}): {last[0]}")
     return report
 
 

@@ -96,7 +96,7 @@ def _check(rev, board):
     pins = board.get("pins")
     if not isinstance(pins, dict):
         raise PinMapError("revision " + rev + " has no 'pins' table")
-    seen = {}
+    seen = {}  # type: dict
     for role in pins:
         gpio = pins[role]
         if not isinstance(gpio, int) or isinstance(gpio, bool):

@@ -65,7 +65,7 @@ def mic_capture(board, ms=250):
     acc = 0.0
     lo = 1 << 30
     hi = -(1 << 30)
-    seen = set()
+    seen = set()  # type: set
     for i in range(count):
         v = struct.unpack_from("<i", buf, i * 4)[0] >> 8
         total += v
@@ -128,9 +128,9 @@ def ble_advertise(name="badgekit-selftest", ms=1500):
     ble.active(True)
     nm = name.encode()
     adv = bytes((2, 0x01, 0x06, len(nm) + 1, 0x09)) + nm
-    ble.gap_advertise(100000, adv_data=adv)
+    ble.gap_advertise(100000, adv)
     time.sleep_ms(ms)
-    ble.gap_advertise(None)
+    ble.gap_advertise(None)  # type: ignore[arg-type]  # None stops advertising
     mac = ble.config("mac")[1]
     ble.active(False)
     return ":".join("%02x" % b for b in mac)
