@@ -145,7 +145,7 @@ class Gateway:
         for item in self.scanner.scan():
             if isinstance(item, Stray):
                 self.state.quarantine_stray(item)
-            elif isinstance(item, SpoolClip) and not self.state.known(item.clip_id):
+            elif isinstance(item, SpoolClip) and not self.state.handled(item):
                 if self.state.ingest(item) == "retry":
                     self.scanner.forget(item.folder)
             else:

@@ -87,9 +87,35 @@ class GatewayState:
         self.counters["errors"] += 1
         self.errors = (self.errors + [text])[-20:]
 
-    def known(self, clip_id: str) -> bool:
+    def handled(self, clip: SpoolClip) -> bool:
+        """True if this clip needs no work: delivered already, or a copy handled here.
+
+        A clip id that was quarantined before and shows up again (a fresh re-sync) is
+        worked on again; a clip id delivered before that reappears elsewhere with a
+        different hash is quarantined (same hash: a harmless second copy)."""
         with self.outbox.lock:
-            return self.outbox.db.execute("SELECT 1 FROM gw_clips WHERE clip_id=?", (clip_id,)).fetchone() is not None
+            row = self.outbox.db.execute("SELECT wav, sha256, status, session FROM gw_clips WHERE clip_id=?",
+                                         (clip.clip_id,)).fetchone()
+        if row is None:
+            return False
+        wav, sha, status, session = row
+        if status == "quarantined":
+            with self.outbox.transaction() as db:
+                db.execute("DELETE FROM gw_clips WHERE clip_id=?", (clip.clip_id,))
+            return False
+        if wav == str(clip.wav):
+            return True
+        try:
+            copy_sha = _read_json(clip.sidecar, "sidecar").get("sha256")
+        except _Bad:
+            copy_sha = None
+        if copy_sha == sha:
+            log.info("clip %s in %s is a copy of the one delivered from %s; ignored", clip.clip_id,
+                     clip.session, session)
+            return True
+        self._quarantine_clip(clip, f"clip id {clip.clip_id} was already delivered from session {session} "
+                                    f"with sha256 {sha[:12]}…; this copy differs", record=False)
+        return True
 
     # -- clips -----------------------------------------------------------------------------
 
@@ -133,7 +159,7 @@ class GatewayState:
             "kind": "clip", **self.ident, "badge": clip.badge, "session": clip.session,
             "clip_id": clip.clip_id, "seq": check.seq, "sha256": check.sha256,
             "prev_sha256": check.prev_sha256, "recovered": check.recovered, "audio_s": audio_s,
-            "wav_bytes": len(data), "sidecar": side, "queued_at": _now_iso(),
+            "wav_bytes": len(data), "sidecar": side,
         }
         custody_doc = {"kind": "custody", **self.ident, "badge": clip.badge, "session": clip.session,
                        "clip_id": clip.clip_id, "sha256": check.sha256, "record": custody}
@@ -162,14 +188,19 @@ class GatewayState:
             "ON CONFLICT(badge, session) DO UPDATE SET last_clip=excluded.last_clip, dirty=1",
             (badge, session, now))
 
-    def _quarantine_clip(self, clip: SpoolClip, reason: str) -> None:
+    def _quarantine_clip(self, clip: SpoolClip, reason: str, record: bool = True) -> None:
+        """Move the clip's files aside with `reason`; `record` marks the clip id as quarantined."""
         quarantine(self.state_dir, clip.files(), clip.badge, clip.session, reason)
         now = time.time()
         with self.outbox.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO gw_clips(clip_id, badge, session, status, reason, at) "
-                "VALUES(?,?,?,'quarantined',?,?)", (clip.clip_id, clip.badge, clip.session, reason, now))
-            self._touch(db, clip.badge, clip.session, now)
+            if record:
+                db.execute(
+                    "INSERT OR REPLACE INTO gw_clips(clip_id, badge, session, status, reason, at) "
+                    "VALUES(?,?,?,'quarantined',?,?)", (clip.clip_id, clip.badge, clip.session, reason, now))
+                self._touch(db, clip.badge, clip.session, now)
+            else:
+                db.execute("INSERT OR REPLACE INTO gw_strays(path, reason, at) VALUES(?,?,?)",
+                           (str(clip.wav), reason, now))
         self.counters["quarantined"] += 1
         self.error(f"quarantined {clip.badge}/{clip.session}/{clip.clip_id}: {reason}")
 

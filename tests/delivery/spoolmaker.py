@@ -49,13 +49,25 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
+def last_clip(spool: Path, badge: str) -> dict | None:
+    """The sidecar of the badge's highest-seq clip already in the spool (chains sessions)."""
+    best = None
+    for side in (spool / badge).glob("*/*.json"):
+        if side.name.endswith(".custody.json"):
+            continue
+        doc = json.loads(side.read_text())
+        if best is None or doc["seq"] > best["seq"]:
+            best = doc
+    return best
+
+
 def make_session(
     spool: Path,
     badge: str = "B0001",
     session: str = "S0001",
     clips: int = 3,
     blocks_per_clip: int = 32,
-    first_seq: int = 1,
+    first_seq: int | None = None,
     prev_sha256: str | None = None,
     blocks: list[list[bytes]] | None = None,
     start_epoch: int = 1_790_000_000,
@@ -63,6 +75,11 @@ def make_session(
 ) -> list[dict]:
     """Write `clips` clips of one session; returns their sidecars (chained hashes)."""
     folder = spool / badge / session
+    last = last_clip(spool, badge)
+    if prev_sha256 is None and last:
+        prev_sha256 = last["sha256"]
+    if first_seq is None:
+        first_seq = last["seq"] + 1 if last else 1
     sink = FolderSink(str(folder), prev_sha256)
     sides = []
     offset = 0
