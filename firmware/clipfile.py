@@ -16,7 +16,7 @@ import struct
 from firmware import aesctr, clipfmt
 
 __all__ = ["ClipFileError", "FILE_HDR_SIZE", "Writer", "Reader", "inspect", "recover",
-           "Inspected", "rewrap"]
+           "Inspected", "rewrap", "decode"]
 
 FILE_HDR_SIZE = 48
 _FMT = "<4sBBH8s8s16sI"  # 44 bytes, then CRC-32 of them
@@ -220,6 +220,37 @@ def recover(path, keys, lost_bound_ms):
     finally:
         f.close()
     return t, None
+
+
+def decode(data, keys, lost_bound_ms=500):
+    """Host side: decode a whole clip file held in memory (e.g. from a flash dump).
+
+    Returns (header, trailer, audio bytes). An unfinished clip gets the trailer boot
+    recovery would write (whole blocks, ``recovered``), computed here, nothing written.
+    Raises ClipFileError / clipfmt.ClipFormatError for unreadable files.
+    """
+    kid, nonce, wrapped = _parse_file_header(data[:FILE_HDR_SIZE])
+    ctr = _cipher(keys, kid, nonce, wrapped)
+    stream = ctr.apply(0, data[FILE_HDR_SIZE:])
+    if len(stream) < _H:
+        raise ClipFileError("no clip header in the file")
+    hdr = clipfmt.unpack_header(stream[:_H])
+    body = len(stream) - _H
+    blocks, tail = body // _B, body % _B
+    if tail == _T:
+        try:
+            t = clipfmt.unpack_trailer(stream[_H + blocks * _B:])
+            if t.data_len == blocks * _B:
+                return hdr, t, stream[_H:_H + t.data_len]
+        except clipfmt.ClipFormatError:
+            pass
+    audio = stream[_H:_H + blocks * _B]
+    sha = clipfmt.hexhash(hashlib.sha256(hdr.raw + audio).digest())
+    dropped = lost_bound_ms + (tail * clipfmt.SAMPLES_PER_BLOCK * 1000) // (_B * hdr.sample_rate)
+    t = clipfmt.Trailer(blocks * clipfmt.SAMPLES_PER_BLOCK, sha, blocks * _B,
+                        clipfmt.FLAG_RECOVERED, dropped)
+    clipfmt.pack_trailer(t)
+    return hdr, t, audio
 
 
 def rewrap(path, keys, new_kek):

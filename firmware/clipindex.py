@@ -116,6 +116,15 @@ class ClipIndex:
             f.close()
         return True
 
+    def load_bytes(self, data):
+        """Apply a log read elsewhere (a host reading a flash dump)."""
+        self.reset()
+        if len(data) % _REC:
+            raise IndexError_("index log ends in a torn record")
+        for i in range(0, len(data), _REC):
+            self._apply(_unpack(data[i:i + _REC]))
+            self.records += 1
+
     def _apply(self, r):
         rtype, flags, reason, seq, samples, dlen, dropped, sha, epoch, _z = r
         hexsha = clipfmt.hexhash(sha)

@@ -96,6 +96,8 @@ class ClipStore:
         self.bsize, total, _free = self._statvfs()
         self.reserve = reserve_bytes if reserve_bytes is not None else max(16 * self.bsize, 65536)
         clipboot.boot(self)
+        if old_keys and not self.readonly:  # an enrollment was cut short: finish re-wrapping
+            self.set_key(self.kek)
         if scrub:
             self.scrub()
 
