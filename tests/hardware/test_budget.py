@@ -85,7 +85,7 @@ def test_gate_figure_from_a_bench_result(tmp_path):
 
 
 def test_render_shows_the_arithmetic():
-    text = "\n".join(render(plan_day(DayPlan())))
+    text = "\n".join(render(plan_day(DayPlan(gate_keep_nonspeech=0.31, gate_source="test"))))
     assert "gate open   = speech + (meeting - speech) x keep = 3 + (8 - 3) x 0.31 = 4.55 h" in text
     assert "256 B per 505 samples = 4.055 bit/sample = 64.9 kbit/s = 8.11 kB/s" in text
     assert "FITS" in text and "usable charge = 500 mAh x 0.80 = 400.0 mAh" in text
