@@ -49,7 +49,7 @@ def blk(seq, i):
 
 
 def meta(seq):
-    return {"badge": "pc01", "session": "s{}".format(seq // 4), "start_epoch": 1764000000 + seq * 60,
+    return {"badge": "pc01", "session": f"s{seq // 4}", "start_epoch": 1764000000 + seq * 60,
             "start_ms": 0, "session_offset_samples": 0, "offset_samples": 0, "sample_rate": RATE}
 
 
@@ -271,7 +271,7 @@ class Checker:
         try:
             self.verify(snap, model)
         except Exception as e:  # any escape is a campaign failure, reported
-            self.fail("{} {}: {} {}".format(op, cls, type(e).__name__, e))
+            self.fail(f"{op} {cls}: {type(e).__name__} {e}")
         ramdisk.umount("/v")
 
     def nested_cut(self, snap, model):
@@ -288,7 +288,7 @@ class Checker:
             s = clipstore.ClipStore("/n/store", KEY)
             s.index.close_handle()
         except Exception as e:
-            self.fail("nested dry boot: {}".format(e))
+            self.fail(f"nested dry boot: {e}")
         ramdisk.umount("/n")
         if counter[0] == 0:
             return
@@ -316,7 +316,7 @@ class Checker:
             s = clipstore.ClipStore("/n/store", KEY)
             s.index.close_handle()
         except Exception as e:
-            self.fail("nested boot: {}".format(e))
+            self.fail(f"nested boot: {e}")
         ramdisk.umount("/n")
         if got:
             self.nested += 1
@@ -327,7 +327,7 @@ class Checker:
         try:
             ramdisk.mount(dev, "/v")
         except OSError as e:
-            self.fail("mount failed: {}".format(e))
+            self.fail(f"mount failed: {e}")
             return
         s = clipstore.ClipStore("/v/store", KEY)
         st = s.status()
@@ -340,10 +340,10 @@ class Checker:
         for seq, e in entries.items():
             present = (clipfmt.clip_id("pc01", seq) + ".bkc") in files
             if e.state == ACKED and present:
-                self.fail("clip {} acknowledged but not deleted".format(seq))
+                self.fail(f"clip {seq} acknowledged but not deleted")
         for seq in model.acked:
             if (clipfmt.clip_id("pc01", seq) + ".bkc") in files:
-                self.fail("acked clip {} still on flash".format(seq))
+                self.fail(f"acked clip {seq} still on flash")
         expect = dict(model.closed)
         for seq, sha in expect.items():
             name = clipfmt.clip_id("pc01", seq) + ".bkc"
@@ -351,14 +351,14 @@ class Checker:
             acked_now = e is None and seq <= s.index.floor or (e is not None and e.state == ACKED)
             if infl[0] == "ack" and infl[1] == seq and acked_now:
                 if name in files:
-                    self.fail("ack of {} half done".format(seq))
+                    self.fail(f"ack of {seq} half done")
                 continue
             if name not in files or e is None or e.state == ACKED:
-                self.fail("closed clip {} lost (state {})".format(seq, e and e.state))
+                self.fail(f"closed clip {seq} lost (state {e and e.state})")
                 continue
             info = self.wav(s, seq)
             if info.sha256 != sha:
-                self.fail("clip {} hash {} != {}".format(seq, info.sha256[:12], sha[:12]))
+                self.fail(f"clip {seq} hash {info.sha256[:12]} != {sha[:12]}")
             self.chain(info, model)
             self.verified += 1
         if model.open is not None:
@@ -375,14 +375,14 @@ class Checker:
         seq = info.header.seq
         want = model.sha_of.get(seq - 1, clipfmt.ZERO_HASH) if seq else clipfmt.ZERO_HASH
         if info.header.prev_sha256 != want:
-            self.fail("chain broken at {}".format(seq))
+            self.fail(f"chain broken at {seq}")
 
     def check_open(self, s, model, files):
         seq, written = model.open
         name = clipfmt.clip_id("pc01", seq) + ".bkc"
         if name not in files:
             if written > BLOCKS_PER_S:
-                self.fail("open clip {} with {} blocks vanished".format(seq, written))
+                self.fail(f"open clip {seq} with {written} blocks vanished")
             else:
                 self.lost.append(written / BLOCKS_PER_S)
             return
@@ -393,12 +393,12 @@ class Checker:
         for i in range(r):
             h.update(blk(seq, i))
         if clipfmt.hexhash(h.digest()) != info.sha256:
-            self.fail("recovered clip {} is not a prefix of what was recorded".format(seq))
+            self.fail(f"recovered clip {seq} is not a prefix of what was recorded")
         if r > written:
-            self.fail("clip {} has more blocks than were written".format(seq))
+            self.fail(f"clip {seq} has more blocks than were written")
         lost = (written - r) / BLOCKS_PER_S
         if lost > 1.0:
-            self.fail("clip {} lost {:.2f} s".format(seq, lost))
+            self.fail(f"clip {seq} lost {lost:.2f} s")
         self.lost.append(lost)
         self.verified += 1
 

@@ -25,19 +25,19 @@ try:
 
     def _decrypt_key(kek, data):
         return _aes(bytes(kek), 1).decrypt(data)
-except ImportError:  # CPython host
-    def _ecb(key):
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+except ImportError:  # CPython host: the same AES from the `cryptography` package
+    def _cipher(key):
+        c = __import__("cryptography.hazmat.primitives.ciphers", None, None, ["Cipher"])
+        return c.Cipher(c.algorithms.AES(bytes(key)), c.modes.ECB())
 
-        return Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+    def _ecb(key):
+        return _cipher(key).encryptor()
 
     def _encrypt(c, data):
         return c.update(bytes(data))
 
     def _decrypt_key(kek, data):
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-        return Cipher(algorithms.AES(bytes(kek)), modes.ECB()).decryptor().update(bytes(data))
+        return _cipher(kek).decryptor().update(bytes(data))
 
 __all__ = ["CTR", "KeyError_", "key_id", "wrap_key", "unwrap_key", "new_key"]
 

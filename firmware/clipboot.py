@@ -31,7 +31,7 @@ REASONS = {1: "corrupt header", 2: "corrupt audio block", 3: "differs from the i
 
 def _ls(d):
     try:
-        return [e[0] for e in os.ilistdir(d)]
+        return os.listdir(d)
     except OSError:
         return []
 
@@ -47,16 +47,16 @@ def _probe(store):
     for d in (store.root, store.cdir, store.qdir):
         try:
             os.mkdir(d)
-        except OSError as e:
-            if e.args and e.args[0] == 30:
+        except OSError as exc:
+            if exc.args and exc.args[0] == 30:
                 return False
     p = store.root + "/.probe"
     try:
         f = open(p, "wb")
         f.close()
         os.remove(p)
-    except OSError as e:
-        if e.args and e.args[0] == 30:
+    except OSError as exc:
+        if exc.args and exc.args[0] == 30:
             return False
         raise
     return True
@@ -78,10 +78,10 @@ def boot(store):
             rebuilt = True
             if idx.records == 0 and _ls(store.cdir):
                 store.event("index_rebuilt", reason="index missing")
-    except (IndexError_, ValueError) as e:
+    except (IndexError_, ValueError) as exc:
         rebuilt = True
         idx.reset()
-        store.event("index_rebuilt", reason=str(e))
+        store.event("index_rebuilt", reason=str(exc))
     idx.read_tip()
     if not store.readonly:
         for n in _ls(store.cdir):

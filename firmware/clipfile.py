@@ -65,6 +65,12 @@ class Writer:
         self.ctr = aesctr.CTR(dek, nonce)
         self.path = path
         self.pos = 0  # clip stream offset
+        self.hdr = None  # the store's bookkeeping for the open clip
+        self.sha = None
+        self.blocks = 0
+        self.flush_every = 1
+        self.check_every = 1
+        self._done = False
         self.f = open(path, "wb")
         try:
             self.f.write(_file_header(aesctr.key_id(kek), nonce, aesctr.wrap_key(kek, dek)))
@@ -83,15 +89,15 @@ class Writer:
 
     def finish(self, trailer_raw):
         self.write(trailer_raw)
+        self._done = True
         self.f.close()
-        self.f = None
 
     def abandon(self):
         """Close the handle after an error; what was synced stays for boot recovery."""
-        f, self.f = self.f, None
-        if f is not None:
+        if not self._done:
+            self._done = True
             try:
-                f.close()
+                self.f.close()
             except OSError:
                 pass
 
@@ -101,6 +107,8 @@ class Reader:
 
     def __init__(self, path, keys):
         self.path = path
+        self.hdr = None
+        self.trailer = None
         self.f = open(path, "rb")
         try:
             kid, nonce, wrapped = _parse_file_header(self.f.read(FILE_HDR_SIZE))

@@ -18,12 +18,6 @@ import binascii
 import hashlib
 import struct
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):
-        return x
-
 __all__ = [
     "ClipFormatError", "ClipVerifyError", "Header", "Trailer", "WavInfo",
     "HEADER_SIZE", "TRAILER_SIZE", "BLOCK_ALIGN", "SAMPLES_PER_BLOCK", "ZERO_HASH",
@@ -33,21 +27,21 @@ __all__ = [
     "read_wav", "verify_wav", "hexhash",
 ]
 
-VERSION = const(1)
-BLOCK_ALIGN = const(256)
-SAMPLES_PER_BLOCK = const(505)
-FLAG_RECOVERED = const(1)  # trailer flag: closed by boot recovery after a power cut
-HFLAG_CLOCK_UNSET = const(1)  # header flag: the badge clock was never set (epoch is a guess)
-HFLAG_CLOCK_BACKWARDS = const(2)  # header flag: start is earlier than the previous clip's
+VERSION = 1
+BLOCK_ALIGN = 256
+SAMPLES_PER_BLOCK = 505
+FLAG_RECOVERED = 1  # trailer flag: closed by boot recovery after a power cut
+HFLAG_CLOCK_UNSET = 1  # header flag: the badge clock was never set (epoch is a guess)
+HFLAG_CLOCK_BACKWARDS = 2  # header flag: start is earlier than the previous clip's
 
 _MAGIC = b"BKCL"
 _TMAGIC = b"BKTR"
 _HFMT = "<4sBBHIIIIHHBBHII32s32s32s"
 _TFMT = "<4sIHHII32s"
-HEADER_SIZE = const(136)
-TRAILER_SIZE = const(52)
+HEADER_SIZE = 136
+TRAILER_SIZE = 52
 ZERO_HASH = "0" * 64
-_MAX_CHUNK = const(1 << 20)  # largest non-data chunk a parser accepts
+_MAX_CHUNK = 1 << 20  # largest non-data chunk a parser accepts
 
 
 class ClipFormatError(ValueError):

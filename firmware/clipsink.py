@@ -54,10 +54,7 @@ def makedirs(path):
 
 def write_json(path, obj):
     """Write ``obj`` as JSON to ``path`` atomically (``.partial`` + rename)."""
-    try:
-        text = json.dumps(obj, indent=2, sort_keys=True)
-    except TypeError:  # MicroPython's json has no indent/sort_keys
-        text = json.dumps(obj)
+    text = json.dumps(obj)
     tmp = path + ".partial"
     with open(tmp, "w") as f:
         f.write(text)
@@ -70,6 +67,17 @@ def write_json(path, obj):
     os.rename(tmp, path)
 
 
+class _Open:
+    """The clip being written: file, header, running hash, block count."""
+
+    def __init__(self, f, hdr, tmp):
+        self.f = f
+        self.hdr = hdr
+        self.tmp = tmp
+        self.hash = hashlib.sha256(hdr.raw)
+        self.blocks = 0
+
+
 class FolderSink:
     """Write each clip as ``<dir>/<clip id>.wav`` + ``.json``; chain the hashes."""
 
@@ -77,7 +85,7 @@ class FolderSink:
         self.folder = folder.rstrip("/") or "/"
         self.prev_sha256 = prev_sha256 or clipfmt.ZERO_HASH
         self.last = None  # sidecar dict of the last closed clip
-        self._f = None
+        self._cur = None
         makedirs(self.folder)
 
     def _path(self, cid, ext):
@@ -85,72 +93,71 @@ class FolderSink:
 
     @property
     def is_open(self):
-        return self._f is not None
+        return self._cur is not None
 
     def open_clip(self, meta):
-        if self._f is not None:
-            raise SinkError("open_clip while clip {} is open".format(self._hdr.clip_id))
+        if self._cur is not None:
+            raise SinkError("open_clip while clip {} is open".format(self._cur.hdr.clip_id))
         hdr = clipfmt.Header.from_meta(meta, self.prev_sha256)
-        raw = clipfmt.pack_header(hdr)
-        self._hdr = hdr
-        self._hash = hashlib.sha256(raw)
-        self._blocks = 0
-        self._tmp = self._path(hdr.clip_id, ".wav.partial")
-        self._f = open(self._tmp, "wb")
+        clipfmt.pack_header(hdr)
+        tmp = self._path(hdr.clip_id, ".wav.partial")
+        f = open(tmp, "wb")
         # placeholder prefix of the final size; rewritten with the real trailer at close
-        self._f.write(b"\x00" * clipfmt.wav_prefix_size())
+        f.write(b"\x00" * clipfmt.wav_prefix_size())
+        self._cur = _Open(f, hdr, tmp)
 
     def write_block(self, block):
-        if self._f is None:
+        cur = self._cur
+        if cur is None:
             raise SinkError("write_block without an open clip")
         if len(block) != clipfmt.BLOCK_ALIGN:
             raise SinkError("ADPCM blocks are {} bytes, got {}".format(clipfmt.BLOCK_ALIGN, len(block)))
-        self._f.write(block)
-        self._hash.update(block)
-        self._blocks += 1
+        cur.f.write(block)
+        cur.hash.update(block)
+        cur.blocks += 1
 
     def close_clip(self, samples=None, dropped_ms=0, flags=0):
         """Finish the open clip; return its sidecar dict (also written as ``.json``)."""
-        if self._f is None:
+        cur = self._cur
+        if cur is None:
             raise SinkError("close_clip without an open clip")
-        data_len = self._blocks * clipfmt.BLOCK_ALIGN
+        data_len = cur.blocks * clipfmt.BLOCK_ALIGN
         if samples is None:
-            samples = self._blocks * clipfmt.SAMPLES_PER_BLOCK
-        sha = clipfmt.hexhash(self._hash.digest())
+            samples = cur.blocks * clipfmt.SAMPLES_PER_BLOCK
+        sha = clipfmt.hexhash(cur.hash.digest())
         trl = clipfmt.Trailer(samples, sha, data_len, flags, dropped_ms)
         try:
             traw = clipfmt.pack_trailer(trl)
         except clipfmt.ClipFormatError:
             self.abort_clip()
             raise
-        f = self._f
-        f.seek(0)
-        f.write(clipfmt.wav_prefix(self._hdr.raw, traw, data_len, samples, self._hdr.sample_rate))
-        _sync(f)
-        f.close()
-        self._f = None
-        cid = self._hdr.clip_id
-        wav = self._path(cid, ".wav")
+        hdr = cur.hdr
+        cur.f.seek(0)
+        cur.f.write(clipfmt.wav_prefix(hdr.raw, traw, data_len, samples, hdr.sample_rate))
+        _sync(cur.f)
+        cur.f.close()
+        self._cur = None
+        wav = self._path(hdr.clip_id, ".wav")
         try:
             os.remove(wav)
         except OSError:
             pass
-        os.rename(self._tmp, wav)
-        side = clipfmt.sidecar(self._hdr, trl)
-        write_json(self._path(cid, ".json"), side)
+        os.rename(cur.tmp, wav)
+        side = clipfmt.sidecar(hdr, trl)
+        write_json(self._path(hdr.clip_id, ".json"), side)
         self.prev_sha256 = sha
         self.last = side
         return side
 
     def abort_clip(self):
         """Drop the open clip (its ``.partial`` file is removed); the chain is unchanged."""
-        if self._f is None:
+        cur, self._cur = self._cur, None
+        if cur is None:
             return
         try:
-            self._f.close()
+            cur.f.close()
         finally:
-            self._f = None
             try:
-                os.remove(self._tmp)
+                os.remove(cur.tmp)
             except OSError:
                 pass

@@ -66,9 +66,10 @@ def mount(dev, where, mkfs=False, readonly=False):
     """Mount ``dev`` with littlefs2 at ``where`` (format first if ``mkfs``)."""
     import vfs
 
+    lfs2 = getattr(vfs, "VfsLfs2")
     if mkfs:
-        vfs.VfsLfs2.mkfs(dev)
-    fs = vfs.VfsLfs2(dev)
+        lfs2.mkfs(dev)
+    fs = lfs2(dev)
     vfs.mount(fs, where, readonly=readonly)
     return fs
 

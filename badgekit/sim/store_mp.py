@@ -72,7 +72,7 @@ def main(argv):
             result = store.status()
         _done(dev, store, image)
     except (OSError, ValueError) as e:
-        print(json.dumps({"error": "{}: {}".format(type(e).__name__, e)}))
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1
     print(json.dumps(result))
     return 0
