@@ -13,6 +13,10 @@ reason (`MessageTooLargeError`, `MessageRejectedError`), and the rest keeps flow
   (Mosquitto's `message_size_limit` does this to MQTT 5 clients): rejected after
   `poison_strikes` such drops.
 
+A PUBACK saying "no matching subscribers" (0x10) means the broker will not keep the
+message for anybody: by default (`require_subscriber`) it stays in the outbox and is
+sent again every `hold_s` until a receiver (or a shared-subscription pool) is there.
+
 The gateway status (`…/_gateway/{id}/status`, retained) is "online" on every connect,
 "stopped" on a clean stop, and "offline" via the last will when the process dies.
 """
@@ -57,6 +61,10 @@ class PublisherSettings:
     """Messages in flight before waiting for acknowledgements."""
     poison_strikes: int = 3
     """Connection drops with the same oldest message in flight before it is rejected."""
+    require_subscriber: bool = True
+    """Keep a message whose PUBACK says "no matching subscribers" (0x10) and send it again
+    after `hold_s`: with no receiver subscribed the broker would forget it."""
+    hold_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ class Publisher:
         self._inflight: dict[int, Message] = {}
         self._acks: deque[tuple[int, int, str]] = deque()
         self._suspect = 0
+        self._held: dict[int, float] = {}
+        self.held = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -149,7 +159,7 @@ class Publisher:
         while time.monotonic() < deadline:
             if self.fatal:
                 raise self.fatal
-            if self.outbox.depth == 0 and not self._inflight:
+            if self.outbox.depth == 0 and not self._inflight and not self._held:
                 return True
             self._wake.set()
             time.sleep(0.02)
@@ -224,7 +234,10 @@ class Publisher:
             msg = self._inflight.pop(mid, None)
             if msg is None:
                 continue
-            if code < 0x80:
+            if code == 0x10 and self.settings.require_subscriber:
+                self._held[msg.seq] = time.monotonic() + self.settings.hold_s
+                self.held += 1
+            elif code < 0x80:
                 ok.append(msg.seq)
                 self._strikes.pop(msg.seq, None)
             else:
@@ -248,6 +261,7 @@ class Publisher:
         if self._inflight:
             self._suspect = min(m.seq for m in self._inflight.values())
         self._inflight.clear()
+        self._held.clear()  # a new connection publishes everything pending again
 
     def _pump(self) -> None:
         hwm = 0
@@ -281,6 +295,7 @@ class Publisher:
                     self._suspect = 0
                 hwm, backoff = 0, 0.2
             self._flush_acks()
+            self._resend_held(conn)
             room = self.settings.window - len(self._inflight)
             if room > 0:
                 for msg in self.outbox.pending(after_seq=hwm, limit=room):
@@ -289,6 +304,15 @@ class Publisher:
             self._wake.wait(0.05)
             self._wake.clear()
         self._flush_acks()
+
+    def _resend_held(self, conn: Connection) -> None:
+        """Publish again the messages nobody was subscribed to, once their hold expired."""
+        now = time.monotonic()
+        for seq in [s for s, due in self._held.items() if due <= now]:
+            del self._held[seq]
+            row = self.outbox.pending(after_seq=seq - 1, limit=1)
+            if row and row[0].seq == seq:
+                self._send(conn, row[0])
 
     def _send(self, conn: Connection, msg: Message) -> None:
         from paho.mqtt.packettypes import PacketTypes

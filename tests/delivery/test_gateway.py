@@ -125,6 +125,7 @@ def test_health_and_prometheus_metrics(broker, tmp_path):
     spool = tmp_path / "spool"
     make_session(spool, clips=2, blocks_per_clip=10)
     (spool / "B0001" / "S0001" / "junk.bin").write_bytes(b"\0")
+    _receive(broker, tmp_path / "out", idle_s=0.1)
     gw = _gateway(broker, spool, metrics_port=0)
     gw.run_once()
     base = f"http://127.0.0.1:{gw.port}"
@@ -139,3 +140,16 @@ def test_health_and_prometheus_metrics(broker, tmp_path):
     assert values["badgekit_gateway_broker_connected"] == 1
     assert "# TYPE badgekit_gateway_seconds_transcribed_total counter" in text
     assert health["status"] == "ok" and health["outbox_depth"] == 0
+
+
+def test_messages_wait_in_the_outbox_until_a_receiver_subscribes(broker, make_publisher, tmp_path):
+    pub = make_publisher(BrokerSettings.from_url(broker.url), hold_s=0.2)
+    pub.enqueue("B1/S1/findings", {"kind": "findings", "revision": 1})
+    assert not pub.flush(1.0)  # nobody subscribed: the broker would drop it, so it stays
+    assert pub.outbox.depth == 1 and pub.held >= 1
+    rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=tmp_path / "out"))
+    rx.start()
+    assert pub.flush(10)
+    summary = rx.run(idle_exit_s=0.5)
+    rx.close()
+    assert summary.messages == 1
