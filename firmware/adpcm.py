@@ -11,15 +11,11 @@ fallback that give bit-identical output; `FAST` says which one `encode_block` us
 `decode_block` is the reference decoder for tests and host tools.
 """
 
-try:
+import sys
+
+_MPY = sys.implementation.name == "micropython"
+if _MPY:
     import micropython
-    from micropython import const
-except ImportError:  # CPython
-    micropython = None
-
-    def const(x):
-        return x
-
 
 from array import array
 
@@ -33,10 +29,10 @@ __all__ = [
     "blocks_for",
 ]
 
-BLOCK_BYTES = const(256)
-BLOCK_SAMPLES = const(505)
-_DATA_BYTES = const(252)
-_SEARCH = const(3)
+BLOCK_BYTES = 256
+BLOCK_SAMPLES = 505
+_DATA_BYTES = 252
+_SEARCH = 3
 
 # The 89 IMA step sizes.
 STEPS = array(
@@ -122,7 +118,7 @@ def _encode_plain(pcm, out, st):
     st[2] = err
 
 
-if micropython is not None:  # every MicroPython port the badge uses has viper
+if _MPY:  # every MicroPython port the badge uses has viper
 
     @micropython.viper
     def _encode_viper(pcm, out, st):
@@ -196,7 +192,7 @@ if micropython is not None:  # every MicroPython port the badge uses has viper
 
     FAST = True
 else:  # CPython
-    _encode_viper = None
+    _encode_viper = _encode_plain
     FAST = False
 
 

@@ -18,15 +18,11 @@ bit-identical results (`FAST` says which one is used). `copy16` and `fill16` mov
 int16 samples between buffers without allocating.
 """
 
-try:
+import sys
+
+_MPY = sys.implementation.name == "micropython"
+if _MPY:
     import micropython
-    from micropython import const
-except ImportError:  # CPython
-    micropython = None
-
-    def const(x):
-        return x
-
 
 from array import array
 
@@ -51,18 +47,18 @@ __all__ = [
     "ilog2_q4",
 ]
 
-STATS = const(9)
-S_FULL = const(0)
-S_MID = const(1)
-S_HIGH = const(2)
-S_CLIP_IN = const(3)
-S_SAT = const(4)
-S_SWING = const(5)
-S_LOG_FULL = const(6)
-S_LOG_MID = const(7)
-S_LOG_HIGH = const(8)
+STATS = 9
+S_FULL = 0
+S_MID = 1
+S_HIGH = 2
+S_CLIP_IN = 3
+S_SAT = 4
+S_SWING = 5
+S_LOG_FULL = 6
+S_LOG_MID = 7
+S_LOG_HIGH = 8
 
-_STATE = const(6)  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), spare
+_STATE = 6  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), spare
 
 # fraction of log2 for the 4 bits after the leading one, in 1/16 octave
 _LOGFRAC = bytes((0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15))
@@ -186,7 +182,7 @@ def _i32_to_i16_plain(src, dst, n, shift):
         i += 1
 
 
-if micropython is not None:  # every MicroPython port the badge uses has viper
+if _MPY:  # every MicroPython port the badge uses has viper
 
     @micropython.viper
     def _log_viper(v: int) -> int:
@@ -317,10 +313,10 @@ if micropython is not None:  # every MicroPython port the badge uses has viper
 
     FAST = True
 else:  # CPython
-    _i32_to_i16_viper = None
-    _condition_viper = None
-    _copy16_viper = None
-    _fill16_viper = None
+    _i32_to_i16_viper = _i32_to_i16_plain
+    _condition_viper = _condition_plain
+    _copy16_viper = _copy16_plain
+    _fill16_viper = _fill16_plain
     FAST = False
 
 

@@ -22,24 +22,17 @@ The target gets `clip_start(first_sample)`, `clip_frame(pcm, n)` for each frame 
 order, and `clip_end()`; sample indexes count from the first frame pushed.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-    def const(x):
-        return x
-
-
 from array import array
 
 from firmware import dsp
 
 __all__ = ["Gate", "FRAME_SAMPLES", "FRAME_MS", "db_to_q"]
 
-FRAME_SAMPLES = const(320)  # 20 ms at 16 kHz
-FRAME_MS = const(20)
-_RISE = const(1)  # floor creep per frame in 1/256 octave (about 1.2 dB/s)
-_IDLE = const(0)
-_CLIP = const(1)
+FRAME_SAMPLES = 320  # 20 ms at 16 kHz
+FRAME_MS = 20
+_RISE = 1  # floor creep per frame in 1/256 octave (about 1.2 dB/s)
+_IDLE = 0
+_CLIP = 1
 
 
 def db_to_q(db_tenths):

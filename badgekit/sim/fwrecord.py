@@ -24,7 +24,7 @@ def record(path, out, badge, session, seq=0, start_epoch=0, start_ms=0, gain_q8=
     """Record `path` into clips in folder `out`; return the summary dict."""
     src = mic.WavMic(path, raw=bool(raw))
     sink = clipsink.FolderSink(out, prev_sha256=prev_sha256)
-    clips = []
+    clips = []  # type: list
     rec = recorder.Recorder(
         sink, badge, session, seq=seq, start_epoch=start_epoch, start_ms=start_ms,
         session_offset=session_offset, input_offset=input_offset, gain_q8=gain_q8,
