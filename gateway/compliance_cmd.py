@@ -28,12 +28,31 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _load(paths: list[Path], rules: Path | None):  # type: ignore[no-untyped-def]
+def _transcribe(folder: Path, model: str | None) -> dict:  # type: ignore[type-arg]
+    """Transcribe a session folder of clips that has no transcript yet."""
+    from gateway.transcribe import EngineSettings, TranscribeError, Transcriber, TranscribeSettings
+
+    typer.echo(f"{folder}: no transcript yet, transcribing the clips…", err=True)
+    try:
+        result = Transcriber(TranscribeSettings(engine=EngineSettings(model_dir=model))).transcribe(folder)
+    except TranscribeError as exc:
+        raise _fail(f"{folder}: {exc}") from None
+    return result.to_json()
+
+
+def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # type: ignore[no-untyped-def]
     from gateway.compliance import ComplianceError, check_session, load_rules
+    from gateway.compliance.transcript import NoTranscriptError
 
     try:
         pack = load_rules(rules)
-        return [check_session(p, pack) for p in paths]
+        out = []
+        for p in paths:
+            try:
+                out.append(check_session(p, pack))
+            except NoTranscriptError:
+                out.append(check_session(_transcribe(p, model), pack))
+        return out
     except ComplianceError as exc:
         raise _fail(str(exc)) from None
 
@@ -42,17 +61,20 @@ def _table(f) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
 
-    colour = {"violated": "red", "missing": "yellow", "said": "green"}
     title = f"session {f.session}" + (f"  agent {f.agent}" if f.agent else "") + (
         f"  case {f.case_id}" if f.case_id else "")
     t = Table(title=title)
-    for col in ("item", "kind", "severity", "status", "time", "clip", "transcript"):
-        t.add_column(col)
+    for col in ("item", "severity", "status", "time", "clip", "transcript"):
+        t.add_column(col, overflow="fold")
+    kind = None
     for r in f.items:
+        if kind is not None and r.kind != kind:
+            t.add_section()
+        kind = r.kind
         d = r.to_dict()
-        c = colour[r.status] if not (r.kind != "required" and r.status == "missing") else "dim"
-        if r.kind == "required" and r.status == "said":
-            c = "green"
+        colour = "green" if r.ok else "red"
+        if r.kind != "required" and r.status == "missing":
+            colour = "dim"
         when = "" if d["start"] is None else f"{d['start']:.1f}s"
         clip = d["clip"] or ""
         if clip and d["clip_start"] is not None:
@@ -61,8 +83,8 @@ def _table(f) -> None:  # type: ignore[no-untyped-def]
         if r.credited_from:
             text = f"(said in session {r.credited_from}) {text}"
         elif not text and r.dropped:
-            text = f"(not counted: {r.dropped[0].reason}) {r.dropped[0].context}"
-        t.add_row(f"{r.title} [{r.id}]", r.kind, r.severity, f"[{c}]{r.status}[/]", when, clip, text)
+            text = f"(not counted, {r.dropped[0].reason}) {r.dropped[0].context}"
+        t.add_row(f"{r.id}\n{r.title}", r.severity, f"[{colour}]{r.status}[/]", when, clip, text)
     Console().print(t)
 
 
@@ -73,11 +95,13 @@ def register(app: typer.Typer) -> None:
                                            "(several: one customer's meetings in order)."),
         json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
         rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
+        model: str = typer.Option(None, "--model", help="Speech model folder, for a session "
+                                  "folder that still has to be transcribed."),
     ) -> None:
         """Check transcripts for required disclosures, misleading promises and events."""
         from gateway.compliance import check_group
 
-        found = _load(paths, rules)
+        found = _load(paths, rules, model)
         if len(found) > 1:
             found = check_group(found)
         if json_out:

@@ -4,15 +4,17 @@ session folder holding one.
 Accepted JSON (fields beyond these are ignored):
 - top level: `text` and/or `segments` (each with `start`, `end` in seconds and `text`);
 - session fields, any of: `session`/`session_id`, `badge`, `agent`/`agent_id`,
-  `case_id`/`case`/`customer_id`/`customer` (the related-group key), `clips` (each with
-  `clip_id`/`id` and its place in the session: `start` seconds or
+  `case_id`/`case`/`customer_id`/`customer` (the related-group key; also taken from
+  the first clip record that has a `case_id`), `clips` (each with `clip_id`/`id` and
+  its place in the session: `start` or `session_offset_s` seconds, or
   `session_offset_samples` with `sample_rate`);
 - per segment, optionally `clip`/`clip_id` and `clip_start`/`clip_offset` (seconds into
   that clip); otherwise the clip is found from `clips`, or for a single-file transcript
-  it is the transcribed file itself (`file`/`input`/`audio`/`path`).
+  it is the transcribed file itself (`source`/`file`/`input`/`audio`/`path`).
 A session folder is searched for `transcript.json`, then `*.transcript.json`, then any
 `*.json` with `segments`; clip sidecars (`<clip id>.json` with `clip_id`) in it supply
-`clips`, the badge and the case id when the transcript has none.
+`clips`, the badge and the case id when the transcript has none. A folder of clips with
+no transcript raises `NoTranscriptError` (the CLI then transcribes it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from typing import Any
 
 from gateway.compliance.errors import TranscriptError
 
-__all__ = ["ClipRef", "Segment", "Transcript", "load_transcript", "parse_transcript"]
+__all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "load_transcript",
+           "parse_transcript"]
+
+
+class NoTranscriptError(TranscriptError):
+    """A session folder holds clips but no transcript yet."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def _clips(raw: Any) -> list[ClipRef]:
         if not isinstance(c, dict):
             continue
         cid = _first(c, "clip_id", "id")
-        start = c.get("start")
+        start = c.get("start", c.get("session_offset_s"))
         if not isinstance(start, int | float) and isinstance(c.get("session_offset_samples"), int):
             start = c["session_offset_samples"] / float(c.get("sample_rate") or 16000)
         if cid is not None and isinstance(start, int | float):
@@ -97,7 +104,7 @@ def parse_transcript(data: Any, source: str = "<transcript>",
     if not isinstance(raw_segs, list):
         raise TranscriptError("'segments' must be a list", source)
     clips = _clips(data.get("clips")) or list(extra_clips or [])
-    whole_file = _first(data, "file", "input", "audio", "path")
+    whole_file = _first(data, "source", "file", "input", "audio", "path")
     segs = []
     for n, s in enumerate(raw_segs):
         if not isinstance(s, dict) or not isinstance(s.get("text"), str):
@@ -106,6 +113,10 @@ def parse_transcript(data: Any, source: str = "<transcript>",
         end = _num(s.get("end", start), f"segment #{n} 'end'", source)
         clip = _first(s, "clip", "clip_id")
         clip_start = _first(s, "clip_start", "clip_offset")
+        if clip is not None and clip_start is None:
+            ref = next((c for c in clips if c.clip_id == str(clip)), None)
+            if ref is not None:
+                clip_start = max(0.0, start - ref.start)
         if clip is None and clips:
             ref = next((c for c in reversed(clips) if c.start <= start + 1e-6), clips[0])
             clip, clip_start = ref.clip_id, max(0.0, start - ref.start)
@@ -114,10 +125,16 @@ def parse_transcript(data: Any, source: str = "<transcript>",
         segs.append(Segment(start, end, s["text"], None if clip is None else str(clip),
                             float(clip_start) if isinstance(clip_start, int | float) else None))
     session = _first(data, "session", "session_id")
+    if session is None and isinstance(whole_file, str):
+        session = Path(whole_file).stem
     if session is None:
         session = Path(source).name.removesuffix(".json").removesuffix(".transcript")
     agent = _first(data, "agent", "agent_id", "badge")
     case = _first(data, "case_id", "case", "customer_id", "customer")
+    if case is None:  # the case id the agent set on the badge, carried in clip records
+        raw_clips = data.get("clips")
+        case = next((c.get("case_id") for c in raw_clips if isinstance(c, dict) and c.get("case_id")),
+                    None) if isinstance(raw_clips, list) else None
     return Transcript(str(session), tuple(segs), None if agent is None else str(agent),
                       None if case is None else str(case), source)
 
@@ -147,6 +164,8 @@ def _session_dir(folder: Path) -> Transcript:
             candidates.append(p)
     candidates.sort(key=lambda p: (p.name != "transcript.json",
                                    not p.name.endswith(".transcript.json"), p.name))
+    if not candidates and any(folder.glob("*.wav")):
+        raise NoTranscriptError("clips but no transcript in this session folder", folder)
     if not candidates:
         raise TranscriptError("no transcript in this session folder (expected transcript.json; "
                               "run: badgekit gateway transcribe)", folder)
