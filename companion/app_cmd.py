@@ -253,3 +253,6 @@ def register(app: typer.Typer) -> None:
             _print_json(report.as_dict())
         else:
             lis.render(report, _out)
+        if report.stopped == "disk_full":
+            raise _fail(f"the spool disk is full: stopped; {len(report.clips)} complete clip(s) "
+                        f"kept in {report.spool}, the clip being recorded was dropped")

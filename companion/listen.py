@@ -1,0 +1,216 @@
+"""`listen --mic`: the computer's microphone as a badge, writing clips into the spool.
+
+The audio goes through the badge's own recording path (the firmware recorder: DC removal,
+gain, voice gate with pre-roll and hangover, IMA ADPCM, clip sink), so a branch trying
+badgekit before its badges arrive gets exactly the clips a badge would make. Clips land
+in the spool layout the gateway watches (docs/contracts.md, "Spool"):
+``<spool>/<badge>/<session>/<clip id>.wav`` + ``.json`` + ``.custody.json``, each renamed
+from ``.partial`` when durable; the custody record comes last, so a clip is complete
+exactly when its custody record exists.
+
+A microphone badge has no flash of its own, so its per-badge state (next sequence number
+and the hash of its last clip, which chains the next one) lives in the companion's data
+folder: the chain continues across runs even after the gateway has taken clips away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from badgekit.paths import data_dir
+from companion.settings import CompanionSettings
+
+__all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "listen", "render"]
+
+
+class ListenError(RuntimeError):
+    """`listen` cannot run or had to stop (spool not writable, disk full, bad settings)."""
+
+
+@dataclass
+class ListenReport:
+    """What one `listen` run recorded."""
+
+    badge_id: str
+    session: str
+    spool: str
+    device: str
+    audio_s: float = 0.0
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    stopped: str = "done"  # done | interrupted | disk_full
+    health: dict[str, Any] = field(default_factory=dict)  # the recorder's mic health
+
+    @property
+    def kept_s(self) -> float:
+        return sum(c.get("samples", 0) for c in self.clips) / 16000.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"badge_id": self.badge_id, "session": self.session, "spool": self.spool,
+                "device": self.device, "audio_s": round(self.audio_s, 3),
+                "kept_s": round(self.kept_s, 3), "stopped": self.stopped, "health": self.health,
+                "clips": self.clips}
+
+
+class MicBadgeState:
+    """Persistent seq + last hash of one microphone badge (a small JSON file, atomic)."""
+
+    def __init__(self, badge_id: str, folder: Path | None = None) -> None:
+        self.path = (folder or data_dir() / "mic-badges") / f"{badge_id}.json"
+        self.next_seq = 0
+        self.prev_sha256 = "0" * 64
+        if self.path.exists():
+            try:
+                d = json.loads(self.path.read_text())
+                self.next_seq, self.prev_sha256 = int(d["next_seq"]), str(d["prev_sha256"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ListenError(f"microphone badge state {self.path} is damaged ({exc}); "
+                                  "move it aside to start a new chain") from None
+
+    def advance(self, next_seq: int, sha256: str) -> None:
+        self.next_seq, self.prev_sha256 = next_seq, sha256
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".partial")
+        with open(tmp, "w") as f:
+            json.dump({"next_seq": next_seq, "prev_sha256": sha256}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def _custody(settings: CompanionSettings, side: dict[str, Any], device: str) -> dict[str, Any]:
+    import getpass
+    import socket
+
+    now = time.time()
+    return {
+        "clip_id": side["clip_id"], "badge": side["badge"], "session": side["session"],
+        "seq": side["seq"], "sha256": side["sha256"], "prev_sha256": side["prev_sha256"],
+        "branch": settings.branch.id, "agent": settings.listen.agent or None,
+        "operator": settings.branch.operator or getpass.getuser(),
+        "host": socket.gethostname(), "transport": "mic", "source": device,
+        "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "received_epoch": now, "verified": True,
+    }
+
+
+def render(report: ListenReport, console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{report.badge_id} session {report.session} -> {report.spool}")
+    for col in ("clip", "start (UTC)", "seconds", "sha256"):
+        table.add_column(col)
+    for c in report.clips:
+        table.add_row(c["clip_id"], c.get("start_time", ""), f"{c['samples'] / 16000:.1f}",
+                      c["sha256"][:16] + "…")
+    console.print(table)
+    console.print(f"{report.audio_s:.1f} s heard, {report.kept_s:.1f} s kept in "
+                  f"{len(report.clips)} clip(s); stopped: {report.stopped}")
+
+
+_SENSITIVITY_ON_DB10 = {0: 90, 1: 75, 2: 60, 3: 45}  # gate onset level above the floor (dB/10)
+
+
+def gate_options(settings: CompanionSettings) -> dict[str, int]:
+    """Recorder options from the badge config settings (gain, sensitivity, clip length)."""
+    b = settings.badge
+    if b.vad_sensitivity not in _SENSITIVITY_ON_DB10:
+        raise ListenError(f"vad_sensitivity must be 0..3, got {b.vad_sensitivity}")
+    if not -12 <= b.gain_db <= 30:
+        raise ListenError(f"gain_db must be -12..30, got {b.gain_db}")
+    if b.max_clip_s < 2:
+        raise ListenError(f"max_clip_s must be at least 2, got {b.max_clip_s}")
+    return {"gain_q8": round(256 * 10 ** (b.gain_db / 20)), "max_clip_ms": b.max_clip_s * 1000,
+            "on_db10": _SENSITIVITY_ON_DB10[b.vad_sensitivity]}
+
+
+def _is_full(exc: OSError) -> bool:
+    import errno
+
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def listen(settings: CompanionSettings, progress: Any = None,
+           state_dir: Path | None = None) -> ListenReport:
+    """Record from the microphone until ``listen.duration_s`` of audio (or Ctrl-C).
+
+    Returns the report; a full spool disk stops the run cleanly (``stopped="disk_full"``,
+    the clip being written is dropped, every earlier clip is complete with custody).
+    """
+    from array import array
+
+    from companion.micsource import mic_blocks
+    from firmware import recorder as fw
+    from firmware.clipsink import FolderSink
+
+    lis = settings.listen
+    badge = lis.badge_id
+    if not badge or len(badge.encode()) > 32 or "/" in badge:
+        raise ListenError(f"badge id must be 1..32 bytes without '/': {badge!r}")
+    opts = gate_options(settings)
+    gain_q8 = opts.pop("gain_q8")
+    state = MicBadgeState(badge, state_dir)
+    now = time.time()
+    session = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    spool = settings.spool.folder
+    folder = spool / badge / session
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ListenError(f"cannot create {folder}: {exc.strerror}") from None
+    report = ListenReport(badge, session, str(spool), lis.device or "default")
+    sink = FolderSink(str(folder), prev_sha256=state.prev_sha256)
+
+    def on_clip(side: dict[str, Any]) -> None:
+        from firmware.clipsink import write_json
+
+        write_json(str(folder / f"{side['clip_id']}.custody.json"),
+                   _custody(settings, side, report.device))
+        state.advance(side["seq"] + 1, side["sha256"])
+        report.clips.append(side)
+        if progress is not None:
+            progress.print(f"clip {side['clip_id']}: {side['samples'] / 16000:.1f} s")
+
+    rec = fw.Recorder(sink, badge, session, seq=state.next_seq, start_epoch=int(now),
+                      start_ms=int(now * 1000) % 1000, gain_q8=gain_q8, on_clip=on_clip, **opts)
+    limit = int(lis.duration_s * fw.RATE_HZ) if lis.duration_s > 0 else None
+    max_frames = settings.badge.max_session_min * 60 * 50
+    frame_bytes = 2 * fw.FRAME_SAMPLES
+    pending = bytearray()
+    heard = 0
+    blocks = mic_blocks(lis.device or None, limit_samples=limit)
+    try:
+        try:
+            for chunk in blocks:
+                pending += chunk
+                while len(pending) >= frame_bytes and rec.frames < max_frames:
+                    buf = rec.buffer()
+                    memoryview(buf).cast("B")[:] = pending[:frame_bytes]
+                    del pending[:frame_bytes]
+                    rec.push()
+                    heard += fw.FRAME_SAMPLES
+                if rec.frames >= max_frames:
+                    break
+            if pending and rec.frames < max_frames:
+                n = len(pending) // 2
+                buf = rec.buffer()
+                buf[:n] = array("h", bytes(pending[: 2 * n]))
+                rec.push(n)
+                heard += n
+        except KeyboardInterrupt:
+            report.stopped = "interrupted"
+        finally:
+            blocks.close()
+        rec.finish()
+    except OSError as exc:
+        sink.abort_clip()
+        if not _is_full(exc):
+            raise ListenError(f"cannot write to the spool {spool}: {exc.strerror or exc}") from None
+        report.stopped = "disk_full"
+    report.audio_s = heard / fw.RATE_HZ
+    report.health = rec.health().as_dict()
+    return report
