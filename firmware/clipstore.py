@@ -44,8 +44,10 @@ class StoreBusyError(StoreError):
 
 
 class ClipNotFoundError(StoreError):
+    """No clip of that id is held (never recorded, or acknowledged and deleted)."""
+
     def __init__(self, clip_id):
-        StoreError.__init__(self, "no clip " + str(clip_id))
+        super().__init__("no clip " + str(clip_id))
         self.clip_id = clip_id
 
 
@@ -67,11 +69,12 @@ class ClipStore:
     key an unenrolled badge generated at first boot, firmware.clipkeys). ``old_keys``:
     keys whose files are still being re-wrapped. ``flush_ms``: the most audio a power cut
     may lose. ``warn_pct``: used-space warning. ``reserve_bytes``: free space kept for
-    trailers, index and littlefs (recording stops cleanly below it).
+    trailers, index and littlefs (recording stops cleanly below it). ``start_s``: audio
+    room (seconds) a new clip needs above the reserve, or recording is refused.
     """
 
     def __init__(self, root, key, old_keys=(), flush_ms=500, warn_pct=80, reserve_bytes=None,
-                 badge=None, scrub=False):
+                 badge=None, scrub=False, start_s=10):
         self.root = root.rstrip("/")
         self.cdir = self.root + "/clips"
         self.qdir = self.root + "/q"
@@ -81,6 +84,7 @@ class ClipStore:
             self.keys[aesctr.key_id(k)] = bytes(k)
         self.flush_ms = flush_ms
         self.warn_pct = warn_pct
+        self.start_s = start_s
         self.badge = badge
         self.index = ClipIndex(self.root)
         self.names = {}  # seq -> file name (in clips/ or q/)
@@ -166,7 +170,7 @@ class ClipStore:
             raise StoreBusyError("a clip is already open")
         self._writable()
         _bs, _total, free = self._statvfs()
-        if free < self.reserve + 2 * self._bytes_per_s(meta.get("sample_rate", 16000)):
+        if free < self.reserve + self.start_s * self._bytes_per_s(meta.get("sample_rate", 16000)):
             self.full = True
             raise StoreFullError("store full: {} bytes free; sync the badge".format(free))
         meta = dict(meta)
