@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/compliance.py [--cer 0.18] [--seeds 3] [--no-speech]
 
-1. The labelled set `bench/data/compliance/dialogues.jsonl` (64 hand-written Mandarin
-   sales dialogues; half compliant, half with planted violations or omissions, with
-   negations and near-misses): every item's detection (said / violated) is scored per
-   dialogue, for the badgekit matcher and for a plain keyword baseline (the same phrase
-   lists, exact substrings, no pinyin, no context).
+1. Two labelled sets of hand-written Mandarin sales dialogues, half compliant, half
+   with planted violations or omissions, with negations and near-misses:
+   `dialogues.jsonl` (64, composed from the sentences of `bank.py`; the rule pack was
+   tuned on it) and `heldout.jsonl` (24 free-form dialogues written after the tuning
+   and never used for it: the honest figure). Every item's detection (said / violated)
+   is scored per dialogue, for the badgekit matcher and for a plain keyword baseline
+   (the same phrase lists, exact substrings, no pinyin, no context).
 2. The same set with recognition errors injected at character error rate `--cer`:
    homophone substitutions (pypinyin readings; `--sub-share` of the errors) and
    deletions, over `--seeds` random seeds.
@@ -36,6 +38,7 @@ from gateway.compliance import RulePack, check_session, load_rules  # noqa: E402
 from gateway.compliance.text import normalise  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "compliance" / "dialogues.jsonl"
+HELDOUT = REPO / "bench" / "data" / "compliance" / "heldout.jsonl"
 SPEECH = REPO.parent / "shared" / "data" / "speech"
 
 
@@ -178,6 +181,45 @@ def table(title: str, runs: dict[str, dict[str, Counter]], pack: RulePack) -> No
     print(row)
 
 
+def evaluate(label: str, dialogues: list[dict], pack: RulePack, args: argparse.Namespace) -> None:
+    n_ok = sum(d["compliant"] for d in dialogues)
+    print(f"\n===== {label}: {len(dialogues)} dialogues ({n_ok} compliant, {len(dialogues) - n_ok} "
+          f"with planted problems), {len(pack.items)} items, rule pack {pack.name}")
+    t0 = time.perf_counter()
+    clean = {"matcher": score(dialogues, predict_matcher, pack),
+             "keyword": score(dialogues, predict_keyword, pack)}
+    dt = time.perf_counter() - t0
+    table("CLEAN TEXT: precision / recall per item", clean, pack)
+    print(f"(checked {2 * len(dialogues)} transcripts in {dt:.1f} s)")
+    if args.show_errors:
+        for d in dialogues:
+            got = predict_matcher(d, pack)
+            for it in pack.items:
+                t, g = positive(it.kind, d["labels"][it.id]), positive(it.kind, got[it.id])
+                if t != g:
+                    print(f"  {d['id']} {it.id}: expected {d['labels'][it.id]}, got {got[it.id]}")
+    noisy: dict[str, dict[str, Counter]] = {"matcher": {}, "keyword": {}}
+    for seed in range(args.seeds):
+        rng = random.Random(seed)
+        corrupted = [noisy_copy(d, args.cer, args.sub_share, rng) for d in dialogues]
+        for name, fn in (("matcher", predict_matcher), ("keyword", predict_keyword)):
+            for item, c in score(corrupted, fn, pack).items():
+                noisy[name].setdefault(item, Counter()).update(c)
+    table(f"WITH RECOGNITION ERRORS: CER {args.cer:.2f} ({args.sub_share:.0%} homophones, rest "
+          f"deletions), {args.seeds} seeds", noisy, pack)
+    mp, mr = pr(total(clean["matcher"]))
+    kp, kr = pr(total(clean["keyword"]))
+    np_, nr = pr(total(noisy["matcher"]))
+    kn_p, kn_r = pr(total(noisy["keyword"]))
+    print(f"\nSUMMARY ({label})")
+    print(f"  clean   matcher P {mp:.3f} R {mr:.3f}   keyword P {kp:.3f} R {kr:.3f}   "
+          f"recall ratio {mr / kr if kr else float('inf'):.2f}x")
+    print(f"  noisy   matcher P {np_:.3f} R {nr:.3f}   keyword P {kn_p:.3f} R {kn_r:.3f}   "
+          f"recall ratio {nr / kn_r if kn_r else float('inf'):.2f}x")
+    print(f"  targets clean R>=0.95 {'MET' if mr >= 0.95 else 'MISSED'}, clean P>=0.90 "
+          f"{'MET' if mp >= 0.90 else 'MISSED'}, noisy R>=0.85 {'MET' if nr >= 0.85 else 'MISSED'}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cer", type=float, default=0.18, help="character error rate to inject")
@@ -190,47 +232,8 @@ def main() -> int:
     args = ap.parse_args()
 
     pack = load_rules(args.rules)
-    dialogues = load_dialogues()
-    n_ok = sum(d["compliant"] for d in dialogues)
-    print(f"{len(dialogues)} dialogues ({n_ok} compliant, {len(dialogues) - n_ok} with planted "
-          f"problems), {len(pack.items)} items, rule pack {pack.name}")
-
-    t0 = time.perf_counter()
-    clean = {"matcher": score(dialogues, predict_matcher, pack),
-             "keyword": score(dialogues, predict_keyword, pack)}
-    dt = time.perf_counter() - t0
-    table("CLEAN TEXT: precision / recall per item", clean, pack)
-    print(f"(checked {2 * len(dialogues)} transcripts in {dt:.1f} s)")
-
-    if args.show_errors:
-        for d in dialogues:
-            got = predict_matcher(d, pack)
-            for it in pack.items:
-                t, g = positive(it.kind, d["labels"][it.id]), positive(it.kind, got[it.id])
-                if t != g:
-                    print(f"  {d['id']} {it.id}: expected {d['labels'][it.id]}, got {got[it.id]}")
-
-    noisy: dict[str, dict[str, Counter]] = {"matcher": {}, "keyword": {}}
-    for seed in range(args.seeds):
-        rng = random.Random(seed)
-        corrupted = [noisy_copy(d, args.cer, args.sub_share, rng) for d in dialogues]
-        for name, fn in (("matcher", predict_matcher), ("keyword", predict_keyword)):
-            for item, c in score(corrupted, fn, pack).items():
-                noisy[name].setdefault(item, Counter()).update(c)
-    table(f"WITH RECOGNITION ERRORS: CER {args.cer:.2f} ({args.sub_share:.0%} homophones, rest "
-          f"deletions), {args.seeds} seeds", noisy, pack)
-
-    mp, mr = pr(total(clean["matcher"]))
-    kp, kr = pr(total(clean["keyword"]))
-    np_, nr = pr(total(noisy["matcher"]))
-    kn_p, kn_r = pr(total(noisy["keyword"]))
-    print("\nSUMMARY")
-    print(f"  clean   matcher P {mp:.3f} R {mr:.3f}   keyword P {kp:.3f} R {kr:.3f}   "
-          f"recall ratio {mr / kr if kr else float('inf'):.2f}x")
-    print(f"  noisy   matcher P {np_:.3f} R {nr:.3f}   keyword P {kn_p:.3f} R {kn_r:.3f}   "
-          f"recall ratio {nr / kn_r if kn_r else float('inf'):.2f}x")
-    print(f"  targets clean R>=0.95 {'MET' if mr >= 0.95 else 'MISSED'}, clean P>=0.90 "
-          f"{'MET' if mp >= 0.90 else 'MISSED'}, noisy R>=0.85 {'MET' if nr >= 0.85 else 'MISSED'}")
+    for label, path in (("TUNING SET", DATA), ("HELD-OUT SET", HELDOUT)):
+        evaluate(label, load_dialogues(path), pack, args)
 
     if not args.no_speech:
         files = sorted(SPEECH.glob("*.wav"))
