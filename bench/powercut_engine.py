@@ -151,7 +151,8 @@ class Run:
                 n = random.randint(0, BS)
                 snap[a:a + n] = b"\xff" * n
                 cls = "erase"
-            self.snaps.append((snap, self.m.capture(), cls))
+            where = (w, "prog" if kind == 0 else "erase", block, off, 0 if kind else len(buf), n)
+            self.snaps.append((snap, self.m.capture(), cls, where))
 
     def newdev(self, data=None):
         if self.dev is not None:
@@ -162,8 +163,9 @@ class Run:
     # ---- workload --------------------------------------------------------------------
     def boot(self, fresh=False):
         ramdisk.umount("/flash")
-        self.m.inflight = ("boot",)
+        self.m.inflight = ("mkfs",) if fresh else ("boot",)  # formatting is the factory's
         ramdisk.mount(self.dev, "/flash", mkfs=fresh)
+        self.m.inflight = ("boot",)
         self.store = clipstore.ClipStore("/flash/store", KEY, flush_ms=FLUSH_MS)
         self.m.inflight = None
         for ev in self.store.events:
@@ -242,7 +244,8 @@ class Run:
 
     def drain(self):
         while self.snaps:
-            snap, model, cls = self.snaps.pop(0)
+            snap, model, cls, where = self.snaps.pop(0)
+            self.checker.where = where
             self.checker.check(snap, model, cls)
 
 
@@ -256,6 +259,7 @@ class Checker:
         self.verified = 0
         self.lost = []
         self.failures = []
+        self.where = None  # (write index, prog|erase, block, offset, length, bytes applied)
 
     def fail(self, msg):
         if len(self.failures) < 20:
@@ -320,6 +324,7 @@ class Checker:
         ramdisk.umount("/n")
         if got:
             self.nested += 1
+            self.where = ("nested", target)
             self.check(got[0], model, "recovery", nested_ok=False, op="recovery")
 
     def verify(self, snap, model):
@@ -327,7 +332,7 @@ class Checker:
         try:
             ramdisk.mount(dev, "/v")
         except OSError as e:
-            self.fail(f"mount failed: {e}")
+            self.fail(f"mount failed: {e} (op {model.inflight}, cut {self.where})")
             return
         s = clipstore.ClipStore("/v/store", KEY)
         st = s.status()
@@ -418,8 +423,9 @@ def main(cuts, seed, rounds):
     for pool, n in ((pool_boot, cuts // 5), (pool_ack, cuts // 5), (pool_meta, cuts // 5)):
         for _ in range(min(n, len(pool))):
             chosen.add(pool[random.randint(0, len(pool) - 1)])
-    while len(chosen) < min(cuts, total):
-        chosen.add(random.randint(0, total - 1))
+    usable = [i for i in range(total) if labels[i] != "mkfs"]
+    while len(chosen) < min(cuts, len(usable)):
+        chosen.add(usable[random.randint(0, len(usable) - 1)])
     print(json.dumps({"pools": {"boot": len(pool_boot), "ack": len(pool_ack), "meta": len(pool_meta)}}))
     run = Run(seed, sorted(chosen))
     run.checker = Checker()

@@ -302,6 +302,7 @@ def status(store):
         "record_seconds_left": room // rate_bps, "next_seq": store.next_seq(),
         "tip_sha256": store.index.tip_sha,
         "recoveries": [ev for ev in store.events if ev["event"] == "recovered"],
-        "events": store.events, "pending_recovery": store.pending, "locked": store.locked,
+        "events": list(store.events), "pending_recovery": list(store.pending),
+        "locked": list(store.locked),
         "key_id": clipfmt.hexhash(aesctr.key_id(store.kek)),
     }
