@@ -8,14 +8,15 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
 2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
    look alike to the model;
 3. regions are packed, in time order, into windows of at most `window_s` with
-   `join_gap_ms` of silence between them: one encoder pass serves several turns, and no
-   window holds a long silence;
+   `join_gap_ms` of quiet background between them: one encoder pass serves several
+   turns, and no window holds a long silence;
 4. each window is decoded with the engine's guards (no conditioning on previous text,
    temperature fallback, no-speech gate); words are assigned to the region under their
    midpoint, so a segment never straddles two turns and every time maps exactly back to
    the recording;
-5. a window whose text loops (`max_repeats`) and any region that got no words (swallowed
-   turn) are decoded again one region at a time.
+5. regions that got no words (a swallowed turn) are packed into a window of their own
+   and decoded again; a window whose text loops (`max_repeats`) is split in halves;
+   down to one region at a time.
 """
 
 from __future__ import annotations
@@ -53,8 +54,12 @@ class PipelineSettings:
     """Never amplify a region more than this (noise-only regions stay quiet)."""
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
+    max_regions: int = 4
+    """At most this many regions share a window (fewer turns, less cross-talk of text)."""
     join_gap_ms: int = 600
-    """Silence placed between packed regions."""
+    """Background placed between packed regions."""
+    max_chars_per_s: float = 9.0
+    """More characters than this per second of a region's speech: text from elsewhere."""
     max_repeats: int = 5
     """A unit of text repeated this many times in a row marks a loop."""
     initial_prompt: str | None = None
@@ -112,6 +117,7 @@ class _Region:
     source: int
     offset_s: float
     audio: np.ndarray  # float32, levelled
+    floor: float  # RMS of its quietest frames (the background under the speech)
 
 
 @dataclass(frozen=True)
@@ -135,11 +141,12 @@ def collapse_loops(text: str, max_repeats: int = 5) -> str:
     return _loop_re(max_repeats).sub(r"\1", text)
 
 
-def _level(pcm: np.ndarray, s: PipelineSettings) -> np.ndarray:
+def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
+    """The region brought to `target_dbfs` of active speech, and its background RMS."""
     x = pcm.astype(np.float32) / 32768.0
     n = len(x) // 160
     if n == 0:
-        return x
+        return x, 0.0
     frames = x[: n * 160].reshape(n, 160)
     rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1) + 1e-12)
     active = rms[rms >= np.percentile(rms, 50)]  # the louder half: the voice, not the pauses
@@ -147,37 +154,58 @@ def _level(pcm: np.ndarray, s: PipelineSettings) -> np.ndarray:
     gain = 10 ** (min(s.target_dbfs - level, s.max_gain_db) / 20)
     y = x * gain
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    return y * (0.99 / peak) if peak > 0.99 else y
+    if peak > 0.99:
+        y, gain = y * (0.99 / peak), gain * 0.99 / peak
+    return y, float(np.percentile(rms, 10)) * gain
 
 
 def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     out = []
     for p in pieces:
         for r in speech_regions(p.pcm, _RATE, s.vad):
-            out.append(_Region(p.source, p.offset_s + r.start / _RATE,
-                               _level(p.pcm[r.start:r.end], s)))
+            audio, floor = _level(p.pcm[r.start:r.end], s)
+            out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor))
     out.sort(key=lambda r: r.offset_s)
     return out
 
 
-def _pack(regions: list[_Region], s: PipelineSettings) -> Iterator[tuple[np.ndarray, list[_Slot]]]:
-    gap = np.zeros(_RATE * s.join_gap_ms // 1000, np.float32)
+def _windows(regions: list[_Region], s: PipelineSettings) -> Iterator[list[_Region]]:
+    """Group regions, in order, into windows of at most `window_s` (with the gaps)."""
+    group: list[_Region] = []
+    length = 0.0
+    gap = s.join_gap_ms / 1000
+    for r in regions:
+        dur = len(r.audio) / _RATE
+        if group and (length + gap + dur > s.window_s or len(group) >= s.max_regions):
+            yield group
+            group, length = [], 0.0
+        length += dur + (gap if group else 0.0)
+        group.append(r)
+    if group:
+        yield group
+
+
+def _assemble(regions: list[_Region], s: PipelineSettings) -> tuple[np.ndarray, list[_Slot]]:
+    """One window: the regions joined by gaps of their own background level.
+
+    The gaps hold quiet noise, not digital silence: Whisper reads zeros as the padding
+    after the end of the audio and tends to stop transcribing at the first one.
+    """
+    rng = np.random.default_rng(len(regions))
+    n_gap = _RATE * s.join_gap_ms // 1000
     parts: list[np.ndarray] = []
     slots: list[_Slot] = []
     pos = 0.0
-    for r in regions:
+    for i, r in enumerate(regions):
+        if i:
+            level = min(r.floor, regions[i - 1].floor)
+            parts.append((rng.standard_normal(n_gap) * level).astype(np.float32))
+            pos += n_gap / _RATE
         dur = len(r.audio) / _RATE
-        if slots and pos + len(gap) / _RATE + dur > s.window_s:
-            yield np.concatenate(parts), slots
-            parts, slots, pos = [], [], 0.0
-        if slots:
-            parts.append(gap)
-            pos += len(gap) / _RATE
         parts.append(r.audio)
         slots.append(_Slot(r, pos, pos + dur))
         pos += dur
-    if slots:
-        yield np.concatenate(parts), slots
+    return np.concatenate(parts), slots
 
 
 def _slot_of(t: float, slots: list[_Slot]) -> int:
@@ -227,6 +255,45 @@ def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings) -> li
     return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords)
 
 
+def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
+    """Far more text than the region's speech could hold: the model copied a turn here."""
+    chars = sum(len(re.sub(r"\W", "", seg.text)) for seg in segs)
+    speech_s = max(0.5, len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000)
+    return chars / speech_s > s.max_chars_per_s
+
+
+def _transcribe(engine: WhisperEngine, regions: list[_Region], s: PipelineSettings,
+                redecoded: bool) -> list[list[Segment]]:
+    """Segments per region for one window; turns the window lost are decoded again.
+
+    Regions that got no words are packed into a new window of their own (or, when a
+    whole window failed, split in halves), down to one region at a time.
+    """
+    audio, slots = _assemble(regions, s)
+    raws = _decode(engine, audio, s)
+    looped = any(has_loop(r.text, s.max_repeats) for r in raws)
+    if looped and len(regions) > 1:
+        per: list[list[Segment]] = [[] for _ in regions]
+    else:
+        per = _split(raws, slots, redecoded)
+    lost = [i for i, segs in enumerate(per) if not segs or _implausible(segs, regions[i], s)]
+    if lost and len(regions) > 1:
+        if len(lost) == len(regions):
+            half = len(regions) // 2
+            groups = [lost[:half], lost[half:]]
+        else:
+            groups = [lost]
+        for group in groups:
+            for i, segs in zip(group, _transcribe(engine, [regions[i] for i in group], s, True),
+                               strict=True):
+                per[i] = segs
+    for segs in per:
+        for j, seg in enumerate(segs):
+            if has_loop(seg.text, s.max_repeats):  # still looping alone: keep one copy
+                segs[j] = replace(seg, text=collapse_loops(seg.text, s.max_repeats), words=())
+    return per
+
+
 def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
                       settings: PipelineSettings | None = None) -> Iterator[Segment]:
     """Yield timeline segments of `pieces` in time order, one window at a time.
@@ -234,19 +301,6 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
     Work starts at the first `next()`: VAD over all pieces, then one window per step.
     """
     s = settings or PipelineSettings()
-    for audio, slots in _pack(_regions(pieces, s), s):
-        raws = _decode(engine, audio, s)
-        looped = any(has_loop(r.text, s.max_repeats) for r in raws)
-        per = [[] for _ in slots] if looped and len(slots) > 1 else _split(raws, slots, False)
-        for i, sl in enumerate(slots):
-            if not per[i] and (looped or len(slots) > 1):
-                alone = [_Slot(sl.region, 0.0, sl.end_s - sl.start_s)]
-                redo = _split(_decode(engine, sl.region.audio, s), alone, True)[0]
-                per[i] = redo
-        for segs in per:
-            for j, seg in enumerate(segs):
-                if has_loop(seg.text, s.max_repeats):  # still looping alone: keep one copy
-                    segs[j] = replace(seg, text=collapse_loops(seg.text, s.max_repeats),
-                                      words=())
-        for segs in per:
+    for group in _windows(_regions(pieces, s), s):
+        for segs in _transcribe(engine, group, s, False):
             yield from segs

@@ -1,0 +1,130 @@
+"""Benchmark: the gateway's meeting transcription against plain Whisper, same model, same run.
+
+Builds meeting-like recordings from ../shared/data/speech with `badgekit.meeting`
+(talkers at -26 dBFS ± `--spread` dB, pauses that make 30-60 % of the file non-speech,
+pink noise at each `--snr`), then for every meeting measures, with one loaded model:
+
+- plain: `WhisperModel.transcribe(whole file, language=zh)` with default options;
+- gateway: `gateway.transcribe.transcribe_pieces` (VAD cut, levelling, packing, guards);
+- clean: each turn's clean source utterance transcribed alone (default options).
+
+Prints CER of all three (simplified, no punctuation), real-time factor, the gateway's
+speedup over plain, and the peak resident memory of each phase (VmHWM, reset between
+phases). 0478_00017 has no verified reference and is left out of the meetings.
+
+    .venv/bin/python bench/transcribe_meeting.py [--snr 20 10] [--seeds 1 2] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from badgekit.meeting import build_meeting, manifest_references, shared_speech_dir
+from gateway.transcribe.engine import EngineSettings, load_engine, to_simplified
+from gateway.transcribe.metrics import cer, edit_distance, normalise_for_cer
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+
+
+def reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--snr", type=float, nargs="+", default=[20.0, 10.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--spread", type=float, default=6.0, help="talker level spread, ± dB")
+    ap.add_argument("--min-seconds", type=float, default=60.0)
+    ap.add_argument("--pause", type=float, nargs=2, default=[1.0, 4.0])
+    ap.add_argument("--model", default=None, help="local CTranslate2 Whisper folder")
+    ap.add_argument("--beam", type=int, default=5, help="gateway beam size")
+    ap.add_argument("--show", action="store_true", help="print the transcripts")
+    args = ap.parse_args()
+
+    speech = shared_speech_dir()
+    if speech is None:
+        print("../shared/data/speech not found", file=sys.stderr)
+        return 2
+    refs = manifest_references(speech)
+    utts = [speech / f"{name}.wav" for name in sorted(refs)]
+    engine = load_engine(EngineSettings(model_dir=args.model, beam_size=args.beam))
+    model = engine.model
+    print(f"model {engine.model_path} ({engine.settings.compute_type}), gateway beam {args.beam}")
+
+    clean: dict[str, str] = {}
+    reset_peak()
+    t0 = time.perf_counter()
+    for u in utts:
+        segs, _ = model.transcribe(str(u), language="zh")
+        clean[u.stem] = to_simplified("".join(s.text for s in segs))
+    clean_s, clean_mb = time.perf_counter() - t0, peak_mb()
+    print(f"clean utterances one by one: {clean_s:.1f} s, peak {clean_mb:.0f} MB")
+
+    head = (f"{'snr':>4} {'seed':>4} {'sec':>5} {'nonsp':>5} | {'CER clean':>9} {'plain':>6} "
+            f"{'gateway':>7} | {'RTF plain':>9} {'gateway':>7} {'speedup':>7} | "
+            f"{'MB plain':>8} {'gateway':>7}")
+    rows = []
+    print(head)
+    for snr in args.snr:
+        for seed in args.seeds:
+            m = build_meeting(utts, references=refs, seed=seed, level_spread_db=args.spread,
+                              pause_s=tuple(args.pause), min_seconds=args.min_seconds,
+                              snr_db=snr)
+            ref = m.reference_text
+            clean_hyp = "".join(clean[t.name] for t in m.turns)
+            audio = m.pcm.astype(np.float32) / 32768.0
+            reset_peak()
+            t0 = time.perf_counter()
+            segs, _ = model.transcribe(audio, language="zh")
+            plain = to_simplified("".join(s.text for s in segs))
+            tp, mp = time.perf_counter() - t0, peak_mb()
+            reset_peak()
+            t0 = time.perf_counter()
+            out = list(transcribe_pieces([Piece(m.pcm, 0.0)], engine, PipelineSettings()))
+            gw = "".join(s.text for s in out)
+            tg, mg = time.perf_counter() - t0, peak_mb()
+            row = dict(snr=snr, seed=seed, sec=m.seconds, nonspeech=1 - m.speech_fraction,
+                       clean=cer(clean_hyp, ref), plain=cer(plain, ref), gw=cer(gw, ref),
+                       rtf_p=tp / m.seconds, rtf_g=tg / m.seconds, speedup=tp / tg,
+                       mb_p=mp, mb_g=mg, ref=ref, plain_text=plain, gw_text=gw,
+                       ref_len=len(normalise_for_cer(ref)),
+                       e_clean=edit_distance(normalise_for_cer(clean_hyp), normalise_for_cer(ref)),
+                       e_plain=edit_distance(normalise_for_cer(plain), normalise_for_cer(ref)),
+                       e_gw=edit_distance(normalise_for_cer(gw), normalise_for_cer(ref)),
+                       tp=tp, tg=tg)
+            rows.append(row)
+            print(f"{snr:4.0f} {seed:4d} {m.seconds:5.1f} {row['nonspeech']:5.0%} | "
+                  f"{row['clean']:9.3f} {row['plain']:6.3f} {row['gw']:7.3f} | "
+                  f"{row['rtf_p']:9.3f} {row['rtf_g']:7.3f} {row['speedup']:6.2f}x | "
+                  f"{mp:8.0f} {mg:7.0f}", flush=True)
+            if args.show:
+                print("  REF    ", ref, "\n  PLAIN  ", plain, "\n  GATEWAY", gw)
+    for snr in args.snr:
+        sel = [r for r in rows if r["snr"] == snr]
+        n = sum(r["ref_len"] for r in sel)
+        c, p, g = (sum(r[k] for r in sel) / n for k in ("e_clean", "e_plain", "e_gw"))
+        sp = sum(r["tp"] for r in sel) / sum(r["tg"] for r in sel)
+        verdict = "PASS" if g - c <= 0.05 and sp >= 1.5 else "FAIL"
+        print(f"SNR {snr:.0f} dB, {len(sel)} meetings: CER clean {c:.3f} plain {p:.3f} gateway "
+              f"{g:.3f} (gateway - clean = {g - c:+.3f}); speedup {sp:.2f}x -> {verdict} "
+              "(target: within 0.05 of clean, >= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
