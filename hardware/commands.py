@@ -146,7 +146,8 @@ def _print_checks(checks, title: str) -> None:
 
 
 def deploy(
-    port: str = typer.Option(None, "--port", help="Serial port of the badge, or 'unix' for a folder."),
+    port: str = typer.Option(None, "--port", help="Serial port of the badge; 'unix' for a folder; "
+                             "'virtual' for a virtual badge on a pty (mpremote, unix port)."),
     target: Path = typer.Option(None, "--target", help="Folder standing in for the badge's filesystem."),
     rev: str = typer.Option(None, "--rev", help="Board revision written to the badge."),
     set_time: bool = typer.Option(True, "--set-time/--no-set-time", help="Set the badge clock."),
@@ -162,6 +163,13 @@ def deploy(
             folder = target or REPO_ROOT / "build" / "unix-badge"
             folder.mkdir(parents=True, exist_ok=True)
             report = deploy_dir(folder, rev=rev)
+        elif port == "virtual":
+            from hardware.virtualbadge import VirtualBadge
+
+            with VirtualBadge(REPO_ROOT / "build" / "virtual-badge") as pty:
+                print(f"virtual badge on {pty} (raw REPL served by the MicroPython unix port); "
+                      "its clock is the computer's, so --set-time is skipped")
+                report = deploy_port(pty, rev=rev, set_time=False)
         else:
             report = deploy_port(port, rev=rev, set_time=set_time)
     except (HardwareError, OSError) as exc:
@@ -176,6 +184,26 @@ def deploy(
     _print_checks(report.checks, f"self-test on {report.target}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def virtual_badge(
+    root: Path = typer.Option(Path("build/virtual-badge"), "--root", help="Its filesystem folder."),
+) -> None:
+    """Serve a virtual badge (raw REPL on a pty, MicroPython unix port) until Ctrl-C."""
+    import time
+
+    from hardware.virtualbadge import VirtualBadge
+
+    try:
+        with VirtualBadge(root) as pty:
+            print(f"virtual badge on {pty}, filesystem {root.resolve()}; try: "
+                  f"badgekit hardware deploy --port {pty} --no-set-time   (Ctrl-C to stop)")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped")
+    except (HardwareError, OSError) as exc:
+        raise _fail(exc) from None
 
 
 def selftest(
@@ -200,3 +228,4 @@ def register(app: typer.Typer) -> None:
     app.command("pins")(pins)
     app.command("deploy")(deploy)
     app.command("selftest")(selftest)
+    app.command("virtual-badge")(virtual_badge)

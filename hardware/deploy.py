@@ -31,7 +31,8 @@ from hardware.errors import DeployError
 from hardware.pinmap import PINMAP_PATH, boards
 
 __all__ = ["BuiltModule", "Check", "DeployReport", "build", "mpy_arch", "parse_selftest",
-           "deploy_dir", "deploy_port", "selftest_port", "selftest_local", "BUILD_DIR"]
+           "deploy_dir", "deploy_port", "deploy_argv", "device_arch", "selftest_port",
+           "selftest_local", "BUILD_DIR"]
 
 BUILD_DIR = REPO_ROOT / "build" / "esp32s3"
 _ARCH_NAMES = {0: "bytecode", 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m",
@@ -39,6 +40,7 @@ _ARCH_NAMES = {0: "bytecode", 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "a
                11: "rv32imc", 12: "rv64imc"}
 _HOST_ARCH = {"x86_64": "x64", "amd64": "x64", "i686": "x86", "i386": "x86"}
 _RUN_SELFTEST = "import firmware.selftest as t\nt.main({rev})"
+_ASK_ARCH = "import sys\nprint('MPYARCH', sys.implementation._mpy >> 10)"
 _CLEAN = """import os
 def _rm(p):
     try:
@@ -145,6 +147,7 @@ def parse_selftest(text: str) -> list[Check]:
 
 
 def _host_arch() -> str:
+    """The unix port's native architecture on this computer (mpy-cross -march name)."""
     arch = _HOST_ARCH.get(platform.machine().lower())
     if arch is None:
         raise DeployError(f"the unix port on {platform.machine()} cannot run native .mpy code; "
@@ -166,6 +169,27 @@ def _run_local(cwd: Path, lib: Path, rev: str | None, timeout: float) -> tuple[s
     return proc.stdout + proc.stderr, proc.returncode
 
 
+def _install(built: list[BuiltModule], build_dir: Path, lib: Path, arch: str,
+             root: Path) -> list[str]:
+    """Copy the badge build into `lib/firmware`; rebuild native modules for `arch` if the
+    interpreter there is not an ESP32-S3. Returns the rebuilt sources."""
+    if (lib / "firmware").exists():
+        shutil.rmtree(lib / "firmware")
+    rebuilt = []
+    for m in built:
+        dest = lib / m.mpy.relative_to(build_dir / "lib")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if m.arch == "bytecode" or arch == m.arch:
+            shutil.copyfile(m.mpy, dest)
+        else:
+            try:
+                mpy.cross_compile(m.source, dest, arch=arch)
+            except RuntimeError as exc:
+                raise DeployError(str(exc)) from None
+            rebuilt.append(str(m.source.relative_to(root.parent)))
+    return rebuilt
+
+
 def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR,
                timeout: float = 120, root: Path = FIRMWARE_DIR) -> DeployReport:
     """Deploy into a folder that stands in for the badge's filesystem, self-test it there."""
@@ -173,18 +197,7 @@ def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR
     report = DeployReport(target=str(target), rev=rev)
     report.built = build(build_dir, root=root)
     lib = target / "lib"
-    if (lib / "firmware").exists():
-        shutil.rmtree(lib / "firmware")
-    native = [m for m in report.built if m.arch != "bytecode"]
-    host = _host_arch() if native else ""
-    for m in report.built:
-        dest = lib / m.mpy.relative_to(build_dir / "lib")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if m.arch == "bytecode":
-            shutil.copyfile(m.mpy, dest)
-        else:
-            mpy.cross_compile(m.source, dest, arch=host)
-            report.host_rebuilt.append(str(m.source.relative_to(root.parent)))
+    report.host_rebuilt = _install(report.built, build_dir, lib, _host_arch(), root)
     shutil.copyfile(PINMAP_PATH, target / "pinmap.json")
     (target / "hwrev").write_text(rev + "\n", encoding="utf-8")
     report.output, code = _run_local(target, lib, None, timeout)
@@ -221,16 +234,34 @@ def deploy_argv(port: str, stage: Path, rev: str, set_time: bool = True) -> list
     return argv + ["+", "soft-reset", "+", "exec", _RUN_SELFTEST.format(rev="")]
 
 
+def device_arch(port: str, timeout: float = 60) -> str:
+    """Native architecture the MicroPython on `port` runs (xtensawin on an ESP32-S3)."""
+    out = _mpremote_run(["connect", port, "exec", _ASK_ARCH], timeout)
+    for line in out.splitlines():
+        if line.startswith("MPYARCH "):
+            code = int(line.split()[1])
+            return _ARCH_NAMES.get(code, f"arch {code}")
+    raise DeployError(f"the device on {port} did not say its architecture; is it MicroPython?")
+
+
 def deploy_port(port: str, rev: str | None = None, build_dir: Path = BUILD_DIR,
                 set_time: bool = True, timeout: float = 300,
                 root: Path = FIRMWARE_DIR) -> DeployReport:
-    """Build, copy to the badge on `port` with mpremote, run the on-badge self-test."""
+    """Build, copy to the badge on `port` with mpremote, run the on-badge self-test.
+
+    A device that is not an ESP32-S3 (the virtual badge of `hardware.virtualbadge`) gets
+    its native modules rebuilt for its own architecture, named in the report.
+    """
     rev = _rev(rev)
     report = DeployReport(target=port, rev=rev)
     report.built = build(build_dir, root=root)
-    shutil.copyfile(PINMAP_PATH, build_dir / "pinmap.json")
-    (build_dir / "hwrev").write_text(rev + "\n", encoding="utf-8")
-    report.output = _mpremote_run(deploy_argv(port, build_dir, rev, set_time), timeout)
+    arch = device_arch(port)
+    stage = build_dir if arch == "xtensawin" else build_dir / f"device-{arch}"
+    if stage != build_dir:
+        report.host_rebuilt = _install(report.built, build_dir, stage / "lib", arch, root)
+    shutil.copyfile(PINMAP_PATH, stage / "pinmap.json")
+    (stage / "hwrev").write_text(rev + "\n", encoding="utf-8")
+    report.output = _mpremote_run(deploy_argv(port, stage, rev, set_time), timeout)
     report.checks = parse_selftest(report.output)
     if not report.checks:
         raise DeployError("the badge printed no self-test results; is the firmware MicroPython?")

@@ -106,3 +106,29 @@ def test_mpremote_command_copies_build_pinmap_and_runs_selftest(tmp_path):
     assert f"fs cp -r {tmp_path / 'lib' / 'firmware'} :lib" in text
     assert ":pinmap.json" in text and ":hwrev" in text and "rtc --set" in text
     assert argv[-1].startswith("import firmware.selftest")
+
+
+def test_deploy_over_mpremote_to_a_virtual_badge(tmp_path):
+    from hardware.deploy import deploy_port, selftest_port
+    from hardware.errors import DeployError
+    from hardware.virtualbadge import VirtualBadge
+
+    root = tmp_path / "flash"
+    (root / "lib" / "firmware").mkdir(parents=True)
+    (root / "lib" / "firmware" / "stale.py").write_text("raise ImportError('old build')\n")
+    with VirtualBadge(root) as port:
+        report = deploy_port(port, rev="C", build_dir=tmp_path / "build", set_time=False)
+        again = selftest_port(port)
+    assert report.ok, report.output
+    status = {c.check: c.status for c in report.checks}
+    assert status["pinmap"] == status["modules"] == status["filesystem"] == "pass"
+    assert all(status[name] == "n/a" for name in HARDWARE_CHECKS)
+    assert [(c.check, c.status) for c in again] == [(c.check, c.status) for c in report.checks]
+    assert (root / "hwrev").read_text().strip() == "C"
+    assert not (root / "lib" / "firmware" / "stale.py").exists()  # old firmware removed first
+    natives = [m for m in report.built if m.arch != "bytecode"]
+    assert len(report.host_rebuilt) == len(natives)  # the virtual badge is x64, not Xtensa
+    for m in report.built:
+        assert (root / m.mpy.relative_to(tmp_path / "build")).is_file()
+    with pytest.raises(DeployError, match="mpremote failed"):
+        deploy_port(str(tmp_path / "no-such-port"), build_dir=tmp_path / "b2")
