@@ -86,12 +86,15 @@ def open_image(path: str | Path, block_size: int = 4096):
     data = bytearray(Path(path).read_bytes())
     if not data or len(data) % block_size:
         raise LfsImageError(f"{path}: size {len(data)} is not a multiple of {block_size}")
+    # mount=False: littlefs-python would format an image it cannot mount
+    fs = LittleFS(context=UserContext(len(data), data), block_size=block_size,
+                  block_count=len(data) // block_size, read_size=32, prog_size=32,
+                  lookahead_size=32, mount=False)
     try:
-        return LittleFS(context=UserContext(len(data), data), block_size=block_size,
-                        block_count=len(data) // block_size, read_size=32, prog_size=32,
-                        lookahead_size=32, mount=True)
+        fs.mount()
     except Exception as exc:  # littlefs raises LittleFSError and friends
         raise LfsImageError(f"{path}: not a mountable littlefs image ({exc})") from exc
+    return fs
 
 
 def _read(fs, path: str) -> bytes:
