@@ -58,7 +58,7 @@ S_LOG_FULL = 6
 S_LOG_MID = 7
 S_LOG_HIGH = 8
 
-_STATE = 6  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), spare
+_STATE = 6  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), primed
 
 # fraction of log2 for the 4 bits after the leading one, in 1/16 octave
 _LOGFRAC = bytes((0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15))
@@ -90,6 +90,9 @@ def ilog2_q4(v):
 
 
 def _condition_plain(pcm, n, st, out, gain_q8):
+    if st[5] == 0 and n > 0:  # first frame: start the DC filter at the first sample
+        st[0] = pcm[0]
+        st[5] = 1
     x1 = st[0]
     acc = st[1]
     la = st[2]
@@ -203,6 +206,12 @@ if _MPY:  # every MicroPython port the badge uses has viper
         p = ptr16(pcm)
         s = ptr32(st)
         o = ptr32(out)
+        if s[5] == 0 and n > 0:  # first frame: start the DC filter at the first sample
+            v = int(p[0])
+            if v & 0x8000:
+                v -= 0x10000
+            s[0] = v
+            s[5] = 1
         # ptr32 loads zero-extend on 64-bit hosts: sign-extend in a way that is a
         # no-op on the badge's 32-bit core
         sx = 1

@@ -32,7 +32,7 @@ RATE_HZ = 16000
 _FRAMES_PER_S = 50
 _SILENT_SWING = 8  # peak-to-peak below this (LSB) = the mic hears nothing
 _SILENT_REPORT_S = 10
-_LOUD_L1 = 320 * 16000  # mean |x| above half scale in a frame = full-scale noise
+_LOUD_L1 = 320 * 10000  # mean |x| above ~1/3 of full scale in a frame = full-scale noise
 _LOUD_REPORT_FRAMES = 25  # half a second of it
 _CLIP_WINDOW = 3000  # frames (one minute) per clipping window
 _MAX_GAIN_Q8 = 8192
