@@ -101,6 +101,7 @@ def pins(
     rev: str = typer.Option(None, "--rev", help="Only this board revision."),
     path: Path = typer.Option(None, "--file", help="Another pin map JSON file."),
     json_out: bool = typer.Option(False, "--json", help="Print revisions and problems as JSON."),
+    svg: Path = typer.Option(None, "--svg", help="Write the wiring of --rev (default B) as SVG."),
 ) -> None:
     """Pin map per board revision, checked against the ESP32-S3's constraints."""
     from hardware import esp32s3
@@ -113,6 +114,12 @@ def pins(
     if not found:
         raise _fail(HardwareError(f"no board revision {rev!r} in the pin map"))
     problems = {b.rev: validate_board(b) for b in found}
+    if svg is not None:
+        from hardware.wiring_svg import render_svg
+
+        board = next((b for b in found if b.rev == (rev or "B")), found[0])
+        svg.write_text(render_svg(board), encoding="utf-8")
+        print(f"wrote the wiring of rev {board.rev} to {svg}")
     if json_out:
         print(json.dumps({b.rev: {"module": b.module, "pins": b.pins, "problems": problems[b.rev]}
                           for b in found}, indent=2))

@@ -113,3 +113,20 @@ def test_cli_pins(tmp_path):
     path.write_text("{not json")
     res = CliRunner().invoke(app, ["hardware", "pins", "--file", str(path)])
     assert res.exit_code == 2 and "cannot read pin map" in res.output
+
+
+def test_wiring_svg_is_drawn_from_the_pin_map(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from hardware.wiring_svg import render_svg
+
+    b = _board("B")
+    svg = render_svg(b)
+    texts = " ".join(t for t in ET.fromstring(svg).itertext())
+    for role, gpio in b.pins.items():
+        assert role in texts and f"GPIO{gpio}" in texts
+    committed = PINMAP_PATH.parent / "wiring-revB.svg"
+    assert committed.read_text() == svg, "regenerate: badgekit hardware pins --rev B --svg hardware/wiring-revB.svg"
+    out = tmp_path / "c.svg"
+    res = CliRunner().invoke(app, ["hardware", "pins", "--rev", "C", "--svg", str(out)])
+    assert res.exit_code == 0 and "GPIO36" in out.read_text()
