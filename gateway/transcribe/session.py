@@ -70,10 +70,8 @@ class Transcriber:
         return self._engine
 
     def _pipeline_settings(self) -> PipelineSettings:
-        p = self.settings.pipeline
-        return PipelineSettings(p.vad, p.target_dbfs, p.max_gain_db, p.window_s, p.join_gap_ms,
-                                p.max_repeats, self.vocabulary.initial_prompt,
-                                self.vocabulary.hotwords)
+        return replace(self.settings.pipeline, initial_prompt=self.vocabulary.initial_prompt,
+                       hotwords=self.vocabulary.hotwords)
 
     def _options(self, p: PipelineSettings) -> dict[str, object]:
         opts = asdict(p)
@@ -135,8 +133,9 @@ class Transcriber:
                 wall[i] = c.start_epoch_s - c.session_offset_s
         usable = [c for c in clips if c.usable]
         if not usable:
-            reasons = "; ".join(f"{c.path.name}: {c.reason}" for c in clips) or "no .wav files"
-            raise AudioError(f"no usable clip in {source or 'the clip list'} ({reasons})")
+            reasons = "; ".join(f"{c.path.name}: {c.status}: {c.reason}" for c in clips)
+            raise AudioError(f"no usable clip in {source or 'the clip list'} "
+                             f"({reasons or 'no .wav files'})")
         duration = max(c.session_offset_s + c.samples / RATE_HZ for c in usable)
         first = min(usable, key=lambda c: c.session_offset_s)
         tr = SessionTranscript(

@@ -128,6 +128,11 @@ def check_clip(path: Path) -> ClipCheck:
     path = Path(path)
     try:
         with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return ClipCheck(path, "not_audio", "empty file" if not head
+                                 else "not a RIFF/WAVE file")
+            f.seek(0)
             info = clipfmt.read_wav(f)
     except clipfmt.ClipFormatError as exc:
         return ClipCheck(path, _status_of(str(exc)), str(exc))
