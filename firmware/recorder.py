@@ -71,7 +71,7 @@ class Recorder:
 
     def __init__(self, sink, badge, session, seq=0, start_epoch=0, start_ms=0,
                  session_offset=0, input_offset=0, gain_q8=256, fast=None, on_clip=None,
-                 **gate_opts):
+                 on_open=None, **gate_opts):
         if not 0 < gain_q8 <= _MAX_GAIN_Q8:
             raise ValueError("gain_q8 must be 1..{}".format(_MAX_GAIN_Q8))
         self.sink = sink
@@ -84,7 +84,8 @@ class Recorder:
         self.input_offset = input_offset
         self.gain_q8 = gain_q8
         self.fast = dsp.FAST if fast is None else bool(fast and dsp.FAST)
-        self.on_clip = on_clip
+        self.on_clip = on_clip  # called with the sidecar dict of each closed clip
+        self.on_open = on_open  # called with the meta dict of each clip as it opens
         self.gate = Gate(self, **gate_opts)
         self._enc = adpcm.Encoder(fast=self.fast)
         self._st = dsp.new_state()
@@ -171,6 +172,8 @@ class Recorder:
         }
         self.sink.open_clip(meta)
         self._open = True
+        if self.on_open is not None:
+            self.on_open(meta)
         self._enc.reset()
         self._fill = 0
         self._samples = 0
@@ -202,7 +205,11 @@ class Recorder:
             self._fill = 0
         side = self.sink.close_clip(self._samples)
         self._open = False
-        self.seq += 1
+        # a store that owns the chain may assign the number itself: follow it
+        if isinstance(side, dict) and isinstance(side.get("seq"), int):
+            self.seq = side["seq"] + 1
+        else:
+            self.seq += 1
         self.clips += 1
         self.kept_samples += self._samples
         self.last_sidecar = side

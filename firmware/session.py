@@ -25,6 +25,7 @@ from firmware.hw import button, led
 __all__ = ["Session", "SessionError", "session_id", "run"]
 
 _RATE = 16000
+_STORAGE_CHECK_FRAMES = 250  # look at free space every 5 s while recording
 
 
 class SessionError(Exception):
@@ -97,6 +98,7 @@ class Session:
         self.start_epoch = int(st.get("start_epoch", 0))
         self.start_ms = int(st.get("start_ms", 0))
         self._elapsed = 0  # samples since the session started, as of the last frame
+        self._storage_low = False
         if st.get("state") == "recording" and self.session:
             self._resume()
 
@@ -117,17 +119,44 @@ class Session:
             "stop_reason": self.stop_reason,
         })
 
-    def _on_clip(self, side):
-        self.next_seq = self.rec.seq if self.rec is not None else self.next_seq + 1
+    def _on_open(self, meta):
+        # reserve the number before audio is written: a reset mid-clip must not reuse it
+        self.next_seq = meta["seq"] + 1
         self._save()
+
+    def _on_clip(self, side):
+        if self.rec is not None:
+            self.next_seq = self.rec.seq
+        self._save()
+
+    def _sink_next_seq(self):
+        ask = getattr(self.sink, "next_seq", None)
+        if callable(ask):
+            try:
+                n = ask()
+            except OSError:
+                return
+            if isinstance(n, int) and n > self.next_seq:
+                self.next_seq = n
 
     def _new_recorder(self, offset):
         self._elapsed = offset
+        self._sink_next_seq()
+        self._check_storage()
         opts = dict(self.recorder_opts)
         self.rec = recorder.Recorder(
             self.sink, self.badge, self.session, seq=self.next_seq,
             start_epoch=self.start_epoch, start_ms=self.start_ms, session_offset=offset,
-            input_offset=offset, on_clip=self._on_clip, **opts)
+            input_offset=offset, on_clip=self._on_clip, on_open=self._on_open, **opts)
+
+    def _check_storage(self):
+        if self.storage_free_pct is None:
+            self._storage_low = False
+            return
+        try:
+            self._storage_low = self.storage_free_pct() < self.low_storage_pct
+        except OSError:
+            self._storage_low = True
 
     def _resume(self):
         now, ms = self.clock()
@@ -201,6 +230,8 @@ class Session:
             self._save()
             return
         self._elapsed += n
+        if self._elapsed % (_STORAGE_CHECK_FRAMES * recorder.FRAME_SAMPLES) < n:
+            self._check_storage()
         if self._elapsed >= self.max_samples:
             self.stop("max_length")
 
@@ -209,7 +240,7 @@ class Session:
             return led.ERROR
         if self.rec is None:
             return led.IDLE
-        if self.storage_free_pct is not None and self.storage_free_pct() < self.low_storage_pct:
+        if self._storage_low:
             return led.STORAGE_LOW
         return led.RECORDING
 
