@@ -122,10 +122,19 @@ def _module_names(folder, prefix):
 
 
 def _check_modules():
-    """Import every pure module (and, on the badge, every hw/ module)."""
-    names = _module_names(_firmware_dir(), "")
-    if probe.on_badge():
-        names += _module_names(_firmware_dir() + "/hw", "hw.")
+    """Import every firmware module: all of them on the badge, all but hw/ elsewhere."""
+    top = _firmware_dir()
+    names = _module_names(top, "")
+    for entry in sorted(os.listdir(top)):
+        sub = top + "/" + entry
+        if entry == "hw" and not probe.on_badge():
+            continue
+        try:
+            inner = os.listdir(sub)
+        except OSError:
+            continue  # a file, not a package
+        if "__init__.py" in inner or "__init__.mpy" in inner:
+            names += _module_names(sub, entry + ".")
     bad = []
     for name in names:
         try:
