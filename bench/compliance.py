@@ -5,8 +5,11 @@
 1. Two labelled sets of hand-written Mandarin sales dialogues, half compliant, half
    with planted violations or omissions, with negations and near-misses:
    `dialogues.jsonl` (64, composed from the sentences of `bank.py`; the rule pack was
-   tuned on it) and `heldout.jsonl` (24 free-form dialogues written after the tuning
-   and never used for it: the honest figure). Every item's detection (said / violated)
+   tuned on it), `heldout.jsonl` (24 free-form dialogues written after that tuning;
+   its first run scored clean R 0.924 / noisy R 0.793, and its misses then guided a
+   second, general round of rules, so it is no longer blind) and `heldout2.jsonl` (20
+   more free-form dialogues written after the second round and never used for tuning:
+   the honest figure). Every item's detection (said / violated)
    is scored per dialogue, for the badgekit matcher and for a plain keyword baseline
    (the same phrase lists, exact substrings, no pinyin, no context).
 2. The same set with recognition errors injected at character error rate `--cer`:
@@ -39,6 +42,7 @@ from gateway.compliance.text import normalise  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "compliance" / "dialogues.jsonl"
 HELDOUT = REPO / "bench" / "data" / "compliance" / "heldout.jsonl"
+HELDOUT2 = REPO / "bench" / "data" / "compliance" / "heldout2.jsonl"
 SPEECH = REPO.parent / "shared" / "data" / "speech"
 
 
@@ -232,7 +236,8 @@ def main() -> int:
     args = ap.parse_args()
 
     pack = load_rules(args.rules)
-    for label, path in (("TUNING SET", DATA), ("HELD-OUT SET", HELDOUT)):
+    for label, path in (("TUNING SET", DATA), ("HELD-OUT SET 1", HELDOUT),
+                        ("HELD-OUT SET 2", HELDOUT2)):
         evaluate(label, load_dialogues(path), pack, args)
 
     if not args.no_speech:

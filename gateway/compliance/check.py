@@ -20,7 +20,7 @@ from gateway.compliance.context import ContextJudge
 from gateway.compliance.findings import Evidence, Findings, ItemResult
 from gateway.compliance.match import PhraseFinder, Span
 from gateway.compliance.rules import Item, RulePack, load_rules
-from gateway.compliance.text import STRONG, Doc
+from gateway.compliance.text import STRONG, WEAK, Doc
 from gateway.compliance.transcript import Transcript, load_transcript, parse_transcript
 
 __all__ = ["check_group", "check_session", "check_text"]
@@ -32,14 +32,14 @@ class _Hit:
     reason: str | None
 
 
-def _near_spans(finder: PhraseFinder, a: str, b: str,
-                gap_max: int) -> list[tuple[Span, tuple[int, int] | None]]:
+def _near_spans(finder: PhraseFinder, a: str, b: str, gap_max: int,
+                clause: bool) -> list[tuple[Span, tuple[int, int] | None]]:
     text = finder.doc.text
     out: list[tuple[Span, tuple[int, int] | None]] = []
     for sa in finder.find(a):
         for sb in finder.find(b):
             gap = text[sa.end:sb.start]
-            if sb.start < sa.end or len(gap) > gap_max or STRONG in gap:
+            if sb.start < sa.end or len(gap) > gap_max or STRONG in gap or (clause and WEAK in gap):
                 continue
             out.append((Span(sa.start, sb.end, f"{a}…{b}", sa.cost + sb.cost), (sa.end, sb.start)))
     return out
@@ -49,8 +49,11 @@ def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack)
     ms = pack.matching
     cands: list[tuple[Span, tuple[int, int] | None]] = [
         (s, None) for p in item.phrases for s in finder.find(p)]
-    for a, b, gap_chars in item.near:
-        cands.extend(_near_spans(finder, a, b, ms.near_gap_chars if gap_chars is None else gap_chars))
+    for pair in item.near:
+        gap_max = ms.near_gap_chars if pair.gap_chars is None else pair.gap_chars
+        for a in pair.first:
+            for b in pair.then:
+                cands.extend(_near_spans(finder, a, b, gap_max, pair.clause))
     cands.sort(key=lambda c: (c[0].start, c[0].cost, c[0].end))
     chosen: list[tuple[Span, tuple[int, int] | None]] = []
     for span, gap in cands:

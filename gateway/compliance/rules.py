@@ -11,9 +11,15 @@ disclosure, and one `[[item]]` table per check item:
     title = "承诺保本"
     phrases = ["保本", "保证本金"]
     near = [["本金", "不会少"]]  # the second within `near_gap_chars` after the first
-    # (a third element sets that pair's own largest gap: ["交", "年", 3])
+                                 # (a third element: that pair's own gap, ["交", "年", 3])
     also = []                    # one of these must be near the hit (e.g. a length)
     unless = ["保本型"]          # near-misses: a hit overlapping one of these is dropped
+
+    [[item.pair]]                # word classes: any `first`, then any `then` within `gap`
+    first = ["本金", "本钱", "交进去的钱"]
+    then = ["少不了", "不会少", "一分不少"]
+    gap = 10
+    clause = false               # true: no comma between the two
 
 Loading checks every key, so a typo or a wrong type gives one clear line naming the
 item and the key instead of a rule that silently never fires.
@@ -34,6 +40,7 @@ __all__ = [
     "SEVERITIES",
     "ContextLists",
     "Item",
+    "Pair",
     "MatchSettings",
     "RulePack",
     "default_rules_path",
@@ -90,6 +97,18 @@ class ContextLists:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """Any of `first`, followed closely by any of `then`."""
+
+    first: tuple[str, ...]
+    then: tuple[str, ...]
+    gap_chars: int | None = None
+    """Largest gap between them; None: the pack's `near_gap_chars`."""
+    clause: bool = False
+    """Both in one clause (no comma or full stop between them)."""
+
+
+@dataclass(frozen=True)
 class Item:
     """One check item."""
 
@@ -98,8 +117,8 @@ class Item:
     severity: str
     title: str
     phrases: tuple[str, ...] = ()
-    near: tuple[tuple[str, str, int | None], ...] = ()
-    """(first word, second word, largest gap in characters or None for the pack's)."""
+    near: tuple[Pair, ...] = ()
+    """`near` entries and `[[item.pair]]` tables alike."""
     also: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
     negatable: bool = True
@@ -130,8 +149,9 @@ def default_rules_path() -> Path:
     return Path(str(resources.files("gateway.compliance") / "rules" / "life_savings.toml"))
 
 
-_ITEM_KEYS = {"id", "kind", "severity", "title", "phrases", "near", "also", "unless",
+_ITEM_KEYS = {"id", "kind", "severity", "title", "phrases", "near", "pair", "also", "unless",
               "negatable", "note"}
+_PAIR_KEYS = {"first", "then", "gap", "clause"}
 _TOP_KEYS = {"pack", "matching", "context", "item"}
 
 
@@ -161,8 +181,7 @@ def _item(raw: Any, n: int, src: str) -> Item:
     near_raw = raw.get("near", [])
     if not isinstance(near_raw, list):
         raise RulesError(f"{where}: 'near' must be a list of [word, word] pairs", src)
-    near: list[tuple[str, str, int | None]]
-    near = []
+    near: list[Pair] = []
     for pair in near_raw:
         gap = None
         if isinstance(pair, list) and len(pair) == 3 and isinstance(pair[2], int):
@@ -174,9 +193,28 @@ def _item(raw: Any, n: int, src: str) -> Item:
         if len(words) != 2:
             raise RulesError(f"{where}: each 'near' entry must be [word, word] or [word, word, gap], "
                              f"got {pair}", src)
-        near.append((words[0], words[1], gap))
+        near.append(Pair((words[0],), (words[1],), gap))
+    pairs_raw = raw.get("pair", [])
+    if not isinstance(pairs_raw, list):
+        raise RulesError(f"{where}: 'pair' must be [[item.pair]] tables", src)
+    for k, tbl in enumerate(pairs_raw, 1):
+        pw = f"{where}: [[item.pair]] #{k}"
+        if not isinstance(tbl, dict):
+            raise RulesError(f"{pw} must be a table with 'first', 'then' and optional 'gap'", src)
+        unknown = set(tbl) - _PAIR_KEYS
+        if unknown or "first" not in tbl or "then" not in tbl:
+            raise RulesError(f"{pw} needs 'first' and 'then' word lists (and optional 'gap'); "
+                             f"got keys {', '.join(sorted(tbl)) or 'none'}", src)
+        gap = tbl.get("gap")
+        if gap is not None and (not isinstance(gap, int) or isinstance(gap, bool) or gap < 0):
+            raise RulesError(f"{pw}: 'gap' must be a whole number >= 0", src)
+        clause = tbl.get("clause", False)
+        if not isinstance(clause, bool):
+            raise RulesError(f"{pw}: 'clause' must be true or false", src)
+        near.append(Pair(_strs(tbl["first"], f"{pw}: 'first'", src),
+                         _strs(tbl["then"], f"{pw}: 'then'", src), gap, clause))
     if not phrases and not near:
-        raise RulesError(f"{where}: needs at least one entry in 'phrases' or 'near'", src)
+        raise RulesError(f"{where}: needs at least one entry in 'phrases', 'near' or 'pair'", src)
     negatable = raw.get("negatable", kind != "required")
     if not isinstance(negatable, bool):
         raise RulesError(f"{where}: 'negatable' must be true or false", src)

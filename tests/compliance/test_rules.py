@@ -27,7 +27,7 @@ def test_default_pack_has_the_three_kinds():
     ("[pack]\nname = 'x'\n", "no check items"),
     ("[[item]]\nid = 'x'\nkind = 'must'\nseverity = '严重'\nphrases = ['a']\n", "kind 'must'"),
     ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = 'high'\nphrases = ['a']\n", "severity 'high'"),
-    ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = '严重'\n", "needs at least one"),
+    ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = '严重'\n", "needs at least one entry"),
     ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = '严重'\nphrase = ['a']\n", "unknown key(s) phrase"),
     ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = '严重'\nphrases = 'a'\n", "list of non-empty strings"),
     ("[[item]]\nid = 'x'\nkind = 'required'\nseverity = '严重'\nnear = [['a']]\n", "[word, word]"),
