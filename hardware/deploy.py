@@ -169,10 +169,10 @@ def _run_local(cwd: Path, lib: Path, rev: str | None, timeout: float) -> tuple[s
     return proc.stdout + proc.stderr, proc.returncode
 
 
-def _install(built: list[BuiltModule], build_dir: Path, lib: Path, arch: str,
+def _install(built: list[BuiltModule], build_dir: Path, lib: Path, arch: str | None,
              root: Path) -> list[str]:
-    """Copy the badge build into `lib/firmware`; rebuild native modules for `arch` if the
-    interpreter there is not an ESP32-S3. Returns the rebuilt sources."""
+    """Copy the badge build into `lib/firmware`; rebuild native modules for `arch` (None:
+    this computer's) if the interpreter there is not an ESP32-S3. Returns the rebuilt sources."""
     if (lib / "firmware").exists():
         shutil.rmtree(lib / "firmware")
     rebuilt = []
@@ -182,6 +182,7 @@ def _install(built: list[BuiltModule], build_dir: Path, lib: Path, arch: str,
         if m.arch == "bytecode" or arch == m.arch:
             shutil.copyfile(m.mpy, dest)
         else:
+            arch = arch or _host_arch()
             try:
                 mpy.cross_compile(m.source, dest, arch=arch)
             except RuntimeError as exc:
@@ -197,7 +198,7 @@ def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR
     report = DeployReport(target=str(target), rev=rev)
     report.built = build(build_dir, root=root)
     lib = target / "lib"
-    report.host_rebuilt = _install(report.built, build_dir, lib, _host_arch(), root)
+    report.host_rebuilt = _install(report.built, build_dir, lib, None, root)
     shutil.copyfile(PINMAP_PATH, target / "pinmap.json")
     (target / "hwrev").write_text(rev + "\n", encoding="utf-8")
     report.output, code = _run_local(target, lib, None, timeout)
