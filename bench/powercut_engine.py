@@ -130,7 +130,7 @@ class Run:
         self.w += 1
         if not self.points:
             lab = self.m.inflight[0] if self.m.inflight else "idle"
-            if kind == 0 and lab not in ("boot", "ack"):
+            if kind == 0 and lab not in ("boot", "ack", "mkfs"):
                 full = bytearray(dev.data[block * BS:(block + 1) * BS])
                 full[off:off + len(buf)] = buf
                 if is_meta_block(full, 0):
@@ -259,9 +259,11 @@ class Checker:
         self.verified = 0
         self.lost = []
         self.failures = []
+        self.nfail = 0
         self.where = None  # (write index, prog|erase, block, offset, length, bytes applied)
 
     def fail(self, msg):
+        self.nfail += 1
         if len(self.failures) < 20:
             self.failures.append(msg)
 
@@ -435,7 +437,8 @@ def main(cuts, seed, rounds):
     out = {"writes": total, "cuts": c.cuts, "primary_cuts": c.cuts - c.nested, "nested_recovery_cuts": c.nested, "by_op": c.by_op,
            "by_kind": c.by_kind, "clips_verified": c.verified,
            "lost_s_max": max(lost), "lost_s_mean": sum(lost) / len(lost),
-           "open_clips_checked": len(c.lost), "failures": c.failures}
+           "open_clips_checked": len(c.lost), "failures": c.failures,
+           "failure_count": c.nfail}
     print(json.dumps(out))
 
 
