@@ -90,6 +90,8 @@ def run(
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
     once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
+    confirm_wait: float = typer.Option(5.0, "--confirm-wait", min=0,
+                                       help="--once: seconds to wait for receivers' receipts."),
     json_out: bool = typer.Option(False, "--json", help="Print the final report as JSON."),
     verbose: bool = typer.Option(False, "-v", "--verbose"),
     quiet: bool = typer.Option(False, "-q", "--quiet"),
@@ -110,7 +112,7 @@ def run(
                                         gateway_id=gateway_id or _default_gateway_id(spool),
                                         chunk_bytes=chunk_kib * 1024),
             state_dir=state, model_dir=model, language=language, transcribe=transcribe,
-            settle_s=settle, metrics_port=metrics_port,
+            settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
         )
         gw = Gateway(settings)
     except DeliveryError as exc:
@@ -133,8 +135,9 @@ def run(
     else:
         typer.echo(
             f"clips in {report.clips_in}, quarantined {report.clips_quarantined}, sessions transcribed "
-            f"{report.sessions_transcribed} ({report.seconds_transcribed:.1f} s), outbox {report.outbox_depth}, "
-            f"rejected {report.messages_rejected}, delivered: {'yes' if report.delivered else 'no'}")
+            f"{report.sessions_transcribed} ({report.seconds_transcribed:.1f} s), unacknowledged "
+            f"{report.outbox_depth}, unconfirmed {report.unconfirmed}, rejected {report.messages_rejected}, "
+            f"delivered: {'yes' if report.delivered else 'no'}")
     if once and not report.delivered:
         raise typer.Exit(1)
 

@@ -57,6 +57,8 @@ class GatewaySettings:
     poll_interval_s: float = 1.0
     flush_timeout_s: float = 60.0
     """`run_once`: how long to wait for the broker to acknowledge everything."""
+    confirm_wait_s: float = 5.0
+    """`run_once`: then how long to wait for receivers' receipts (the rest is re-sent next run)."""
     metrics_port: int | None = None
     """Health and Prometheus metrics on 127.0.0.1:port (0: any free port); None: off."""
     metrics_host: str = "127.0.0.1"
@@ -73,10 +75,13 @@ class GatewayReport:
     sessions_transcribed: int
     seconds_transcribed: float
     outbox_depth: int
+    """Messages not yet acknowledged by the broker."""
+    unconfirmed: int
+    """Acknowledged by the broker, no receipt from a receiver yet (kept; re-sent later)."""
     messages_rejected: int
     errors: list[str]
     delivered: bool
-    """True when the outbox emptied (every message acknowledged by the broker)."""
+    """True when the broker acknowledged every message."""
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -162,7 +167,9 @@ class Gateway:
         self.poll(settle_all=True)
         delivered = False
         try:
-            delivered = self.publisher.flush(self.settings.flush_timeout_s)
+            delivered = self.publisher.flush(self.settings.flush_timeout_s, confirmed=False)
+            if delivered:
+                self.publisher.flush(self.settings.confirm_wait_s, confirmed=True)
         except DeliveryError as exc:
             self.state.error(str(exc))
         return self.report(delivered)
@@ -181,7 +188,7 @@ class Gateway:
                 busy = 0
             if not busy:
                 stop.wait(self.settings.poll_interval_s)
-        return self.report(self.outbox.depth == 0)
+        return self.report(self.outbox.stats().pending == 0)
 
     def report(self, delivered: bool) -> GatewayReport:
         st = self.outbox.stats()
@@ -192,6 +199,7 @@ class Gateway:
             sessions_transcribed=int(c["sessions_transcribed"]),
             seconds_transcribed=round(float(c["seconds_transcribed"]), 3),
             outbox_depth=st.pending,
+            unconfirmed=st.unconfirmed,
             messages_rejected=st.rejected,
             errors=list(self.state.errors),
             delivered=delivered and st.pending == 0,

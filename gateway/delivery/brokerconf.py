@@ -8,7 +8,7 @@ For a branch deployment and for the tests (`LocalBroker(extra_config=...)`):
     extra = mosquitto_config(tls_port, certs, folder / "passwd", folder / "acl")
 
 Each gateway user may write (and read back) only `badgekit/v1/{tenant}/{its branch}/#`;
-receiver users may read the tenant's topics and write nothing. Certificates come from
+receiver users may read the tenant's topics and write only receipts to gateways. Certificates come from
 the `cryptography` package (ECDSA P-256, one-year validity, server SAN for 127.0.0.1 and
 localhost); passwords are hashed by `mosquitto_passwd`.
 """
@@ -125,7 +125,8 @@ def write_acl(path: Path, tenant: str, gateways: dict[str, str], receivers: Iter
         check_level(branch, "branch")
         lines += [f"user {user}", f"topic readwrite {ROOT}/{VERSION}/{tenant}/{branch}/#", ""]
     for user in receivers:
-        lines += [f"user {user}", f"topic read {ROOT}/{VERSION}/{tenant}/#", ""]
+        lines += [f"user {user}", f"topic read {ROOT}/{VERSION}/{tenant}/#",
+                  f"topic write {ROOT}/{VERSION}/{tenant}/+/_gateway/+/receipts", ""]
     Path(path).write_text("\n".join(lines))
     return Path(path)
 

@@ -302,7 +302,9 @@ def snapshot(gw: Gateway) -> Snapshot:
                c["seconds_transcribed"]),
         Metric(p + "errors_total", "counter", "Errors (quarantines, failed transcriptions, broker).",
                c["errors"] + st.rejected),
-        Metric(p + "outbox_depth", "gauge", "Messages waiting for a broker acknowledgement.", ob.pending),
+        Metric(p + "outbox_depth", "gauge", "Messages in the outbox: not yet acknowledged by the broker "
+               "(pending) or not yet confirmed by a receiver (unconfirmed).", ob.pending, {"state": "pending"}),
+        Metric(p + "outbox_depth", "gauge", "", ob.unconfirmed, {"state": "unconfirmed"}),
         Metric(p + "outbox_bytes", "gauge", "Bytes waiting for a broker acknowledgement.", ob.pending_bytes),
         Metric(p + "messages_rejected", "gauge", "Messages the broker refused (kept in the outbox).",
                ob.rejected),
@@ -312,6 +314,7 @@ def snapshot(gw: Gateway) -> Snapshot:
     ]
     healthy = st.connected and gw.publisher.fatal is None
     health = {"status": "ok" if healthy else "degraded", "broker_connected": st.connected,
-              "broker": gw.settings.broker.url, "outbox_depth": ob.pending, "messages_rejected": ob.rejected,
+              "broker": gw.settings.broker.url, "outbox_depth": ob.pending,
+              "outbox_unconfirmed": ob.unconfirmed, "messages_rejected": ob.rejected,
               "clips_in": int(c["clips_in"]), "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
     return Snapshot(metrics, health)

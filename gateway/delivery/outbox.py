@@ -2,9 +2,16 @@
 
 WAL journal with `synchronous=FULL`, so every committed enqueue survives a SIGKILL or a
 power cut. Messages carry a `msg_id` (unique here, and the receiver's key for
-dropping duplicates), are published in `seq` order, and are deleted in batches once
-the broker's PUBACK arrived. A message the broker refuses (too large, not authorized)
-is kept with `state='rejected'` and its reason: nothing is dropped silently.
+dropping duplicates) and are published in `seq` order. States:
+
+- `pending`: to be published;
+- `sent`: the broker acknowledged it (PUBACK). With `await_receipts` the message stays
+  until a receiver confirms that it stored it (a receipt naming its `msg_id`), because a
+  broker that crashes loses what it acknowledged but had not yet saved or forwarded;
+  `resend_unconfirmed()` makes such messages pending again. Without receipts the PUBACK
+  deletes the message;
+- `rejected`: the broker refused it (too large, not authorised); kept with the reason,
+  nothing is dropped silently.
 
 The same database can hold the caller's own tables (`Outbox.db`), so marking work done
 and enqueuing its messages is one transaction (`with outbox.transaction(): ...`).
@@ -34,8 +41,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   retain INTEGER NOT NULL DEFAULT 0,
   created REAL NOT NULL,
   state TEXT NOT NULL DEFAULT 'pending',
+  sent_at REAL NOT NULL DEFAULT 0,
   error TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS outbox_msg ON outbox(msg_id);
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);
 CREATE TABLE IF NOT EXISTS outbox_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -70,17 +79,21 @@ class Message:
 class OutboxStats:
     pending: int
     pending_bytes: int
+    unconfirmed: int
+    """Acknowledged by the broker, not yet confirmed by a receiver."""
     rejected: int
     enqueued_total: int
     acked_total: int
     acked_bytes_total: int
+    confirmed_total: int
 
 
 class Outbox:
     """The outbox table in a SQLite file; safe to use from the publisher's threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, await_receipts: bool = True) -> None:
         self.path = Path(path)
+        self.await_receipts = await_receipts
         self.db = connect_db(self.path)
         self.lock = threading.RLock()
         self._depth = 0
@@ -106,7 +119,7 @@ class Outbox:
             self._depth = self._count()
 
     def _count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE state='pending'").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sent')").fetchone()[0])
 
     def _bump(self, name: str, by: int) -> None:
         self.db.execute(
@@ -147,7 +160,7 @@ class Outbox:
         ]
 
     def ack(self, seqs: list[int]) -> int:
-        """The broker acknowledged these: delete them (one durable transaction)."""
+        """The broker acknowledged these: mark them sent, or delete them without receipts."""
         if not seqs:
             return 0
         with self.transaction() as db:
@@ -157,10 +170,36 @@ class Outbox:
                 "AND state='pending'",
                 seqs,
             ).fetchone()
-            db.execute(f"DELETE FROM outbox WHERE seq IN ({marks}) AND state='pending'", seqs)
+            if self.await_receipts:
+                db.execute(f"UPDATE outbox SET state='sent', sent_at=? WHERE seq IN ({marks}) AND state='pending'",
+                           [time.time(), *seqs])
+            else:
+                db.execute(f"DELETE FROM outbox WHERE seq IN ({marks}) AND state='pending'", seqs)
             self._bump("acked", int(size[0]))
             self._bump("acked_bytes", int(size[1]))
         return int(size[0])
+
+    def confirm(self, msg_ids: list[str]) -> int:
+        """A receiver stored these messages: they leave the outbox."""
+        if not msg_ids:
+            return 0
+        n = 0
+        with self.transaction() as db:
+            for i in range(0, len(msg_ids), 500):
+                chunk = msg_ids[i : i + 500]
+                n += db.execute(
+                    f"DELETE FROM outbox WHERE msg_id IN ({','.join('?' * len(chunk))}) AND state IN ('pending', 'sent')",
+                    chunk).rowcount
+            if n:
+                self._bump("confirmed", n)
+        return n
+
+    def resend_unconfirmed(self, older_than_s: float = 0.0) -> int:
+        """Make sent-but-unconfirmed messages pending again (e.g. after a broker restart)."""
+        with self.transaction() as db:
+            n = db.execute("UPDATE outbox SET state='pending' WHERE state='sent' AND sent_at <= ?",
+                           (time.time() - older_than_s,)).rowcount
+        return int(n)
 
     def reject(self, seq: int, reason: str) -> None:
         """Keep the message, but stop publishing it; `reason` says why."""
@@ -184,7 +223,7 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        """Messages waiting for a broker acknowledgement (cached; updated on every commit)."""
+        """Messages not yet delivered: pending or unconfirmed (cached; updated on every commit)."""
         return self._depth
 
     def stats(self) -> OutboxStats:
@@ -193,14 +232,17 @@ class Outbox:
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE state='pending'"
             ).fetchone()
             rej = self.db.execute("SELECT COUNT(*) FROM outbox WHERE state='rejected'").fetchone()[0]
+            sent = self.db.execute("SELECT COUNT(*) FROM outbox WHERE state='sent'").fetchone()[0]
             counters = dict(self.db.execute("SELECT name, value FROM outbox_counters").fetchall())
         return OutboxStats(
             pending=int(pend[0]),
             pending_bytes=int(pend[1]),
+            unconfirmed=int(sent),
             rejected=int(rej),
             enqueued_total=int(counters.get("enqueued", 0)),
             acked_total=int(counters.get("acked", 0)),
             acked_bytes_total=int(counters.get("acked_bytes", 0)),
+            confirmed_total=int(counters.get("confirmed", 0)),
         )
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ The gateway status (`…/_gateway/{id}/status`, retained) is "online" on every c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -65,6 +66,10 @@ class PublisherSettings:
     """Keep a message whose PUBACK says "no matching subscribers" (0x10) and send it again
     after `hold_s`: with no receiver subscribed the broker would forget it."""
     hold_s: float = 2.0
+    await_receipts: bool = True
+    """Keep acknowledged messages until a receiver confirms it stored them (end to end)."""
+    resend_unconfirmed_s: float = 300.0
+    """Send again what no receiver confirmed for this long (also at once after a reconnect)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class PublisherStats:
     rejected: int
     reconnects: int
     outbox_depth: int
+    confirmed: int
     last_error: str
 
 
@@ -87,6 +93,10 @@ class Publisher:
         self.outbox = outbox
         self.topics = Topics(settings.tenant, settings.branch)
         self.status_topic = self.topics.status(settings.gateway_id)
+        self.receipts_topic = self.topics.receipts(settings.gateway_id)
+        outbox.await_receipts = settings.await_receipts
+        self._receipts: deque[list[str]] = deque()
+        self.confirmed = 0
         self.fatal: DeliveryError | None = None
         self.last_error = ""
         self._conn: Connection | None = None
@@ -138,7 +148,7 @@ class Publisher:
             data, ctype = bytes(payload), content_type or "application/octet-stream"
         topic = self.topics.full(topic_suffix)
         return blob_messages(topic, data, kind or topic_suffix.rsplit("/", 1)[-1],
-                             self.settings.chunk_bytes, ctype, props)
+                             self.settings.chunk_bytes, ctype, {**(props or {}), "gateway": self.settings.gateway_id})
 
     def wake(self) -> None:
         """Tell the pump that new messages were put in the outbox."""
@@ -153,17 +163,21 @@ class Publisher:
         self._thread = threading.Thread(target=self._pump, name="badgekit-publisher", daemon=True)
         self._thread.start()
 
-    def flush(self, timeout_s: float = 30.0) -> bool:
-        """Wait until the outbox holds no pending message; True if it emptied in time."""
+    def flush(self, timeout_s: float = 30.0, confirmed: bool = True) -> bool:
+        """Wait until the broker acknowledged every message and, with `confirmed` (and
+        `await_receipts`), a receiver confirmed it; True if that happened in time."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
             if self.fatal:
                 raise self.fatal
-            if self.outbox.depth == 0 and not self._inflight and not self._held:
+            st = self.outbox.stats() if not confirmed else None
+            done = (self.outbox.depth == 0) if confirmed else (st is not None and st.pending == 0)
+            if done and not self._inflight and not self._held:
                 return True
+            if time.monotonic() >= deadline:
+                return False
             self._wake.set()
             time.sleep(0.02)
-        return self.outbox.depth == 0
 
     def stop(self) -> None:
         """Publish the "stopped" status, stop the pump and disconnect (pending stays queued)."""
@@ -189,6 +203,7 @@ class Publisher:
             rejected=self.rejected,
             reconnects=self.reconnects,
             outbox_depth=self.outbox.depth,
+            confirmed=self.confirmed,
             last_error=self.last_error,
         )
 
@@ -212,6 +227,7 @@ class Publisher:
             will=(self.status_topic, self._status("offline")),
         )
         conn.client.on_publish = self._on_publish
+        conn.client.on_message = self._on_receipt
         conn.client.max_inflight_messages_set(self.settings.window)
         conn.start(require=require)
         if conn.connected.is_set():
@@ -220,7 +236,25 @@ class Publisher:
 
     def _after_connect(self, conn: Connection) -> None:
         self._max_packet = conn.max_packet_bytes
+        if self.settings.await_receipts:
+            conn.client.subscribe(self.receipts_topic, qos=1)
         conn.client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+
+    def _on_receipt(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            ids = json.loads(message.payload).get("msg_ids", [])
+        except (ValueError, AttributeError):
+            log.warning("ignored a malformed receipt on %s", message.topic)
+            return
+        self._receipts.append([str(i) for i in ids])
+        self._wake.set()
+
+    def _take_receipts(self) -> None:
+        ids: list[str] = []
+        while self._receipts:
+            ids.extend(self._receipts.popleft())
+        if ids:
+            self.confirmed += self.outbox.confirm(ids)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         # Network thread: only record; the pump thread owns the in-flight map and the outbox.
@@ -258,6 +292,7 @@ class Publisher:
             self._conn.stop()
         self._conn = None
         self._flush_acks()
+        self._take_receipts()
         if self._inflight:
             self._suspect = min(m.seq for m in self._inflight.values())
         self._inflight.clear()
@@ -266,6 +301,8 @@ class Publisher:
     def _pump(self) -> None:
         hwm = 0
         backoff = 0.2
+        first = True
+        next_sweep = time.monotonic() + self.settings.resend_unconfirmed_s
         while not self._stop.is_set():
             conn = self._conn
             if conn is not None and conn.fatal is not None:
@@ -293,14 +330,32 @@ class Publisher:
                 if self._suspect:
                     self._strike(self._suspect)
                     self._suspect = 0
-                hwm, backoff = 0, 0.2
+                if self.settings.await_receipts:
+                    # After a reconnect the broker may have lost what it acknowledged but had
+                    # not yet saved; after our own restart, receipts sent meanwhile are gone.
+                    n = self.outbox.resend_unconfirmed()
+                    if n:
+                        log.info("%s: sending %d unconfirmed messages again",
+                                 "started" if first else "reconnected", n)
+                hwm, backoff, first = 0, 0.2, False
             self._flush_acks()
+            self._take_receipts()
+            if self.settings.await_receipts and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.settings.resend_unconfirmed_s
+                if self.outbox.resend_unconfirmed(self.settings.resend_unconfirmed_s):
+                    hwm = 0
             self._resend_held(conn)
             room = self.settings.window - len(self._inflight)
             if room > 0:
-                for msg in self.outbox.pending(after_seq=hwm, limit=room):
+                busy = {m.seq for m in self._inflight.values()} | set(self._held)
+                for msg in self.outbox.pending(after_seq=hwm, limit=room + len(busy)):
                     hwm = msg.seq
+                    if msg.seq in busy:
+                        continue
                     self._send(conn, msg)
+                    room -= 1
+                    if room <= 0:
+                        break
             self._wake.wait(0.05)
             self._wake.clear()
         self._flush_acks()

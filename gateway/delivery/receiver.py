@@ -4,6 +4,10 @@
     summary = receiver.run(idle_exit_s=5)     # or start() ... stop() around other work
     summary.clips_verified, summary.duplicates_dropped, summary.gaps
 
+Every stored message (and every duplicate) is confirmed to the gateway that sent it with
+a receipt on `…/_gateway/{gateway id}/receipts` (batched, QoS 1); the gateway keeps a
+message until then, so even a broker that crashes before saving loses nothing.
+
 It keeps a persistent MQTT 5 session (fixed client id, clean_start off, session expiry),
 so QoS 1 messages published while it is down wait in the broker. Each message is
 acknowledged only after `ReceiverStore.handle` committed it, so a receiver killed at any
@@ -14,6 +18,7 @@ moment gets the message again and drops the copy it already stored. With
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -25,7 +30,7 @@ from typing import Any
 from gateway.delivery.mqtt import Connection, user_properties
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.store import ReceiverStore
-from gateway.delivery.topics import Topics
+from gateway.delivery.topics import TopicError, Topics, parse
 from gateway.delivery.verify import Gap
 
 __all__ = ["Receiver", "ReceiverSettings", "ReceiverSummary"]
@@ -87,6 +92,9 @@ class Receiver:
         self._last_message = time.monotonic()
         self._stop = threading.Event()
         self._conn: Connection | None = None
+        self._receipts: dict[str, list[str]] = {}
+        self._receipt_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
 
     def start(self) -> None:
         """Connect and subscribe; messages are handled on paho's thread until `stop()`."""
@@ -100,7 +108,27 @@ class Receiver:
         conn.client.manual_ack_set(True)
         conn.client.on_message = self._on_message
         self._conn = conn
+        self._stop.clear()
         conn.start(require=True)
+        self._flusher = threading.Thread(target=self._flush_loop, name="badgekit-receipts", daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(0.1):
+            self.flush_receipts()
+        self.flush_receipts()
+
+    def flush_receipts(self) -> int:
+        """Publish the receipts collected so far (one message per gateway, QoS 1)."""
+        conn = self._conn
+        if conn is None or not conn.connected.is_set():
+            return 0
+        with self._receipt_lock:
+            batch, self._receipts = self._receipts, {}
+        for topic, ids in batch.items():
+            for i in range(0, len(ids), 2000):
+                conn.client.publish(topic, json.dumps({"msg_ids": ids[i : i + 2000]}), qos=1)
+        return sum(len(v) for v in batch.values())
 
     def _subscribe(self, session_present: bool) -> None:
         assert self._conn is not None
@@ -118,6 +146,15 @@ class Receiver:
         log.debug("%s %s", outcome, message.topic)
         if message.qos:
             client.ack(message.mid, message.qos)
+        gateway, msg_id = props.get("gateway"), props.get("msg_id")
+        if gateway and msg_id and outcome in ("stored", "complete", "duplicate"):
+            try:
+                info = parse(message.topic)
+                topic = Topics(info.tenant, info.branch).receipts(gateway)
+            except TopicError:
+                return
+            with self._receipt_lock:
+                self._receipts.setdefault(topic, []).append(msg_id)
 
     def run(
         self,
@@ -149,7 +186,11 @@ class Receiver:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(5)
+            self._flusher = None
         if self._conn is not None:
+            time.sleep(0.05)  # let the last receipts leave
             self._conn.stop()
             self._conn = None
 

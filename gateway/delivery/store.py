@@ -99,6 +99,8 @@ class ReceiverStore:
             log.warning("ignored: %s", exc)
             return "ignored"
         msg_id = props.get("msg_id", "")
+        if info.kind == "receipts":
+            return "ignored"
         if info.kind == "status" and not msg_id:
             self._status(info, payload)
             return "complete"

@@ -12,6 +12,7 @@ to the branch's gateway. Per session:
 | `…/{badge}/{session}/transcript` | the session transcript (JSON + WebVTT) |
 | `…/{badge}/{session}/manifest` | the session manifest: clips, hashes, gaps |
 | `badgekit/v1/{tenant}/{branch}/_gateway/{gateway id}/status` | retained status, last will |
+| `badgekit/v1/{tenant}/{branch}/_gateway/{gateway id}/receipts` | receiver → gateway: stored msg ids |
 
 Further per-session kinds (e.g. `findings`) use the same shape: `…/{badge}/{session}/{kind}`.
 """
@@ -78,6 +79,10 @@ class Topics:
         check_level(gateway_id, "gateway id")
         return f"{self.base}/{GATEWAY_LEVEL}/{gateway_id}/status"
 
+    def receipts(self, gateway_id: str) -> str:
+        check_level(gateway_id, "gateway id")
+        return f"{self.base}/{GATEWAY_LEVEL}/{gateway_id}/receipts"
+
     @staticmethod
     def subscription(tenant: str = "+", branch: str = "+", share_group: str | None = None) -> str:
         """The filter a receiver subscribes to; with `share_group` an MQTT 5 shared one."""
@@ -113,8 +118,8 @@ def parse(topic: str) -> TopicInfo:
         raise TopicError(f"unsupported topic version {levels[1]!r} in {topic!r}")
     tenant, branch, rest = levels[2], levels[3], levels[4:]
     if rest[0] == GATEWAY_LEVEL:
-        if len(rest) == 3 and rest[2] == "status":
-            return TopicInfo(tenant, branch, "status", gateway_id=rest[1])
+        if len(rest) == 3 and rest[2] in ("status", "receipts"):
+            return TopicInfo(tenant, branch, rest[2], gateway_id=rest[1])
         raise TopicError(f"unknown gateway topic {topic!r}")
     if len(rest) == 3:
         return TopicInfo(tenant, branch, rest[2], badge=rest[0], session=rest[1])

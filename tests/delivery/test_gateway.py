@@ -20,8 +20,13 @@ def _gateway(broker, spool, state=None, **kw) -> Gateway:
         publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw1"), flush_timeout_s=20, **kw))
 
 
-def _receive(broker, out, idle_s=0.7):
+def _receiver(broker, out) -> Receiver:
     rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out, client_id="rx-test"))
+    rx.start()
+    return rx
+
+
+def _finish(rx: Receiver, idle_s: float = 0.5):
     summary = rx.run(idle_exit_s=idle_s)
     rx.close()
     return summary
@@ -36,12 +41,13 @@ def test_spool_to_receiver_chunked_verified_identical(broker, tmp_path):
     spool, out = tmp_path / "spool", tmp_path / "out"
     sides = make_session(spool, clips=2, blocks_per_clip=600)  # 153 KB of ADPCM: two parts each
     sides += make_session(spool, session="S0002", clips=1, blocks_per_clip=20)
-    _receive(broker, out, idle_s=0.1)  # subscribe once so the broker queues for us
+    rx = _receiver(broker, out)
     gw = _gateway(broker, spool)
     report = gw.run_once()
     gw.close()
     assert report.delivered and report.clips_in == 3 and report.clips_quarantined == 0
-    summary = _receive(broker, out)
+    assert report.unconfirmed == 0  # every message confirmed by the receiver's receipts
+    summary = _finish(rx)
     assert (summary.clips_received, summary.clips_verified, summary.duplicates_dropped) == (3, 3, 0)
     assert summary.gaps == [] and summary.missing == [] and summary.failed == []
     for side in sides:
@@ -57,13 +63,13 @@ def test_spool_to_receiver_chunked_verified_identical(broker, tmp_path):
 def test_lost_gateway_state_redelivers_and_the_receiver_drops_every_copy(broker, tmp_path):
     spool, out = tmp_path / "spool", tmp_path / "out"
     make_session(spool, clips=3, blocks_per_clip=300)
-    _receive(broker, out, idle_s=0.1)
+    rx = _receiver(broker, out)
     for _ in range(2):  # second run: state folder wiped, everything is sent again
         shutil.rmtree(spool / ".badgekit-gateway", ignore_errors=True)
         gw = _gateway(broker, spool)
         assert gw.run_once().delivered
         gw.close()
-    summary = _receive(broker, out)
+    summary = _finish(rx)
     assert summary.clips_verified == 3
     assert summary.duplicates_dropped == 3 * 3  # clip record, audio, custody record per clip
     wavs = sorted(p.name for p in (out / "acme/sh01/B0001/S0001/clips").glob("*.wav"))
@@ -82,7 +88,7 @@ def test_bad_spool_files_are_quarantined_with_reasons_and_the_rest_is_delivered(
     wav[3].write_text("this is not audio\n")  # non-audio under a clip's name
     (folder / f"{sides[4]['clip_id']}.json").write_text("{not json")  # broken sidecar
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")  # a stray file
-    _receive(broker, out, idle_s=0.1)
+    rx = _receiver(broker, out)
     gw = _gateway(broker, spool, state)
     report = gw.run_once()
     gw.close()
@@ -93,7 +99,7 @@ def test_bad_spool_files_are_quarantined_with_reasons_and_the_rest_is_delivered(
     assert "RIFF" in reasons[f"{sides[3]['clip_id']}.wav.reason.txt"]
     assert "not valid JSON" in reasons[f"{sides[4]['clip_id']}.json.reason.txt"]
     assert "not a clip file" in reasons["photo.jpg.reason.txt"]
-    summary = _receive(broker, out)
+    summary = _finish(rx)
     assert summary.clips_verified == 2
     # The receiver sees the hole the quarantined clips left in the badge's chain.
     assert [g.missing_seqs for g in summary.gaps] == [(2, 3, 4, 5)]
@@ -125,17 +131,19 @@ def test_health_and_prometheus_metrics(broker, tmp_path):
     spool = tmp_path / "spool"
     make_session(spool, clips=2, blocks_per_clip=10)
     (spool / "B0001" / "S0001" / "junk.bin").write_bytes(b"\0")
-    _receive(broker, tmp_path / "out", idle_s=0.1)
+    rx = _receiver(broker, tmp_path / "out")
     gw = _gateway(broker, spool, metrics_port=0)
     gw.run_once()
     base = f"http://127.0.0.1:{gw.port}"
     text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     health = json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read())
     gw.close()
+    _finish(rx, 0.1)
     values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if not line.startswith("#")}
     assert values["badgekit_gateway_clips_in_total"] == 2
     assert values["badgekit_gateway_clips_quarantined_total"] == 1
-    assert values["badgekit_gateway_outbox_depth"] == 0
+    assert values['badgekit_gateway_outbox_depth{state="pending"}'] == 0
+    assert values['badgekit_gateway_outbox_depth{state="unconfirmed"}'] == 0
     assert values["badgekit_gateway_errors_total"] >= 1
     assert values["badgekit_gateway_broker_connected"] == 1
     assert "# TYPE badgekit_gateway_seconds_transcribed_total counter" in text

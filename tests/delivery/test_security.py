@@ -124,7 +124,7 @@ def test_announced_maximum_packet_size_rejects_before_sending(broker_factory, ma
     pub = make_publisher(BrokerSettings.from_url(broker.url), chunk_bytes=8192, require_subscriber=False)
     pub.enqueue("B1/S1/notes", b"y" * 6000, kind="notes")
     pub.enqueue("B1/S1/findings", {"kind": "findings", "revision": 1})
-    assert pub.flush(10)
+    assert pub.flush(10, confirmed=False)
     rejected = pub.outbox.rejected()
     assert len(rejected) == 1 and "Maximum Packet Size is 4096" in rejected[0][3]
     assert pub.stats().reconnects == 0
