@@ -1,0 +1,99 @@
+"""`badgekit sim badge --clips DIR [--ble]`: a simulated badge serving its clips.
+
+Serial (default): the firmware's sync server and serial link run in the real
+`micropython` binary (badgekit/sim/badge_mp.py) on the master end of a pty pair; the
+first line printed is ``serial: /dev/pts/N``, the end a companion opens. With
+``--ble`` the firmware's BLE module (firmware.hw.radio) runs under CPython on the
+bumble `bluetooth` shim, on a virtual link whose second controller is offered to the
+companion as an HCI transport; the first line is then
+``ble: <address> hci: tcp-client:127.0.0.1:PORT``. A fresh badge is unenrolled; it
+serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import tty
+from pathlib import Path
+
+import typer
+
+__all__ = ["register", "start_serial_badge"]
+
+_MP_MAIN = Path(__file__).with_name("badge_mp.py")
+
+
+def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
+                       probe: bool = False, heap: str | None = None
+                       ) -> tuple[subprocess.Popen[bytes], str, int, str]:
+    """Start the MicroPython badge on a new pty; return (process, pty path, slave fd,
+    its ready line). The caller keeps ``slave fd`` open while the badge serves (so the
+    badge never sees a hang-up between companions) and closes it afterwards."""
+    from badgekit import mpy
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    name = os.ttyname(slave)
+    args = [str(master), str(clips), str(work)] + ([badge] if badge else []) + (
+        ["--probe"] if probe else [])
+    proc = mpy.popen(_MP_MAIN, args=args, heap=heap, pass_fds=(master,), stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, start_new_session=True)
+    os.close(master)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode(errors="replace").strip()
+    if '"ready": true' not in line:
+        rest = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+        proc.kill()
+        os.close(slave)
+        raise RuntimeError(f"simulated badge failed to start: {line} {rest}".strip())
+    return proc, name, slave, line
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def badge(clips: Path = typer.Option(..., "--clips", help="Folder of clips from `sim record`."),
+              ble: bool = typer.Option(False, "--ble", help="Serve over the bumble BLE link."),
+              badge_id: str = typer.Option(None, "--badge", help="Badge id (default: the clips')."),
+              heap: str = typer.Option(None, "--heap", help="MicroPython heap size, e.g. 256k."),
+              ) -> None:
+        """Run a simulated badge serving the clips of DIR until interrupted."""
+        if not clips.is_dir():
+            print(f"error: {clips} is not a folder of clips", file=sys.stderr)
+            raise typer.Exit(2)
+        if ble:
+            from badgekit.sim.ble_badge import run_ble_badge
+
+            raise typer.Exit(run_ble_badge(clips, badge_id))
+        work = Path(tempfile.mkdtemp(prefix="badgekit-badge-"))
+        try:
+            try:
+                proc, name, slave, ready = start_serial_badge(clips, work, badge_id, heap=heap)
+            except (RuntimeError, OSError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                raise typer.Exit(1) from None
+            print(f"serial: {name}", flush=True)
+            print(ready, flush=True)
+            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            try:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    print(raw.decode(errors="replace").rstrip(), flush=True)
+                code = proc.wait()
+                print(f"error: the simulated badge stopped (exit {code})", file=sys.stderr)
+                raise typer.Exit(1)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                os.close(slave)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)

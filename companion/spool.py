@@ -1,0 +1,235 @@
+"""The spool: where synced clips land for the gateway, with proof of custody.
+
+Layout (docs/contracts.md, "Spool")::
+
+    <spool>/<badge>/<session>/<clip id>.wav            the clip as exported by the badge
+    <spool>/<badge>/<session>/<clip id>.json           sidecar (firmware.clipfmt.sidecar)
+    <spool>/<badge>/<session>/<clip id>.custody.json   custody record, written last
+    <spool>/<badge>/.incoming/<clip id>.wav.partial    a clip being received (+ .offset)
+    <spool>/<badge>/.ledger.jsonl                      every clip ever committed (seq, sha)
+    <spool>/<badge>/.rejected/                         clips that failed verification
+
+A clip is received into ``.incoming`` and fsynced; ``.offset`` records the durable
+length, so a dropped link resumes there. When complete it is verified with
+firmware.clipfmt (SHA-256 over header and audio, the trailer, the badge's listed hash,
+and the chain link to the previous clip of the badge), then sidecar, WAV and custody
+record are renamed into place in that order, the ledger gets a line, and only then may
+the badge be acknowledged. Re-running after any crash never duplicates a clip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from companion.sync_errors import SpoolError, VerifyError
+
+__all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]
+
+FSYNC_EVERY_BYTES = 256 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A clip that is durably in the spool with its custody record."""
+
+    clip_id: str
+    seq: int
+    session: str
+    sha256: str
+    wav: Path
+    chain: str
+
+
+class Incoming:
+    """A clip being received: append bytes at the durable offset, fsync now and then."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset_path = path.with_name(path.name + ".offset")
+        durable = 0
+        try:
+            durable = int(self.offset_path.read_text())
+        except (OSError, ValueError):
+            durable = 0
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        self.offset = min(durable, size)
+        self._f = open(path, "r+b" if size else "wb")
+        self._f.truncate(self.offset)
+        self._f.seek(self.offset)
+        self._unsynced = 0
+
+    def write(self, offset: int, data: bytes) -> None:
+        if offset != self.offset:
+            raise SpoolError(f"{self.path.name}: data at {offset}, expected {self.offset}")
+        try:
+            self._f.write(data)
+        except OSError as exc:
+            raise SpoolError(f"cannot write {self.path}: {exc.strerror}") from None
+        self.offset += len(data)
+        self._unsynced += len(data)
+        if self._unsynced >= FSYNC_EVERY_BYTES:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make everything written so far durable and record that offset."""
+        try:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            _write_atomic(self.offset_path, str(self.offset))
+        except OSError as exc:
+            raise SpoolError(f"cannot write {self.path}: {exc.strerror}") from None
+        self._unsynced = 0
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self.sync()
+            self._f.close()
+
+    def discard(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+        for p in (self.path, self.offset_path):
+            p.unlink(missing_ok=True)
+
+
+class Spool:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def badge_dir(self, badge: str) -> Path:
+        return self.root / badge
+
+    # ---- ledger -------------------------------------------------------------------
+    def ledger(self, badge: str) -> dict[int, dict[str, Any]]:
+        """seq -> committed entry for every clip of ``badge`` this spool ever took."""
+        out: dict[int, dict[str, Any]] = {}
+        p = self.badge_dir(badge) / ".ledger.jsonl"
+        try:
+            lines = p.read_text().splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            try:
+                e = json.loads(line)
+                out[int(e["seq"])] = e
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line from a crash; the clip is re-checked below
+        return out
+
+    def _append_ledger(self, badge: str, entry: dict[str, Any]) -> None:
+        p = self.badge_dir(badge) / ".ledger.jsonl"
+        with open(p, "a") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    # ---- receiving ----------------------------------------------------------------
+    def incoming(self, badge: str, clip_id: str) -> Incoming:
+        d = self.badge_dir(badge) / ".incoming"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            return Incoming(d / f"{clip_id}.wav.partial")
+        except OSError as exc:
+            raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}") from None
+
+    def commit(self, badge: str, inc: Incoming, *, clip_id: str, seq: int, expect_sha256: str,
+               custody: dict[str, Any]) -> Committed:
+        """Verify a complete incoming clip and move it into place with its custody record.
+
+        Raises VerifyError (the partial file is moved to ``.rejected``) or SpoolError."""
+        from firmware import clipfmt
+
+        inc.close()
+        prev = self.ledger(badge).get(seq - 1)
+        want_prev = prev["sha256"] if prev is not None else None
+        try:
+            with open(inc.path, "rb") as f:
+                info = clipfmt.verify_wav(f, prev_sha256=want_prev, expect_sha256=expect_sha256)
+        except clipfmt.ClipFormatError as exc:
+            self._reject(badge, inc, clip_id, str(exc))
+            raise VerifyError(clip_id, str(exc)) from None
+        h = info.header
+        if prev is not None:
+            chain = "linked"  # the previous clip is in this spool and the link matches
+        elif h.prev_sha256 == clipfmt.ZERO_HASH:
+            chain = "first"  # the badge's first clip
+        else:
+            chain = "gap"  # the previous clip never reached this spool (see the badge's list)
+        if h.clip_id != clip_id or h.badge != badge:
+            reason = f"the data names clip {h.clip_id} of badge {h.badge}"
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
+        import hashlib
+
+        wav_sha = hashlib.sha256(inc.path.read_bytes()).hexdigest()
+        sdir = self.badge_dir(badge) / h.session
+        wav = sdir / f"{clip_id}.wav"
+        record = {
+            "clip_id": clip_id, "badge": badge, "session": h.session, "seq": seq,
+            "sha256": info.sha256, "prev_sha256": h.prev_sha256, "chain": chain,
+            "wav_sha256": wav_sha, "bytes": inc.path.stat().st_size,
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "received_epoch": time.time(), "host": socket.gethostname(),
+            **custody,
+        }
+        try:
+            sdir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(sdir / f"{clip_id}.json", json.dumps(info.sidecar(), indent=2, sort_keys=True))
+            os.replace(inc.path, wav)
+            _fsync_dir(sdir)
+            _write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
+            _fsync_dir(sdir)
+            self._append_ledger(badge, {"seq": seq, "clip_id": clip_id, "sha256": info.sha256,
+                                        "session": h.session})
+            inc.offset_path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}; nothing was "
+                             "acknowledged") from None
+        return Committed(clip_id, seq, h.session, info.sha256, wav, chain)
+
+    def _reject(self, badge: str, inc: Incoming, clip_id: str, reason: str) -> None:
+        d = self.badge_dir(badge) / ".rejected"
+        d.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        os.replace(inc.path, d / f"{clip_id}.{stamp}.wav")
+        _write_atomic(d / f"{clip_id}.{stamp}.reason.json",
+                      json.dumps({"clip_id": clip_id, "reason": reason}))
+        inc.offset_path.unlink(missing_ok=True)
+
+    def committed(self, badge: str, seq: int, sha256: str) -> bool:
+        """True if this exact clip is already durably in the spool (then just ack it)."""
+        e = self.ledger(badge).get(seq)
+        return e is not None and e.get("sha256") == sha256
+
+    def clips(self, badge: str | None = None) -> Iterator[Path]:
+        """Every committed clip WAV (those with a custody record)."""
+        pattern = f"{badge}/*/*.custody.json" if badge else "*/*/*.custody.json"
+        for p in sorted(self.root.glob(pattern)):
+            yield p.with_name(p.name.replace(".custody.json", ".wav"))

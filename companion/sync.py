@@ -1,0 +1,279 @@
+"""Sync, enroll and status of one badge over any transport: the companion's sync API.
+
+    report = await sync_badge(transport, Spool(dir), KeyStore(path), branch="b1",
+                              progress=callback)
+
+``sync_badge`` authenticates (mutual HMAC), lists the clips, reads each one into the
+spool from its durable offset (so a rerun after a dropped link resumes), verifies it
+(hash, trailer, chain), commits it with a custody record, and only then acknowledges it
+so the badge may delete it. A clip that fails verification is kept on the badge and
+reported. ``enroll_badge`` pairs a badge with the branch and an agent; ``badge_status``
+reads its info. Refusals (unknown badge, other branch, wrong key) raise SyncError
+subclasses before anything is read or acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from companion.client import BadgeClient, ClipEntry, Hello
+from companion.keystore import KeyStore
+from companion.spool import Spool
+from companion.sync_errors import (
+    AuthError,
+    BadgeReplyError,
+    LinkError,
+    NotEnrolledError,
+    UnknownBadgeError,
+    VerifyError,
+    WrongBranchError,
+)
+from companion.transport.base import Transport
+
+__all__ = ["ClipResult", "SyncReport", "Progress", "EnrollResult", "sync_badge", "enroll_badge",
+           "badge_status", "connect"]
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """What happened to one clip: synced | already | rejected | skipped."""
+
+    clip_id: str
+    status: str
+    bytes: int
+    sha256: str
+    acked: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    badge: str
+    branch: str
+    agent: str | None
+    clips: tuple[ClipResult, ...]
+    clip_bytes: int  # clip bytes received this run
+    wire_bytes_in: int  # bytes the link delivered to the companion
+    wire_bytes_out: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status in ("synced", "already") for c in self.clips)
+
+    @property
+    def synced(self) -> int:
+        return sum(c.status == "synced" for c in self.clips)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"badge": self.badge, "branch": self.branch, "agent": self.agent, "ok": self.ok,
+                "synced": self.synced, "clip_bytes": self.clip_bytes,
+                "wire_bytes_in": self.wire_bytes_in, "wire_bytes_out": self.wire_bytes_out,
+                "seconds": round(self.seconds, 3),
+                "clips": [c.__dict__ for c in self.clips]}
+
+
+@dataclass
+class Progress:
+    """Live per-badge progress, passed to the ``progress`` callback after every chunk."""
+
+    badge: str
+    total_bytes: int = 0
+    done_bytes: int = 0
+    clips_total: int = 0
+    clips_done: int = 0
+    clips_verified: int = 0
+    current: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate_bps(self) -> float:
+        dt = time.monotonic() - self.started
+        return self.done_bytes / dt if dt > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        r = self.rate_bps
+        return (self.total_bytes - self.done_bytes) / r if r > 0 else None
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    badge: str
+    branch: str
+    agent: str
+    previous_branch: str | None
+    previous_agent: str | None
+    clock_drift_s: int
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -> Hello:
+    """Hello + mutual authentication; refusals raise before anything is read."""
+    h = await client.hello()
+    if not h.enrolled:
+        raise NotEnrolledError(f"badge {h.badge} is not enrolled; run `badgekit companion "
+                               "enroll` first")
+    key = keystore.get(h.badge)
+    if branch is not None and h.branch != branch:
+        raise WrongBranchError(h.badge, h.branch, branch)
+    if key is None:
+        raise UnknownBadgeError(h.badge, h.branch)
+    await client.authenticate(key.secret)
+    return h
+
+
+async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
+                     branch: str | None = None, progress: ProgressFn | None = None,
+                     operator: str | None = None, ack: bool = True) -> SyncReport:
+    """Sync every clip of the badge on ``transport`` into ``spool`` (see module doc)."""
+    t0 = time.monotonic()
+    in0, out0 = transport.bytes_in, transport.bytes_out
+    async with BadgeClient(transport) as client:
+        h = await connect(client, keystore, branch)
+        clips = sorted(await client.list_clips(), key=lambda c: c.seq)
+        prog = Progress(h.badge, clips_total=len(clips),
+                        total_bytes=sum(c.size for c in clips if c.state in ("closed", "synced")))
+        chunk = transport.chunk_hint(h.max_chunk)
+        custody = {"operator": operator or _operator(), "branch": h.branch, "agent": h.agent,
+                   "transport": transport.name, "badge_fw": h.fw}
+        results: list[ClipResult] = []
+        got = 0
+        for c in clips:
+            prog.current = c.clip_id
+            r, n = await _sync_clip(client, spool, h.badge, c, chunk, custody, prog, progress, ack)
+            got += n
+            results.append(r)
+            prog.clips_done += 1
+            if r.status in ("synced", "already"):
+                prog.clips_verified += 1
+            if progress:
+                progress(prog)
+        with contextlib.suppress(BadgeReplyError, LinkError):
+            await client.set_time()
+    return SyncReport(h.badge, str(h.branch), h.agent, tuple(results), got,
+                      transport.bytes_in - in0, transport.bytes_out - out0,
+                      time.monotonic() - t0)
+
+
+async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry, chunk: int,
+                     custody: dict[str, Any], prog: Progress, progress: ProgressFn | None,
+                     ack: bool) -> tuple[ClipResult, int]:
+    if c.state not in ("closed", "synced"):
+        return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
+                          f"clip is {c.state} on the badge; kept there for inspection"), 0
+    if spool.committed(badge, c.seq, c.sha256):
+        acked = await _ack(client, c, ack)
+        prog.done_bytes += c.size
+        return ClipResult(c.clip_id, "already", 0, c.sha256, acked, "already in the spool"), 0
+    received = 0
+    for attempt in (1, 2):
+        inc = spool.incoming(badge, c.clip_id)
+        if inc.offset > c.size:
+            inc.discard()
+            inc = spool.incoming(badge, c.clip_id)
+        prog.done_bytes += inc.offset
+        try:
+            if inc.offset < c.size:
+                async with contextlib.aclosing(
+                        client.read(c.clip_id, inc.offset, c.size - inc.offset, chunk)) as stream:
+                    async for off, data in stream:
+                        inc.write(off, data)
+                        received += len(data)
+                        prog.done_bytes += len(data)
+                        if progress:
+                            progress(prog)
+            if inc.offset != c.size:
+                raise LinkError(f"clip {c.clip_id} ended at {inc.offset} of {c.size} bytes")
+        except BaseException:
+            inc.close()  # keep what is durable: the next run resumes from here
+            raise
+        try:
+            spool.commit(badge, inc, clip_id=c.clip_id, seq=c.seq, expect_sha256=c.sha256,
+                         custody=dict(custody, resumed=attempt > 1 or received < c.size))
+        except VerifyError as exc:
+            if attempt == 1 and received < c.size:
+                prog.done_bytes -= c.size  # a resumed clip failed: fetch it whole once more
+                continue
+            return ClipResult(c.clip_id, "rejected", received, c.sha256, False, str(exc)), received
+        acked = await _ack(client, c, ack)
+        return ClipResult(c.clip_id, "synced", received, c.sha256, acked), received
+    raise AssertionError("unreachable")
+
+
+async def _ack(client: BadgeClient, c: ClipEntry, ack: bool) -> bool:
+    if not ack:
+        return False
+    await client.ack(c.clip_id, c.sha256)
+    return True
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str, agent: str,
+                       set_time: bool = True) -> EnrollResult:
+    """Pair the badge with ``branch`` and ``agent``; a new secret goes to both ends.
+
+    An enrolled badge of this branch is re-enrolled (moved to ``agent``; its clips stay,
+    re-wrapped under the new key); a badge of another branch is refused."""
+    async with BadgeClient(transport) as client:
+        h = await client.hello()
+        prev_branch, prev_agent = h.branch, h.agent
+        old = keystore.get(h.badge)
+        if h.enrolled:
+            if h.branch != branch:
+                raise WrongBranchError(h.badge, h.branch, branch)
+            if old is None:
+                raise UnknownBadgeError(h.badge, h.branch)
+            await client.authenticate(old.secret)
+        secret = os.urandom(32)
+        keystore.put(h.badge, secret, branch, agent)  # first: never a badge without its key
+        try:
+            await client.enroll(branch, agent, secret)
+        except BadgeReplyError:
+            if old is not None:
+                keystore.put(h.badge, old.secret, old.branch, old.agent)
+            else:
+                keystore.remove(h.badge)
+            raise
+        except LinkError:
+            raise LinkError(f"the link dropped during enrollment of {h.badge}; run enroll again "
+                            "(the key store keeps the new key until it is confirmed)") from None
+        await client.hello()
+        try:
+            await client.authenticate(secret)
+        except AuthError:
+            raise AuthError(f"badge {h.badge} did not accept its new key") from None
+        drift = 0
+        if set_time:
+            drift = int((await client.set_time()).get("drift_s", 0))
+    return EnrollResult(h.badge, branch, agent, prev_branch, prev_agent, drift)
+
+
+async def badge_status(transport: Transport, keystore: KeyStore,
+                       branch: str | None = None) -> dict[str, Any]:
+    """The badge's info; authenticated when it is enrolled (an unenrolled badge answers)."""
+    async with BadgeClient(transport) as client:
+        h = await client.hello()
+        if h.enrolled:
+            await connect(client, keystore, branch)
+        info = await client.info()
+        info.setdefault("badge", h.badge)
+        info["clock_drift_s"] = int(info.get("clock", time.time())) - int(time.time())
+        info["transport"] = transport.name
+        if h.enrolled:
+            info["clips_unsynced"] = [c.__dict__ for c in await client.list_clips()]
+        return info

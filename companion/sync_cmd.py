@@ -1,0 +1,222 @@
+"""`badgekit companion enroll | sync | status`: the sync protocol's commands.
+
+    badgekit companion enroll --port /dev/pts/N --agent NAME [--branch B] [--keystore F]
+    badgekit companion sync --port /dev/pts/N [--port ...] [--ble ADDR ...] --spool DIR
+    badgekit companion status --port /dev/pts/N --json
+
+Defaults for branch, operator and spool come from the companion settings file
+(companion.settings); ``--keystore`` (or BADGEKIT_KEYSTORE) picks the key store file.
+Several ``--port``/``--ble`` badges sync concurrently with a live progress table.
+Every refusal or fault ends with one ``error:`` line and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = ["register"]
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+PORTS = typer.Option(None, "--port", help="Serial port of a badge (repeat for several).")
+BLES = typer.Option(None, "--ble", help="BLE address of a badge (repeat for several).")
+HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
+                   help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); "
+                        "default: the system's Bluetooth.")
+KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
+                        help="Branch key store file (default: <config dir>/keystore.json).")
+BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
+JSON = typer.Option(False, "--json", help="Print one JSON document.")
+
+
+def _fail(msg: str, code: int = 1) -> typer.Exit:
+    _err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Any:
+    try:
+        from companion import settings as st
+
+        return st.load()
+    except Exception as exc:  # noqa: BLE001 - settings errors become one line
+        raise _fail(f"settings: {exc}", 2) from None
+
+
+def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -> list[Any]:
+    from companion.transport import make_transport
+
+    out = [make_transport(port=p) for p in ports or []]
+    out += [make_transport(ble=b, hci=hci) for b in bles or []]
+    if not out:
+        raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
+    return out
+
+
+async def _with(transport: Any, fn: Any) -> Any:
+    async with transport:
+        return await fn(transport)
+
+
+def _run(coro: Any) -> Any:
+    from companion.sync_errors import SyncError
+
+    try:
+        return asyncio.run(coro)
+    except SyncError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; nothing half-written was acknowledged, run sync again", 130) from None
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _progress_table(rows: dict[str, dict[str, Any]]) -> Table:
+    t = Table(title="badgekit sync")
+    for col in ("badge", "clips", "bytes", "rate", "ETA", "state"):
+        t.add_column(col)
+    for name, r in rows.items():
+        p = r.get("p")
+        if p is None:
+            t.add_row(name, "", "", "", "", r["state"])
+            continue
+        eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "-"
+        t.add_row(p.badge, f"{p.clips_verified}/{p.clips_total}",
+                  f"{p.done_bytes:,}/{p.total_bytes:,}", f"{p.rate_bps / 1024:.0f} KiB/s", eta,
+                  r["state"])
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def enroll(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+               hci: str = HCI,
+               agent: str = typer.Option(..., "--agent", help="Agent who wears the badge."),
+               branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON) -> None:
+        """Enroll a badge into this branch for an agent (re-enroll moves it to the agent)."""
+        from companion.keystore import KeyStore
+        from companion.sync import enroll_badge
+
+        branch = branch or _settings().branch.id
+        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
+        ks = KeyStore(keystore)
+        res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent)))
+        if json_out:
+            _print_json(res.__dict__)
+        else:
+            moved = f" (was {res.previous_agent})" if res.previous_agent else ""
+            _out.print(f"enrolled badge [bold]{res.badge}[/] at branch {res.branch} for agent "
+                       f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s")
+
+    @app.command()
+    def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: str = HCI,
+             spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
+             branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
+             no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
+                                         "badges keep their clips.")) -> None:
+        """Copy every clip off the badges into the spool, verified, then acknowledge them."""
+        from companion.keystore import KeyStore
+        from companion.spool import Spool
+
+        s = _settings()
+        branch = branch or s.branch.id
+        spool_dir = spool or s.spool.path or str(_default_spool())
+        targets = _targets(port, ble, hci)
+        sp, ks = Spool(spool_dir), KeyStore(keystore)
+        results = _run(_sync_all(targets, sp, ks, branch, s.branch.operator or None, not no_ack,
+                                 live=not json_out))
+        failed = [r for r in results if isinstance(r, str) or not r.ok]
+        if json_out:
+            _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
+        else:
+            for r in results:
+                if isinstance(r, str):
+                    _err.print(f"[red]error:[/] {escape(r)}", soft_wrap=True)
+                    continue
+                _out.print(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
+                           f"{r.seconds:.1f} s into {spool_dir}")
+                for c in r.clips:
+                    if c.status not in ("synced", "already"):
+                        _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command()
+    def status(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+               hci: str = HCI, branch: str = BRANCH, keystore: str = KEYSTORE,
+               json_out: bool = JSON) -> None:
+        """Show one badge: enrollment, battery, storage, clips, clock, errors."""
+        from companion.keystore import KeyStore
+        from companion.sync import badge_status
+
+        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
+        ks = KeyStore(keystore)
+        info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
+        if json_out:
+            _print_json(info)
+            return
+        table = Table(title=f"badge {info.get('badge')}")
+        table.add_column("field")
+        table.add_column("value")
+        st = info.get("storage", {})
+        for k, v in (("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
+                     ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
+                     ("storage", f"{st.get('used_pct')} % used"),
+                     ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
+                     ("clock drift", f"{info.get('clock_drift_s')} s"),
+                     ("errors", ", ".join(info.get("errors", [])) or "none")):
+            table.add_row(k, escape(str(v)))
+        _out.print(table)
+
+
+def _default_spool() -> Path:
+    from badgekit.paths import data_dir
+
+    return data_dir() / "spool"
+
+
+async def _sync_all(targets: list[Any], spool: Any, keystore: Any, branch: str,
+                    operator: str | None, ack: bool, live: bool) -> list[Any]:
+    from companion.sync import sync_badge
+    from companion.sync_errors import SyncError
+
+    rows: dict[str, dict[str, Any]] = {t.name: {"state": "connecting"} for t in targets}
+
+    async def one(t: Any) -> Any:
+        def prog(p: Any) -> None:
+            rows[t.name].update(p=p, state="syncing")
+
+        try:
+            async with t:
+                r = await sync_badge(t, spool, keystore, branch=branch, progress=prog,
+                                     operator=operator, ack=ack)
+            rows[t.name]["state"] = "done" if r.ok else "kept clips"
+            return r
+        except SyncError as exc:
+            rows[t.name]["state"] = "failed"
+            return f"{t.name}: {exc}"
+
+    if not live:
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+    with Live(_progress_table(rows), console=_out, refresh_per_second=4) as lv:
+        task = asyncio.gather(*(one(t) for t in targets))
+        while not task.done():
+            await asyncio.wait([task], timeout=0.25)
+            lv.update(_progress_table(rows))
+        lv.update(_progress_table(rows))
+        return list(task.result())

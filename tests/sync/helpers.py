@@ -1,0 +1,81 @@
+"""Shared helpers for the sync tests: clip folders, a simulated serial badge, CLI runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from badgekit.sim.badge_cmd import start_serial_badge
+from firmware import clipfmt
+from firmware.clipsink import FolderSink
+
+__all__ = ["make_clips", "SerialBadge", "cli", "spool_clips"]
+
+
+def _block(i: int) -> bytes:
+    pred = (i * 37) % 2000 - 1000
+    head = pred.to_bytes(2, "little", signed=True) + bytes([20, 0])
+    return head + bytes(((j * 7 + i) & 0x77) for j in range(clipfmt.BLOCK_ALIGN - 4))
+
+
+def make_clips(folder: Path, badge: str, n: int, blocks_each: int = 20,
+               start_epoch: int = 1_764_000_000) -> list[dict]:
+    """``n`` chained clips (seq 0..n-1) as `badgekit sim record` writes them."""
+    sink = FolderSink(str(folder))
+    out = []
+    for seq in range(n):
+        sink.open_clip({"badge": badge, "session": f"{badge}-s1", "seq": seq,
+                        "start_epoch": start_epoch + seq * 60, "sample_rate": 16000,
+                        "session_offset_samples": seq * 16000 * 60})
+        for b in range(blocks_each):
+            sink.write_block(_block(seq * 1000 + b))
+        out.append(sink.close_clip())
+    return out
+
+
+class SerialBadge:
+    """The real firmware under MicroPython on a pty (badgekit.sim.badge_cmd)."""
+
+    def __init__(self, clips: Path, probe: bool = False, heap: str | None = None) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="bk-sync-"))
+        self.proc, self.port, self._slave, line = start_serial_badge(clips, self.work, probe=probe,
+                                                                     heap=heap)
+        self.ready = json.loads(line)
+
+    def close(self) -> str:
+        out = ""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            out = self.proc.communicate(timeout=10)[0].decode(errors="replace")
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+        try:
+            os.close(self._slave)
+        except OSError:
+            pass
+        shutil.rmtree(self.work, ignore_errors=True)
+        return out
+
+    def __enter__(self) -> SerialBadge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60
+        ) -> subprocess.CompletedProcess[str]:
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "badgekit", *args], capture_output=True,
+                          text=True, timeout=timeout, env=e)
+
+
+def spool_clips(spool: Path) -> dict[str, Path]:
+    return {p.name[:-len(".custody.json")]: p for p in spool.glob("*/*/*.custody.json")}
