@@ -52,8 +52,8 @@ def test_missing_file(tmp_path: Path):
 
 def test_officer_edit_takes_effect(tmp_path: Path):
     text = default_rules_path().read_text(encoding="utf-8")
-    text = text.replace('"零存整取",', '"零存整取", "放进来就是存着",')
+    text = text.replace('"零存整取",', '"零存整取", "钱放进来会下蛋",')
     p = tmp_path / "edited.toml"
     p.write_text(text, encoding="utf-8")
-    assert check_text("这个放进来就是存着", p).item("deposit_framing").status == "violated"
-    assert check_text("这个放进来就是存着").item("deposit_framing").status == "missing"
+    assert check_text("这个钱放进来会下蛋", p).item("deposit_framing").status == "violated"
+    assert check_text("这个钱放进来会下蛋").item("deposit_framing").status == "missing"
