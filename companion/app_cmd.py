@@ -28,7 +28,13 @@ JSON = typer.Option(False, "--json", help="Print one JSON document instead of ta
 SETTINGS = typer.Option(None, "--settings", help="Settings file to use instead of the default.",
                         envvar="BADGEKIT_COMPANION_SETTINGS")
 PORT = typer.Option(None, "--port", help="Serial port of the badge (e.g. /dev/ttyACM0).")
-BLE = typer.Option(None, "--ble", help="BLE address or badge id of the badge.")
+BLE = typer.Option(None, "--ble", help="BLE address of the badge.")
+HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
+                   help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); "
+                        "default: the system's Bluetooth.")
+KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
+                        help="Branch key store file (default: <config dir>/keystore.json).")
+BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
 
 
 def _fail(msg: str, code: int = 1) -> typer.Exit:
@@ -53,12 +59,15 @@ def _print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def _target(port: str | None, ble: str | None):
+def _target(port: str | None, ble: str | None, hci: str | None = None,
+            keystore: str | None = None):
     from companion.badgeops import Target
 
     if bool(port) == bool(ble):
         raise _fail("name exactly one badge: --port PATH or --ble ADDRESS", 2)
-    return Target("serial", port) if port else Target("ble", ble or "")
+    if port:
+        return Target("serial", port, None, keystore)
+    return Target("ble", ble or "", hci, keystore)
 
 
 def _run(coro):
@@ -92,7 +101,7 @@ def register(app: typer.Typer) -> None:
         drift_warn_s: float = typer.Option(None, "--drift-warn-s", help="Clock drift limit (s)."),
         unsynced_warn_hours: float = typer.Option(None, "--unsynced-warn-hours", help="Unsynced audio limit (h)."),
         last_sync_warn_hours: float = typer.Option(None, "--last-sync-warn-hours", help="Sync overdue after (h)."),
-        branch: str = typer.Option(None, "--branch", help="This branch's id."),
+        branch: str = BRANCH, hci: str = HCI, keystore: str = KEYSTORE,
         json_out: bool = JSON,
         settings_file: str = SETTINGS,
     ) -> None:
@@ -106,20 +115,20 @@ def register(app: typer.Typer) -> None:
             "attention.battery_warn_pct": battery_warn_pct, "attention.drift_warn_s": drift_warn_s,
             "attention.unsynced_warn_hours": unsynced_warn_hours,
             "attention.last_sync_warn_hours": last_sync_warn_hours, "branch.id": branch})
-        result = _run(run_scan(s))
+        result = _run(run_scan(s, hci=hci, keystore=keystore))
         if json_out:
             _print_json(result.as_dict())
         else:
             render(result, _out)
 
     @app.command("set-time")
-    def set_time(port: str = PORT, ble: str = BLE, json_out: bool = JSON,
+    def set_time(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
                  settings_file: str = SETTINGS) -> None:
         """Set the badge's clock to this computer's (UTC) and report the drift it had."""
         from companion import badgeops
 
-        s = _load(settings_file)
-        res = _run(badgeops.set_time(s, _target(port, ble)))
+        s = _load(settings_file, {"branch.id": branch})
+        res = _run(badgeops.set_time(s, _target(port, ble, hci, keystore)))
         if json_out:
             _print_json(res)
         else:
@@ -127,13 +136,13 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("get")
     def config_get(key: str = typer.Argument(None, help="One key (default: all)."),
-                   port: str = PORT, ble: str = BLE, json_out: bool = JSON,
+                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
                    settings_file: str = SETTINGS) -> None:
         """Read the badge's recording config (gain, VAD sensitivity, lengths, warning level)."""
         from companion import badgeops
 
-        s = _load(settings_file)
-        cfg = _run(badgeops.config_get(s, _target(port, ble), key))
+        s = _load(settings_file, {"branch.id": branch})
+        cfg = _run(badgeops.config_get(s, _target(port, ble, hci, keystore), key))
         if json_out:
             _print_json(cfg)
             return
@@ -147,17 +156,17 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("set")
     def config_set(assignments: list[str] = typer.Argument(..., help="KEY=VALUE (or KEY VALUE)."),
-                   port: str = PORT, ble: str = BLE, json_out: bool = JSON,
+                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
                    settings_file: str = SETTINGS) -> None:
         """Change the badge's recording config; values are checked before they are sent."""
         from companion import badgeops
 
-        s = _load(settings_file)
+        s = _load(settings_file, {"branch.id": branch})
         try:
             changes = badgeops.parse_assignments(assignments)
         except badgeops.OpsError as exc:
             raise _fail(str(exc), 2) from None
-        cfg = _run(badgeops.config_set(s, _target(port, ble), changes))
+        cfg = _run(badgeops.config_set(s, _target(port, ble, hci, keystore), changes))
         if json_out:
             _print_json(cfg)
         else:
@@ -191,14 +200,14 @@ def register(app: typer.Typer) -> None:
         _out.print(table)
 
     @app.command()
-    def logs(port: str = PORT, ble: str = BLE,
+    def logs(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH,
              tail: int = typer.Option(0, "--tail", help="Only the last N events (0: all)."),
              json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
         """The badge's event log (boots, sessions, recoveries, errors, syncs)."""
         from companion import badgeops
 
-        s = _load(settings_file)
-        res = _run(badgeops.logs(s, _target(port, ble), tail))
+        s = _load(settings_file, {"branch.id": branch})
+        res = _run(badgeops.logs(s, _target(port, ble, hci, keystore), tail))
         if json_out:
             _print_json(res)
             return

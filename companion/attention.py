@@ -26,14 +26,15 @@ class Issue:
 
     code: str  # stable machine name, e.g. "mic_silent", "storage_nearly_full"
     severity: int  # ERROR, WARN or INFO
-    message: str  # one line for staff
+    message: str  # a few words for staff
+    hint: str = ""  # what to do about it
 
     @property
     def level(self) -> str:
         return _LEVEL[self.severity]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "level": self.level, "message": self.message}
+        return {"code": self.code, "level": self.level, "message": self.message, "hint": self.hint}
 
 
 @dataclass
@@ -58,6 +59,7 @@ class BadgeReport:
     clock_drift_s: float | None = None  # badge clock minus ours
     last_sync_epoch: float | None = None
     mic_silent_s: float | None = None  # how long the mic has been silent, if it is
+    mic_status: str | None = None  # the badge's mic line ("ok", "mic silent for 12 min", ...)
     badge_errors: list[str] = field(default_factory=list)  # raw error strings the badge reports
     problem: str | None = None  # why we could not read the badge fully (auth refused, timeout)
     issues: list[Issue] = field(default_factory=list)
@@ -94,38 +96,48 @@ def assess(r: BadgeReport, cfg: AttentionSettings, now: float | None = None) -> 
     now = time.time() if now is None else now
     out: list[Issue] = []
     if r.problem:
-        out.append(Issue("unreadable", ERROR, r.problem))
+        out.append(Issue("unreadable", ERROR, r.problem, "check the badge's enrollment and key store"))
     if r.enrolled is False:
-        out.append(Issue("not_enrolled", WARN, "not enrolled: run `badgekit companion enroll`"))
+        out.append(Issue("not_enrolled", WARN, "not enrolled",
+                         "badgekit companion enroll --agent NAME"))
     elif r.ours is False:
-        out.append(Issue("other_branch", ERROR,
-                         f"enrolled at another branch ({r.branch or 'unknown'}): not ours to sync"))
+        out.append(Issue("other_branch", ERROR, f"enrolled at branch {r.branch or '?'}",
+                         "not ours to sync: return it to its branch"))
     if r.mic_silent_s:
-        out.append(Issue("mic_silent", ERROR, f"mic silent for {_hours(r.mic_silent_s)}"))
+        out.append(Issue("mic_silent", ERROR, f"mic silent {_hours(r.mic_silent_s)}",
+                         "check the microphone opening; replace the badge if it persists"))
+    elif r.mic_status and r.mic_status != "ok":
+        code = "mic_silent" if "silent" in r.mic_status else "mic_fault"
+        out.append(Issue(code, ERROR, r.mic_status if "mic" in r.mic_status else f"mic: {r.mic_status}",
+                         "check the microphone opening; replace the badge if it persists"))
     for err in r.badge_errors:
-        out.append(Issue("badge_error", ERROR, f"badge reports: {err}"))
+        out.append(Issue("badge_error", ERROR, err, "see `badgekit companion logs`"))
     pct = r.storage_used_pct
     if pct is not None and pct >= cfg.storage_warn_pct:
         sev = ERROR if pct >= 95 else WARN
-        out.append(Issue("storage_nearly_full", sev, f"storage {pct:.0f}% used"))
+        out.append(Issue("storage_nearly_full", sev, f"storage {pct:.0f}% full",
+                         "sync it now: it stops recording when full"))
     if r.recovered_clips:
-        out.append(Issue("recovered_clips", WARN,
-                         f"{r.recovered_clips} clip(s) recovered after a power cut"))
+        out.append(Issue("recovered_clips", WARN, f"{r.recovered_clips} recovered clip(s)",
+                         "power was cut while recording; check the battery and clip"))
     if r.battery_pct is not None and r.battery_pct <= cfg.battery_warn_pct:
-        out.append(Issue("battery_low", WARN, f"battery {r.battery_pct:.0f}%"))
+        out.append(Issue("battery_low", WARN, f"battery {r.battery_pct:.0f}%", "charge it"))
     if r.clock_drift_s is not None and abs(r.clock_drift_s) > cfg.drift_warn_s:
-        out.append(Issue("clock_drift", WARN,
-                         f"clock off by {r.clock_drift_s:+.1f} s: run `set-time`"))
+        out.append(Issue("clock_drift", WARN, f"clock {r.clock_drift_s:+.1f} s off",
+                         "badgekit companion set-time"))
     if r.unsynced_s is not None and r.unsynced_s > cfg.unsynced_warn_hours * 3600:
-        out.append(Issue("unsynced_audio", WARN, f"{_hours(r.unsynced_s)} of audio not synced"))
+        out.append(Issue("unsynced_audio", WARN, f"{_hours(r.unsynced_s)} unsynced",
+                         "badgekit companion sync"))
     if r.unsynced_clips:
         if r.last_sync_epoch is None:
-            out.append(Issue("never_synced", INFO, "clips waiting, never synced"))
+            out.append(Issue("never_synced", INFO, "never synced", "badgekit companion sync"))
         elif now - r.last_sync_epoch > cfg.last_sync_warn_hours * 3600:
             out.append(Issue("sync_overdue", WARN,
-                             f"last sync {_hours(now - r.last_sync_epoch)} ago, clips waiting"))
+                             f"last sync {_hours(now - r.last_sync_epoch)} ago",
+                             "badgekit companion sync"))
         else:
-            out.append(Issue("clips_waiting", INFO, f"{r.unsynced_clips} clip(s) to sync"))
+            out.append(Issue("clips_waiting", INFO, f"{r.unsynced_clips} clip(s) to sync",
+                             "badgekit companion sync"))
     out.sort(key=lambda i: -i.severity)
     r.issues = out
     return out

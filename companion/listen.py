@@ -61,7 +61,7 @@ class MicBadgeState:
 
     def __init__(self, badge_id: str, folder: Path | None = None) -> None:
         self.path = (folder or data_dir() / "mic-badges") / f"{badge_id}.json"
-        self.next_seq = 0
+        self.next_seq = 1  # a badge's first clip is seq 1 (the spool ledger expects it)
         self.prev_sha256 = "0" * 64
         if self.path.exists():
             try:
@@ -82,10 +82,15 @@ class MicBadgeState:
         os.replace(tmp, self.path)
 
 
-def _custody(settings: CompanionSettings, side: dict[str, Any], device: str) -> dict[str, Any]:
+def _custody(settings: CompanionSettings, side: dict[str, Any], device: str,
+             wav: Path) -> dict[str, Any]:
+    """The custody record, with the same fields as the sync spool's (companion.spool)."""
     import getpass
+    import hashlib
     import socket
 
+    data = wav.read_bytes()
+    wav_sha256, size = hashlib.sha256(data).hexdigest(), len(data)
     now = time.time()
     return {
         "clip_id": side["clip_id"], "badge": side["badge"], "session": side["session"],
@@ -93,6 +98,8 @@ def _custody(settings: CompanionSettings, side: dict[str, Any], device: str) -> 
         "branch": settings.branch.id, "agent": settings.listen.agent or None,
         "operator": settings.branch.operator or getpass.getuser(),
         "host": socket.gethostname(), "transport": "mic", "source": device,
+        "chain": "first" if side["prev_sha256"] == "0" * 64 else "linked",
+        "wav_sha256": wav_sha256, "bytes": size, "badge_fw": "listen",
         "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "received_epoch": now, "verified": True,
     }
@@ -122,8 +129,8 @@ def gate_options(settings: CompanionSettings) -> dict[str, int]:
         raise ListenError(f"vad_sensitivity must be 0..3, got {b.vad_sensitivity}")
     if not -12 <= b.gain_db <= 30:
         raise ListenError(f"gain_db must be -12..30, got {b.gain_db}")
-    if b.max_clip_s < 2:
-        raise ListenError(f"max_clip_s must be at least 2, got {b.max_clip_s}")
+    if not 10 <= b.max_clip_s <= 3600:
+        raise ListenError(f"max_clip_s must be 10..3600, got {b.max_clip_s}")
     return {"gain_q8": round(256 * 10 ** (b.gain_db / 20)), "max_clip_ms": b.max_clip_s * 1000,
             "on_db10": _SENSITIVITY_ON_DB10[b.vad_sensitivity]}
 
@@ -169,7 +176,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
         from firmware.clipsink import write_json
 
         write_json(str(folder / f"{side['clip_id']}.custody.json"),
-                   _custody(settings, side, report.device))
+                   _custody(settings, side, report.device, folder / f"{side['clip_id']}.wav"))
         state.advance(side["seq"] + 1, side["sha256"])
         report.clips.append(side)
         if progress is not None:
@@ -182,7 +189,8 @@ def listen(settings: CompanionSettings, progress: Any = None,
     frame_bytes = 2 * fw.FRAME_SAMPLES
     pending = bytearray()
     heard = 0
-    blocks = mic_blocks(lis.device or None, limit_samples=limit)
+    mic_stats: dict[str, int] = {}
+    blocks = mic_blocks(lis.device or None, limit_samples=limit, stats=mic_stats)
     try:
         try:
             for chunk in blocks:
@@ -213,4 +221,5 @@ def listen(settings: CompanionSettings, progress: Any = None,
         report.stopped = "disk_full"
     report.audio_s = heard / fw.RATE_HZ
     report.health = rec.health().as_dict()
+    report.health["input_overflows"] = mic_stats.get("overflows", 0)
     return report

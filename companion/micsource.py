@@ -9,8 +9,8 @@ have been yielded. sounddevice (and PortAudio) load lazily, with one clear error
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
+from collections.abc import Generator
+from typing import Any
 
 __all__ = ["MicError", "mic_blocks", "list_inputs", "RATE_HZ"]
 
@@ -49,33 +49,50 @@ def list_inputs() -> list[dict]:
     return out
 
 
-def _resampler(rate_in: float):
-    """A stateful linear-interpolation resampler from ``rate_in`` to 16 kHz (float in, int16 out)."""
-    import numpy as np
+class _Resampler:
+    """Stateful resampling of a stream from ``rate_in`` to 16 kHz: a windowed-sinc
+    low-pass at 7.2 kHz (when downsampling) then linear interpolation."""
 
-    step = rate_in / RATE_HZ
-    state = {"pos": 0.0, "prev": np.zeros(1, dtype=np.float64)}
+    def __init__(self, rate_in: float) -> None:
+        import numpy as np
 
-    def run(x):
-        x = np.concatenate([state["prev"], x.astype(np.float64)])
-        n = int((len(x) - 1 - state["pos"]) / step) + 1 if len(x) > 1 else 0
-        idx = state["pos"] + step * np.arange(max(n, 0))
-        idx = idx[idx <= len(x) - 1]
-        y = np.interp(idx, np.arange(len(x)), x)
-        nxt = (idx[-1] + step) if len(idx) else state["pos"]
-        keep = int(nxt)
-        state["prev"] = x[keep:] if keep < len(x) else x[-1:]
-        state["pos"] = nxt - keep if keep < len(x) else nxt - (len(x) - 1)
+        self.step = rate_in / RATE_HZ
+        self.t = 0.0  # position of the next output sample within ``self.buf``
+        self.buf = np.zeros(0)
+        self.fir = None
+        if rate_in > RATE_HZ:
+            n = np.arange(63) - 31
+            fc = 7200.0 / rate_in
+            h = 2 * fc * np.sinc(2 * fc * n) * np.hamming(63)
+            self.fir = h / h.sum()
+            self.hist = np.zeros(62)
+
+    def __call__(self, x: Any) -> Any:
+        import numpy as np
+
+        x = x.astype(np.float64)
+        if self.fir is not None:
+            full = np.concatenate([self.hist, x])
+            self.hist = full[-62:]
+            x = np.convolve(full, self.fir, "valid")
+        buf = np.concatenate([self.buf, x])
+        last = len(buf) - 1
+        count = int((last - self.t) // self.step) + 1 if last >= 0 and self.t <= last else 0
+        pos = self.t + self.step * np.arange(count)
+        y = np.interp(pos, np.arange(len(buf)), buf) if count else np.zeros(0)
+        nxt = self.t + self.step * count
+        drop = min(int(nxt), max(last, 0))
+        self.buf, self.t = buf[drop:], nxt - drop
         return np.clip(np.round(y), -32768, 32767).astype("<i2")
-
-    return run
 
 
 def mic_blocks(device: str | int | None = None, block_samples: int = 1600,
-               limit_samples: int | None = None) -> Iterator[bytes]:
+               limit_samples: int | None = None,
+               stats: dict[str, int] | None = None) -> Generator[bytes, None, None]:
     """Yield blocks of 16 kHz mono s16le audio from the microphone.
 
-    ``limit_samples`` stops after that many 16 kHz samples (None: until closed). Raises
+    ``limit_samples`` stops after that many 16 kHz samples (None: until closed);
+    ``stats["overflows"]`` counts reads where PortAudio dropped input (a busy CPU). Raises
     MicError with one line when the device cannot be opened.
     """
     sd = _sd()
@@ -90,7 +107,7 @@ def mic_blocks(device: str | int | None = None, block_samples: int = 1600,
         sd.check_input_settings(device=dev, samplerate=RATE_HZ, channels=1, dtype="int16")
     except (ValueError, sd.PortAudioError):
         rate = int(info["default_samplerate"])
-        resample = _resampler(rate)
+        resample = _Resampler(rate)
     try:
         stream = sd.InputStream(samplerate=rate, channels=1, dtype="int16", device=dev,
                                 blocksize=0)
@@ -102,8 +119,8 @@ def mic_blocks(device: str | int | None = None, block_samples: int = 1600,
     try:
         while left is None or left > 0:
             data, overflowed = stream.read(per_read)
-            if overflowed:
-                print("warning: microphone overflow, audio dropped", file=sys.stderr)
+            if overflowed and stats is not None:
+                stats["overflows"] = stats.get("overflows", 0) + 1
             mono = data[:, 0]
             out = resample(mono) if resample else mono.astype("<i2")
             if left is not None:

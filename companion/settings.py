@@ -104,9 +104,9 @@ class BadgeConfigSettings:
 
     gain_db: int = _opt(0, "Microphone gain (dB, -12..30).")
     vad_sensitivity: int = _opt(2, "Voice gate sensitivity (0 keeps least .. 3 keeps most).")
-    max_clip_s: int = _opt(60, "Longest clip; longer speech is split with no sample lost (seconds).")
-    max_session_min: int = _opt(240, "A session stops by itself after this long (minutes).")
-    storage_warn_pct: int = _opt(80, "The badge warns (LED, status) at this storage use (%).")
+    max_clip_s: int = _opt(300, "Longest clip; longer speech is split with no sample lost (seconds, 10..3600).")
+    max_session_min: int = _opt(240, "A session stops by itself after this long (minutes, 1..1440).")
+    storage_warn_pct: int = _opt(80, "The badge warns (LED, status) at this storage use (%, 10..99).")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,210 @@
+"""`scan`: find every badge in range (BLE) and on USB serial ports, read its state, rank it.
+
+Serial candidates are the USB serial ports whose vendor is a badge's (Espressif's
+native USB, or a common USB-UART bridge), plus any port named in the settings or with
+``--port``. BLE candidates are the badges advertising the sync service. Every candidate
+is probed at once (asyncio): hello, authentication when the badge is ours, then INFO.
+A port where nothing answers like a badge is listed under ``skipped`` with the reason,
+never as a traceback. The badges are ranked by `companion.attention` (urgent first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from companion.attention import BadgeReport, rank
+from companion.badgeops import OpsError, Target, connect
+from companion.settings import CompanionSettings
+
+__all__ = ["ScanResult", "run_scan", "serial_targets", "report_from_info", "render",
+           "BADGE_USB_VIDS"]
+
+#: USB vendor ids of badge serial ports: Espressif (ESP32-S3 native USB), Silicon Labs
+#: CP210x, WCH CH340/CH343, FTDI (USB-UART bridges on development boards).
+BADGE_USB_VIDS = frozenset({0x303A, 0x10C4, 0x1A86, 0x0403})
+_STORE_FULL = re.compile(r"^store \d+% full$")
+
+
+@dataclass
+class ScanResult:
+    badges: list[BadgeReport]
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {address, transport, reason}
+    notes: list[str] = field(default_factory=list)  # e.g. "BLE: no adapter"
+    took_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"badges": [b.as_dict() for b in self.badges], "skipped": self.skipped,
+                "notes": self.notes, "took_s": round(self.took_s, 3)}
+
+
+def serial_targets(settings: CompanionSettings, keystore: str | None = None) -> list[Target]:
+    """USB serial ports that may hold a badge, then the configured extra ports (no repeats)."""
+    ports: list[str] = []
+    if settings.scan.serial:
+        try:
+            from serial.tools import list_ports
+
+            ports += [p.device for p in list_ports.comports() if p.vid in BADGE_USB_VIDS]
+        except ImportError:
+            pass
+    ports += list(settings.scan.ports)
+    unique = list(dict.fromkeys(ports))
+    return [Target("serial", p, None, keystore) for p in unique]
+
+
+async def _ble_targets(settings: CompanionSettings, notes: list[str], hci: str | None,
+                       keystore: str | None) -> list[Target]:
+    if not settings.scan.ble:
+        return []
+    try:
+        from companion.transport import ble as ble_mod
+    except ImportError as exc:
+        notes.append(f"BLE: not available ({exc})")
+        return []
+    try:
+        found = await ble_mod.discover(timeout_s=settings.scan.ble_timeout_s, hci=hci)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - no adapter, BlueZ down, permissions: one note
+        notes.append(f"BLE: scan failed ({str(exc) or type(exc).__name__})")
+        return []
+    return [Target("ble", getattr(d, "address", d), hci, keystore) for d in found]
+
+
+def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: float) -> None:
+    """Fill a report from the badge's INFO reply (requested at ``sent``, answered at ``got``)."""
+    r.firmware = info.get("fw") or r.firmware
+    r.agent = info.get("agent") or r.agent
+    r.branch = info.get("branch") or r.branch
+    if isinstance(info.get("battery_pct"), int | float):
+        r.battery_pct = float(info["battery_pct"])
+    store = info.get("storage") or {}
+    r.storage_used_bytes = store.get("bytes_used")
+    r.storage_total_bytes = store.get("bytes_total")
+    clips = store.get("clips") or {}
+    r.unsynced_clips = clips.get("closed")
+    r.recovered_clips = int(clips.get("recovered") or 0)
+    if isinstance(store.get("unsynced_seconds"), int | float):
+        r.unsynced_s = float(store["unsynced_seconds"])
+    clock = info.get("clock")
+    if isinstance(clock, int | float):
+        # the badge's clock has 1 s resolution: compare with our clock at mid round trip
+        r.clock_drift_s = round(float(clock) - (sent + got) / 2, 1)
+    last = info.get("last_sync")
+    r.last_sync_epoch = float(last) if isinstance(last, int | float) and last > 0 else None
+    mic = info.get("mic")
+    if isinstance(mic, dict):
+        r.mic_status = str(mic.get("text") or mic.get("code") or "ok")
+        if mic.get("code") == "mic_silent" and mic.get("silent_s"):
+            r.mic_silent_s = float(mic["silent_s"])
+    elif isinstance(mic, str):
+        r.mic_status = mic
+    errs = info.get("errors") or []
+    r.badge_errors = [str(e) for e in errs if not _STORE_FULL.match(str(e))]
+
+
+async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:
+    from companion.sync_errors import SyncError
+
+    try:
+        async with connect(settings, target, need_auth=False) as s:
+            r = BadgeReport(s.badge, target.kind, target.address, enrolled=s.enrolled,
+                            branch=s.branch, agent=s.agent, firmware=s.firmware,
+                            authenticated=s.authenticated)
+            r.ours = (s.branch == settings.branch.id) if s.enrolled else None
+            if s.enrolled and r.ours and not s.authenticated:
+                r.problem = ("this key store has no matching key for the badge "
+                             "(re-enroll it here)")
+            if s.authenticated or not s.enrolled:
+                sent = time.time()
+                try:
+                    info = await s.client.info()
+                except SyncError as exc:
+                    r.problem = f"info failed: {exc}"
+                else:
+                    report_from_info(r, info, sent, time.time())
+            return r
+    except OpsError as exc:
+        return {"address": target.address, "transport": target.kind, "reason": str(exc)}
+
+
+async def run_scan(settings: CompanionSettings, hci: str | None = None,
+                   keystore: str | None = None) -> ScanResult:
+    """Probe every candidate at once; return ranked reports and skipped ports."""
+    t0 = time.monotonic()
+    notes: list[str] = []
+    targets = serial_targets(settings, keystore) + await _ble_targets(settings, notes, hci,
+                                                                        keystore)
+    limit = settings.scan.connect_timeout_s * 3
+
+    async def bounded(t: Target) -> BadgeReport | dict[str, str]:
+        try:
+            return await asyncio.wait_for(_probe(settings, t), limit)
+        except TimeoutError:
+            return {"address": t.address, "transport": t.kind,
+                    "reason": f"{t.address}: no complete answer within {limit:.0f} s"}
+
+    results = await asyncio.gather(*(bounded(t) for t in targets))
+    badges = [r for r in results if isinstance(r, BadgeReport)]
+    skipped = [r for r in results if isinstance(r, dict)]
+    if not targets:
+        notes.append("no badge ports found: plug a badge in, or name a port with --port")
+    return ScanResult(rank(badges, settings.attention), skipped, notes, time.monotonic() - t0)
+
+
+def _ago(epoch: float | None, now: float) -> str:
+    if epoch is None:
+        return "never"
+    s = max(0.0, now - epoch)
+    if s < 3600:
+        return f"{s / 60:.0f} min ago"
+    if s < 86400 * 2:
+        return f"{s / 3600:.1f} h ago"
+    return f"{s / 86400:.0f} d ago"
+
+
+def render(result: ScanResult, console: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    now = time.time()
+    from rich import box
+
+    table = Table(title=f"{len(result.badges)} badge(s), most urgent first", expand=True,
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("badge", no_wrap=True)
+    table.add_column("agent", max_width=14)
+    table.add_column("batt", justify="right", no_wrap=True)
+    table.add_column("used", justify="right", no_wrap=True)
+    table.add_column("unsynced", justify="right", no_wrap=True)
+    table.add_column("drift", justify="right", no_wrap=True)
+    table.add_column("synced", justify="right")
+    table.add_column("needs attention", min_width=20, ratio=1)
+    style = {3: "red", 2: "yellow", 1: "cyan"}
+    for b in result.badges:
+        pct = b.storage_used_pct
+        uns = ("-" if b.unsynced_clips is None else
+               f"{b.unsynced_clips} clips\n{b.unsynced_hours or 0:.1f} h")
+        issues = "\n".join(escape(i.message) for i in b.issues) or "[green]ok[/]"
+        table.add_row(
+            f"{escape(b.badge_id)}\n[dim]{escape(b.address)}[/]",
+            escape(b.agent or "-"),
+            "-" if b.battery_pct is None else f"{b.battery_pct:.0f}%",
+            "-" if pct is None else f"{pct:.0f}%", uns,
+            "-" if b.clock_drift_s is None else f"{b.clock_drift_s:+.1f} s",
+            _ago(b.last_sync_epoch, now), issues, style=style.get(b.severity))
+    console.print(table)
+    hints: dict[str, str] = {}
+    for b in result.badges:
+        for i in b.issues:
+            if i.severity >= 2 and i.hint:
+                hints.setdefault(i.message if i.code in ("unreadable", "badge_error") else i.code,
+                                 f"{i.message.split(' ')[0] if i.code == 'badge_error' else i.code}: {i.hint}")
+    for h in hints.values():
+        console.print(f"[dim]{escape(h)}[/]")
+    for s in result.skipped:
+        console.print(f"[dim]skipped {escape(s['address'])}: {escape(s['reason'])}[/]")
+    for n in result.notes:
+        console.print(f"[dim]{escape(n)}[/]")
