@@ -28,11 +28,10 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.delivery.envelope import CHUNK_BYTES_MAX, blob_messages, json_bytes
+from gateway.delivery.envelope import blob_messages, json_bytes
 from gateway.delivery.errors import (
     BrokerAuthError,
     DeliveryError,
@@ -42,46 +41,13 @@ from gateway.delivery.errors import (
 from gateway.delivery.mqtt import Connection
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.security import BrokerSettings
+from gateway.delivery.settings import PublisherSettings, PublisherStats
 from gateway.delivery.topics import Topics
 
 __all__ = ["Publisher", "PublisherSettings", "PublisherStats"]
 
 log = logging.getLogger(__name__)
 _PACKET_OVERHEAD = 64  # fixed header, packet id, property lengths
-
-
-@dataclass(frozen=True)
-class PublisherSettings:
-    tenant: str = "default"
-    branch: str = "branch"
-    gateway_id: str = "gateway"
-    """Unique per gateway process; names its status topic and MQTT client id."""
-    chunk_bytes: int = CHUNK_BYTES_MAX
-    """Largest message payload; larger payloads are split into parts."""
-    window: int = 20
-    """Messages in flight before waiting for acknowledgements."""
-    poison_strikes: int = 3
-    """Connection drops with the same oldest message in flight before it is rejected."""
-    require_subscriber: bool = True
-    """Keep a message whose PUBACK says "no matching subscribers" (0x10) and send it again
-    after `hold_s`: with no receiver subscribed the broker would forget it."""
-    hold_s: float = 2.0
-    await_receipts: bool = True
-    """Keep acknowledged messages until a receiver confirms it stored them (end to end)."""
-    resend_unconfirmed_s: float = 300.0
-    """Send again what no receiver confirmed for this long (also at once after a reconnect)."""
-
-
-@dataclass(frozen=True)
-class PublisherStats:
-    connected: bool
-    published: int
-    acked: int
-    rejected: int
-    reconnects: int
-    outbox_depth: int
-    confirmed: int
-    last_error: str
 
 
 class Publisher:
