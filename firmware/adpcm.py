@@ -56,8 +56,8 @@ def blocks_for(samples):
     return (samples + BLOCK_SAMPLES - 1) // BLOCK_SAMPLES
 
 
-def _encode_plain(pcm, out, st):
-    """Encode 505 samples of `pcm` into `out`; `st` = array('i', [unused, index])."""
+def _encode_plain(pcm, out, st, n):
+    """Encode samples 0..n-1 of `pcm` into `out`; `st` = array('i', [pred, index, error])."""
     steps = STEPS
     adj = _INDEX_ADJ
     pred = pcm[0]
@@ -70,7 +70,7 @@ def _encode_plain(pcm, out, st):
     lo = 0
     err = 0
     i = 1
-    while i < 505:
+    while i < n:
         x = pcm[i]
         diff = x - pred
         if diff < 0:
@@ -79,9 +79,17 @@ def _encode_plain(pcm, out, st):
         else:
             code = 0
         step = steps[idx]
-        mag = (diff << 2) // step
-        if mag > 7:
-            mag = 7
+        # mag = min(7, 4 * diff // step), by binary long division (no divide)
+        d4 = diff << 2
+        mag = 0
+        if d4 >= step << 2:
+            mag = 4
+            d4 -= step << 2
+        if d4 >= step << 1:
+            mag |= 2
+            d4 -= step << 1
+        if d4 >= step:
+            mag |= 1
         code |= mag
         vp = step >> 3
         if mag & 4:
@@ -118,10 +126,26 @@ def _encode_plain(pcm, out, st):
     st[2] = err
 
 
+def _copy8_plain(dst, src, n):
+    i = 0
+    while i < n:
+        dst[i] = src[i]
+        i += 1
+
+
 if _MPY:  # every MicroPython port the badge uses has viper
 
     @micropython.viper
-    def _encode_viper(pcm, out, st):
+    def _copy8_viper(dst, src, n: int):
+        d = ptr8(dst)
+        s = ptr8(src)
+        i = 0
+        while i < n:
+            d[i] = s[i]
+            i += 1
+
+    @micropython.viper
+    def _encode_viper(pcm, out, st, n: int):
         src = ptr16(pcm)
         dst = ptr8(out)
         s = ptr32(st)
@@ -138,7 +162,7 @@ if _MPY:  # every MicroPython port the badge uses has viper
         lo = 0
         err = 0
         i = 1
-        while i < 505:
+        while i < n:
             x = int(src[i])
             if x & 0x8000:
                 x -= 0x10000
@@ -149,9 +173,16 @@ if _MPY:  # every MicroPython port the badge uses has viper
             else:
                 code = 0
             step = int(steps[idx])
-            mag = (diff << 2) // step
-            if mag > 7:
-                mag = 7
+            d4 = diff << 2
+            mag = 0
+            if d4 >= step << 2:
+                mag = 4
+                d4 -= step << 2
+            if d4 >= step << 1:
+                mag |= 2
+                d4 -= step << 1
+            if d4 >= step:
+                mag |= 1
             code |= mag
             vp = step >> 3
             if mag & 4:
@@ -193,15 +224,17 @@ if _MPY:  # every MicroPython port the badge uses has viper
     FAST = True
 else:  # CPython
     _encode_viper = _encode_plain
+    _copy8_viper = _copy8_plain
     FAST = False
 
 
 class Encoder:
     """Block encoder for one clip.
 
-    Like sox's encoder, each block tries the starting step indexes within `search` of
-    the one the previous block ended on and keeps the one with the least error (sum of
-    absolute sample errors); `search=0` is the classic single-pass encoder.
+    Like sox's encoder, each block searches the starting step index near the one the
+    previous block ended on (at most `search` away, hill-climbing down then up while the
+    block's error, the sum of absolute sample errors, keeps falling) and keeps the best
+    encoding; `search=0` is the classic single-pass encoder.
     """
 
     def __init__(self, fast=None, search=_SEARCH):
@@ -219,29 +252,37 @@ class Encoder:
 
     def encode_block(self, pcm, out):
         """Encode 505 int16 samples of `pcm` (array('h')) into the 256-byte `out`."""
-        enc = _encode_viper if self.fast else _encode_plain
+        fast = self.fast
+        enc = _encode_viper if fast else _encode_plain
         st = self._st
         start = st[1]
-        if self.search:
-            lo = start - self.search
-            hi = start + self.search
-            if lo < 0:
-                lo = 0
-            if hi > 88:
-                hi = 88
-            best = start
-            best_err = -1
-            cand = lo
-            while cand <= hi:
-                st[1] = cand
-                enc(pcm, self._scratch, st)
-                if best_err < 0 or st[2] < best_err:
-                    best_err = st[2]
-                    best = cand
-                cand += 1
-            start = best
-        st[1] = start
-        enc(pcm, out, st)
+        enc(pcm, out, st, BLOCK_SAMPLES)
+        if not self.search:
+            return out
+        # hill-climb from the carried-over index, like sox: down while it helps, then up
+        best_err = st[2]
+        end_pred = st[0]
+        end_idx = st[1]
+        scratch = self._scratch
+        d = -1
+        while d <= 1:
+            c = start + d
+            while 0 <= c <= 88 and (c - start) * d <= self.search:
+                st[1] = c
+                enc(pcm, scratch, st, BLOCK_SAMPLES)
+                if st[2] >= best_err:
+                    break
+                best_err = st[2]
+                end_pred = st[0]
+                end_idx = st[1]
+                if fast:
+                    _copy8_viper(out, scratch, BLOCK_BYTES)
+                else:
+                    _copy8_plain(out, scratch, BLOCK_BYTES)
+                c += d
+            d += 2
+        st[0] = end_pred
+        st[1] = end_idx
         return out
 
 
