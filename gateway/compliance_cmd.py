@@ -42,7 +42,7 @@ def _transcribe(folder: Path, model: str | None) -> dict:  # type: ignore[type-a
 
 def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # type: ignore[no-untyped-def]
     from gateway.compliance import ComplianceError, check_session, load_rules
-    from gateway.compliance.transcript import NoTranscriptError
+    from gateway.compliance.transcript import NoTranscriptError, add_sidecars
 
     try:
         pack = load_rules(rules)
@@ -51,7 +51,7 @@ def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # t
             try:
                 out.append(check_session(p, pack))
             except NoTranscriptError:
-                out.append(check_session(_transcribe(p, model), pack))
+                out.append(check_session(add_sidecars(_transcribe(p, model), p), pack))
         return out
     except ComplianceError as exc:
         raise _fail(str(exc)) from None

@@ -26,8 +26,8 @@ from typing import Any
 
 from gateway.compliance.errors import TranscriptError
 
-__all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "load_transcript",
-           "parse_transcript"]
+__all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "add_sidecars",
+           "load_transcript", "parse_transcript", "with_sidecars"]
 
 
 class NoTranscriptError(TranscriptError):
@@ -148,7 +148,8 @@ def _read_json(path: Path) -> Any:
         raise TranscriptError(f"not a readable JSON file: {exc}", path) from None
 
 
-def _session_dir(folder: Path) -> Transcript:
+def _scan(folder: Path) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Clip sidecars and transcript candidates in a session folder."""
     sidecars: list[dict[str, Any]] = []
     candidates: list[Path] = []
     for p in sorted(folder.glob("*.json")):
@@ -162,6 +163,26 @@ def _session_dir(folder: Path) -> Transcript:
             sidecars.append(d)
         elif isinstance(d, dict) and ("segments" in d or "text" in d):
             candidates.append(p)
+    return sidecars, candidates
+
+
+def with_sidecars(data: dict[str, Any], sidecars: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fill a transcript's missing session, badge, agent and case id from clip sidecars."""
+    data = dict(data)
+    for side in sidecars:
+        for key in ("session", "badge", "case_id", "agent"):
+            if data.get(key) in (None, "") and side.get(key) not in (None, ""):
+                data[key] = side[key]
+    return data
+
+
+def add_sidecars(data: dict[str, Any], folder: Path | str) -> dict[str, Any]:
+    """`with_sidecars` for the clip sidecars in `folder` (after transcribing it)."""
+    return with_sidecars(data, _scan(Path(folder))[0])
+
+
+def _session_dir(folder: Path) -> Transcript:
+    sidecars, candidates = _scan(folder)
     candidates.sort(key=lambda p: (p.name != "transcript.json",
                                    not p.name.endswith(".transcript.json"), p.name))
     if not candidates and any(folder.glob("*.wav")):
@@ -170,13 +191,8 @@ def _session_dir(folder: Path) -> Transcript:
         raise TranscriptError("no transcript in this session folder (expected transcript.json; "
                               "run: badgekit gateway transcribe)", folder)
     data = _read_json(candidates[0])
-    if isinstance(data, dict) and sidecars:
-        data = dict(data)
-        first = sidecars[0]
-        for key, side in (("session", "session"), ("badge", "badge"), ("case_id", "case_id"),
-                          ("agent", "agent")):
-            if data.get(key) in (None, "") and first.get(side) not in (None, ""):
-                data[key] = first[side]
+    if isinstance(data, dict):
+        data = with_sidecars(data, sidecars)
     return parse_transcript(data, str(candidates[0]), _clips(sidecars))
 
 
