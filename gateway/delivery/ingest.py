@@ -261,6 +261,11 @@ class GatewayState:
             transcript = {"kind": "transcript", **common, "clips": [c["clip_id"] for c in good],
                           "transcript": doc, "vtt": vtt or ""}
             msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
+            from gateway.compliance.publish import findings_document  # compliance findings
+
+            findings = findings_document(doc, common, [json.loads(c["sidecar"]) for c in good])
+            if findings is not None:
+                msgs += self.publisher.messages(f"{base}/findings", findings, kind="findings")
         manifest = {
             "kind": "manifest", **common,
             "clips": [{"clip_id": c["clip_id"], "seq": c["seq"], "sha256": c["sha256"],
