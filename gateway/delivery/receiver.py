@@ -92,6 +92,8 @@ class Receiver:
         self._last_message = time.monotonic()
         self._stop = threading.Event()
         self._conn: Connection | None = None
+        self.handled = 0
+        """badgekit messages this receiver (this worker of a pool) stored or dropped as copies."""
         self._receipts: dict[str, list[str]] = {}
         self._receipt_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -143,6 +145,8 @@ class Receiver:
             log.exception("could not store a message on %s; not acknowledged", message.topic)
             return
         self._last_message = time.monotonic()
+        if outcome in ("stored", "complete", "duplicate"):
+            self.handled += 1
         log.debug("%s %s", outcome, message.topic)
         if message.qos:
             client.ack(message.mid, message.qos)

@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary name + fsync + rename (+ directory fsync)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -92,7 +93,8 @@ class ReceiverStore:
     # -- one message -----------------------------------------------------------------------
 
     def handle(self, topic: str, props: dict[str, str], payload: bytes) -> str:
-        """File one message; returns what happened: stored, complete, duplicate, ignored, invalid."""
+        """File one message; returns what happened: stored (a part), complete (a whole blob
+        filed), duplicate, status, ignored or invalid."""
         try:
             info = parse(topic)
         except TopicError as exc:
@@ -103,7 +105,7 @@ class ReceiverStore:
             return "ignored"
         if info.kind == "status" and not msg_id:
             self._status(info, payload)
-            return "complete"
+            return "status"
         try:
             part, parts = int(props["part"]), int(props["parts"])
             blob_sha, blob_bytes = props["blob_sha256"], int(props["blob_bytes"])

@@ -161,3 +161,26 @@ def test_messages_wait_in_the_outbox_until_a_receiver_subscribes(broker, make_pu
     summary = rx.run(idle_exit_s=0.5)
     rx.close()
     assert summary.messages == 1
+
+
+def test_a_pool_of_receivers_on_a_shared_subscription_stores_everything_once(broker, tmp_path):
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    sides = make_session(spool, clips=6, blocks_per_clip=700)  # two audio parts per clip
+    pool = [Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out,
+                                      share_group="compliance", client_id=f"rx-pool-{i}")) for i in range(2)]
+    for rx in pool:
+        rx.start()
+    gw = _gateway(broker, spool)
+    report = gw.run_once()
+    gw.close()
+    assert report.delivered and report.unconfirmed == 0
+    for rx in pool:
+        rx.stop()
+    handled = [rx.handled for rx in pool]
+    summary = pool[0].summary()  # one store: either worker reports for the pool
+    for rx in pool:
+        rx.close()
+    assert summary.clips_verified == len(sides) and summary.duplicates_dropped == 0
+    assert summary.messages == 6 * 4 + 1  # clip record, 2 audio parts, custody; 1 manifest
+    assert (out / "acme/sh01/B0001/S0001/manifest.json").exists()
+    assert sum(handled) == summary.messages and min(handled) > 0  # the broker split the work
