@@ -35,6 +35,7 @@ HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
 KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
                         help="Branch key store file (default: <config dir>/keystore.json).")
 BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
+TIMEOUT = typer.Option(None, "--connect-timeout-s", help="Give up on a silent badge after (s).")
 
 
 def _fail(msg: str, code: int = 1) -> typer.Exit:
@@ -122,12 +123,13 @@ def register(app: typer.Typer) -> None:
             render(result, _out)
 
     @app.command("set-time")
-    def set_time(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
+    def set_time(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH,
+                 connect_timeout_s: float = TIMEOUT, json_out: bool = JSON,
                  settings_file: str = SETTINGS) -> None:
         """Set the badge's clock to this computer's (UTC) and report the drift it had."""
         from companion import badgeops
 
-        s = _load(settings_file, {"branch.id": branch})
+        s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
         res = _run(badgeops.set_time(s, _target(port, ble, hci, keystore)))
         if json_out:
             _print_json(res)
@@ -136,12 +138,13 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("get")
     def config_get(key: str = typer.Argument(None, help="One key (default: all)."),
-                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
+                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH,
+                 connect_timeout_s: float = TIMEOUT, json_out: bool = JSON,
                    settings_file: str = SETTINGS) -> None:
         """Read the badge's recording config (gain, VAD sensitivity, lengths, warning level)."""
         from companion import badgeops
 
-        s = _load(settings_file, {"branch.id": branch})
+        s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
         cfg = _run(badgeops.config_get(s, _target(port, ble, hci, keystore), key))
         if json_out:
             _print_json(cfg)
@@ -156,12 +159,13 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("set")
     def config_set(assignments: list[str] = typer.Argument(..., help="KEY=VALUE (or KEY VALUE)."),
-                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
+                   port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH,
+                 connect_timeout_s: float = TIMEOUT, json_out: bool = JSON,
                    settings_file: str = SETTINGS) -> None:
         """Change the badge's recording config; values are checked before they are sent."""
         from companion import badgeops
 
-        s = _load(settings_file, {"branch.id": branch})
+        s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
         try:
             changes = badgeops.parse_assignments(assignments)
         except badgeops.OpsError as exc:
@@ -201,12 +205,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def logs(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH,
+                 connect_timeout_s: float = TIMEOUT,
              tail: int = typer.Option(0, "--tail", help="Only the last N events (0: all)."),
              json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
         """The badge's event log (boots, sessions, recoveries, errors, syncs)."""
         from companion import badgeops
 
-        s = _load(settings_file, {"branch.id": branch})
+        s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
         res = _run(badgeops.logs(s, _target(port, ble, hci, keystore), tail))
         if json_out:
             _print_json(res)

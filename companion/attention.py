@@ -53,6 +53,7 @@ class BadgeReport:
     battery_pct: float | None = None
     storage_used_bytes: int | None = None
     storage_total_bytes: int | None = None
+    storage_warn_pct: float | None = None  # the badge's own warning level (config)
     unsynced_clips: int | None = None
     unsynced_s: float | None = None
     recovered_clips: int = 0
@@ -113,7 +114,8 @@ def assess(r: BadgeReport, cfg: AttentionSettings, now: float | None = None) -> 
     for err in r.badge_errors:
         out.append(Issue("badge_error", ERROR, err, "see `badgekit companion logs`"))
     pct = r.storage_used_pct
-    if pct is not None and pct >= cfg.storage_warn_pct:
+    warn_at = min(cfg.storage_warn_pct, r.storage_warn_pct or 100)  # either side may ask
+    if pct is not None and pct >= warn_at:
         sev = ERROR if pct >= 95 else WARN
         out.append(Issue("storage_nearly_full", sev, f"storage {pct:.0f}% full",
                          "sync it now: it stops recording when full"))

@@ -83,6 +83,8 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
     store = info.get("storage") or {}
     r.storage_used_bytes = store.get("bytes_used")
     r.storage_total_bytes = store.get("bytes_total")
+    if isinstance(store.get("warn_pct"), int | float):
+        r.storage_warn_pct = float(store["warn_pct"])
     clips = store.get("clips") or {}
     r.unsynced_clips = clips.get("closed")
     r.recovered_clips = int(clips.get("recovered") or 0)
@@ -90,8 +92,9 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
         r.unsynced_s = float(store["unsynced_seconds"])
     clock = info.get("clock")
     if isinstance(clock, int | float):
-        # the badge's clock has 1 s resolution: compare with our clock at mid round trip
-        r.clock_drift_s = round(float(clock) - (sent + got) / 2, 1)
+        # the badge's clock counts whole seconds (its true time is within [clock, clock+1)):
+        # compare the middle of that second with our clock at mid round trip
+        r.clock_drift_s = round(float(clock) + 0.5 - (sent + got) / 2, 1)
     last = info.get("last_sync")
     r.last_sync_epoch = float(last) if isinstance(last, int | float) and last > 0 else None
     mic = info.get("mic")
@@ -154,10 +157,16 @@ async def run_scan(settings: CompanionSettings, hci: str | None = None,
     return ScanResult(rank(badges, settings.attention), skipped, notes, time.monotonic() - t0)
 
 
+def _dur(s: float) -> str:
+    return f"{s:.0f} s" if s < 60 else f"{s / 60:.0f} min" if s < 3600 else f"{s / 3600:.1f} h"
+
+
 def _ago(epoch: float | None, now: float) -> str:
     if epoch is None:
         return "never"
     s = max(0.0, now - epoch)
+    if s < 60:
+        return "just now"
     if s < 3600:
         return f"{s / 60:.0f} min ago"
     if s < 86400 * 2:
@@ -173,26 +182,25 @@ def render(result: ScanResult, console: Any) -> None:
     from rich import box
 
     table = Table(title=f"{len(result.badges)} badge(s), most urgent first", expand=True,
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("badge", no_wrap=True)
-    table.add_column("agent", max_width=14)
-    table.add_column("batt", justify="right", no_wrap=True)
-    table.add_column("used", justify="right", no_wrap=True)
+    table.add_column("agent", max_width=12)
+    table.add_column("batt\nused", justify="right", no_wrap=True)
     table.add_column("unsynced", justify="right", no_wrap=True)
     table.add_column("drift", justify="right", no_wrap=True)
-    table.add_column("synced", justify="right")
-    table.add_column("needs attention", min_width=20, ratio=1)
+    table.add_column("synced", justify="right", no_wrap=True)
+    table.add_column("needs attention", min_width=16)
     style = {3: "red", 2: "yellow", 1: "cyan"}
     for b in result.badges:
         pct = b.storage_used_pct
         uns = ("-" if b.unsynced_clips is None else
-               f"{b.unsynced_clips} clips\n{b.unsynced_hours or 0:.1f} h")
+               f"{b.unsynced_clips} clips\n{_dur(b.unsynced_s or 0.0)}")
         issues = "\n".join(escape(i.message) for i in b.issues) or "[green]ok[/]"
         table.add_row(
             f"{escape(b.badge_id)}\n[dim]{escape(b.address)}[/]",
             escape(b.agent or "-"),
-            "-" if b.battery_pct is None else f"{b.battery_pct:.0f}%",
-            "-" if pct is None else f"{pct:.0f}%", uns,
+            ("-" if b.battery_pct is None else f"{b.battery_pct:.0f}%") + "\n" +
+            ("-" if pct is None else f"{pct:.0f}%"), uns,
             "-" if b.clock_drift_s is None else f"{b.clock_drift_s:+.1f} s",
             _ago(b.last_sync_epoch, now), issues, style=style.get(b.severity))
     console.print(table)
@@ -205,6 +213,6 @@ def render(result: ScanResult, console: Any) -> None:
     for h in hints.values():
         console.print(f"[dim]{escape(h)}[/]")
     for s in result.skipped:
-        console.print(f"[dim]skipped {escape(s['address'])}: {escape(s['reason'])}[/]")
+        console.print(f"[dim]skipped: {escape(s['reason'])}[/]")
     for n in result.notes:
         console.print(f"[dim]{escape(n)}[/]")

@@ -69,7 +69,6 @@ class SpoolSettings:
     """Where synced (and `listen --mic`) clips land for the gateway."""
 
     path: str = _opt("", "Spool folder the gateway watches (empty: <data dir>/spool).")
-    min_free_mb: int = _opt(16, "Stop syncing, before acking, when the spool disk has less free space (MiB).")
 
     @property
     def folder(self) -> Path:

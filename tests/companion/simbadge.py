@@ -61,7 +61,15 @@ class SimBadge:
         self.log = tempfile.NamedTemporaryFile(prefix="simbadge-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env or cli_env(), start_new_session=True)
-        self.port = self._first_line(timeout_s)
+        self._timeout_s = timeout_s
+        self._port: str | None = None
+
+    @property
+    def port(self) -> str:
+        """The pty the badge serves on (waits for its first line)."""
+        if self._port is None:
+            self._port = self._first_line(self._timeout_s)
+        return self._port
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
@@ -81,7 +89,31 @@ class SimBadge:
         assert line.startswith("serial: "), line
         return line.split(": ", 1)[1].strip()
 
+    def firmware_pids(self) -> list[int]:
+        """The MicroPython processes the command started (they run in their own session)."""
+        out = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(d.name))
+        return out
+
+    def pull_battery(self) -> None:
+        """SIGKILL the firmware process: the badge vanishes mid-whatever, no goodbye."""
+        for pid in self.firmware_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     def kill(self) -> None:
+        self.pull_battery()
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
