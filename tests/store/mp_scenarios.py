@@ -396,11 +396,43 @@ def clock():
             "seqs": [a["seq"], b["seq"], c["seq"]], "b_time": b["start_time"]}
 
 
-def main(name):
-    out = globals()[name]()
+def real_audio(path):
+    """2 s of a 440 Hz tone through the recorder's ADPCM encoder, a power cut, an export."""
+    import math
+    from array import array
+
+    from firmware import adpcm
+
+    enc = adpcm.Encoder()
+    pcm = array("h", [0] * 505)
+    out = bytearray(256)
+    dev, s = fresh()
+    s.open_clip(meta())
+    seq = s._w.hdr.seq
+    written = []
+    for b in range(63):
+        for i in range(505):
+            t = (b * 505 + i) / 16000
+            pcm[i] = int(8000 * math.sin(2 * math.pi * 440 * t))
+        enc.encode_block(pcm, out)
+        written.append(bytes(out))
+        s.write_block(bytes(out))
+    dev, s = reboot(dev, s)  # power cut mid-clip
+    cid = clipfmt.clip_id("bk07", seq)
+    data = wav(s, cid, chunk=777)
+    info = clipfmt.verify_wav(io.BytesIO(data))
+    n = info.trailer.data_len // 256
+    with open(path, "wb") as f:
+        f.write(data)
+    same = data[info.data_offset:] == b"".join(written[:n])
+    return {"blocks": n, "same": same, "recovered": info.trailer.recovered}
+
+
+def main(name, *args):
+    out = globals()[name](*args)
     ramdisk.umount(MNT)
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
