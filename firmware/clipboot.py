@@ -23,7 +23,7 @@ from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, Inde
 from firmware.clipsink import write_json
 
 __all__ = ["boot", "recover_one", "quarantine", "delete_files", "verify_one", "status",
-           "REASONS"]
+           "scrub", "rewrap_all", "REASONS"]
 
 REASONS = {1: "corrupt header", 2: "corrupt audio block", 3: "differs from the index",
            4: "hash mismatch", 5: "file name and header disagree", 6: "unreadable"}
@@ -250,6 +250,31 @@ def verify_one(store, seq):
     if not ok:
         quarantine(store, seq, name, 4, "stored " + e.sha256[:16])
     return ok
+
+
+def scrub(store):
+    bad = []
+    for seq in sorted(store.index.entries):
+        if store.index.entries[seq].state in (CLOSED, SYNCED):
+            cid = store.clip_id(seq)
+            if not verify_one(store, seq):
+                bad.append(cid)
+    return bad
+
+
+def rewrap_all(store, new_key):
+    """Re-wrap every held clip's data key under ``new_key`` (idempotent per file)."""
+    store.keys[aesctr.key_id(new_key)] = new_key
+    n = 0
+    for seq in sorted(store.index.entries):
+        if store.index.entries[seq].state in (CLOSED, SYNCED, QUARANTINED):
+            try:
+                if clipfile.rewrap(store._path(seq), store.keys, new_key):
+                    n += 1
+            except clipfile.ClipFileError:
+                pass  # a quarantined file without a readable header stays as it is
+    store.kek = new_key
+    return n
 
 
 def status(store):

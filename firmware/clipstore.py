@@ -377,13 +377,7 @@ class ClipStore:
 
     def scrub(self):
         """Verify every closed clip; return the ids quarantined."""
-        bad = []
-        for seq in sorted(self.index.entries):
-            if self.index.entries[seq].state in (CLOSED, SYNCED):
-                cid = self.clip_id(seq)
-                if not clipboot.verify_one(self, seq):
-                    bad.append(cid)
-        return bad
+        return clipboot.scrub(self)
 
     def set_key(self, new_key):
         """Enrollment: re-wrap every clip's data key under ``new_key``; new clips use it.
@@ -393,20 +387,11 @@ class ClipStore:
         if self._w is not None:
             raise StoreBusyError("cannot change the key while recording")
         self._writable()
-        new_key = bytes(new_key)
-        self.keys[aesctr.key_id(new_key)] = new_key
         self._drop_reader()
-        n = 0
-        for seq in sorted(self.index.entries):
-            e = self.index.entries[seq]
-            if e.state in (CLOSED, SYNCED, QUARANTINED):
-                try:
-                    if clipfile.rewrap(self._path(seq), self.keys, new_key):
-                        n += 1
-                except clipfile.ClipFileError:
-                    pass  # a quarantined file without a readable header stays as it is
-        self.kek = new_key
-        return n
+        try:
+            return clipboot.rewrap_all(self, bytes(new_key))
+        except OSError as e:
+            raise self._oserror(e)
 
     def status(self):
         return clipboot.status(self)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 SCEN = Path(__file__).with_name("mp_scenarios.py")
+FAULTS = Path(__file__).with_name("mp_faults.py")
+FAULT_NAMES = {"full", "enospc", "readonly", "ioerror", "clock"}
 ONE_S_MS = 1000
 
 
@@ -20,7 +22,8 @@ def scenario(micropython):
 
     def run(name: str) -> dict:
         if name not in cache:
-            proc = micropython(SCEN, args=[name], heap="32M", timeout=120, check=False)
+            script = FAULTS if name in FAULT_NAMES else SCEN
+            proc = micropython(script, args=[name], heap="32M", timeout=120, check=False)
             out = proc.stdout.decode().strip().splitlines()
             assert proc.returncode == 0 and out, proc.stderr.decode()[-2000:]
             cache[name] = json.loads(out[-1])
@@ -167,7 +170,7 @@ def test_clock_jumps_backwards(scenario):
 def test_real_adpcm_audio_survives_a_power_cut(micropython, tmp_path):
     """The recorder's encoder -> store -> power cut -> export: sox plays the tone."""
     wav = tmp_path / "tone.wav"
-    proc = micropython(SCEN, args=["real_audio", str(wav)], heap="32M", timeout=120)
+    proc = micropython(FAULTS, args=["real_audio", str(wav)], heap="32M", timeout=120)
     r = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     assert r["recovered"] and r["same"] and 63 - r["blocks"] <= 32
     raw = subprocess.run(["sox", str(wav), "-t", "s16", "-"], capture_output=True, check=True).stdout
