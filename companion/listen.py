@@ -215,7 +215,10 @@ def listen(settings: CompanionSettings, progress: Any = None,
             blocks.close()
         rec.finish()
     except OSError as exc:
-        sink.abort_clip()
+        try:
+            sink.abort_clip()  # removes the clip's .partial file
+        except OSError:
+            pass  # closing a file on a full disk fails again; the file is gone either way
         if not _is_full(exc):
             raise ListenError(f"cannot write to the spool {spool}: {exc.strerror or exc}") from None
         report.stopped = "disk_full"
