@@ -180,3 +180,13 @@ def test_real_adpcm_audio_survives_a_power_cut(micropython, tmp_path):
     ref = [8000 * math.sin(2 * math.pi * 440 * x) for x in t]
     err = math.sqrt(sum((a - b) ** 2 for a, b in zip(pcm, ref, strict=True)) / len(pcm))
     assert err < 400, f"decoded tone differs from the input (rms error {err:.0f})"
+
+
+def test_index_compaction(scenario):
+    r = scenario("compaction")
+    assert r["max_records"] <= 257, "the log is compacted once it passes 256 records"
+    assert r["records_now"] < 257
+    assert r["ids"] == [f"bk07-{n:08d}" for n in range(145, 150)]
+    assert r["states"] == ["synced"]
+    assert r["floor"] >= 80, "acked clips collapse into the floor at compaction"
+    assert r["chain_ok"] and r["next_seq"] == 150 and r["files"] == 6
