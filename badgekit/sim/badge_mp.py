@@ -1,3 +1,4 @@
+# mypy: ignore-errors
 """MicroPython side of `badgekit sim badge`: a simulated badge serving sync on a link.
 
     micropython badgekit/sim/badge_mp.py FD CLIPS_DIR WORK_DIR [BADGE_ID] [--probe]

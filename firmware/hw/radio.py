@@ -1,0 +1,173 @@
+"""The badge's BLE radio: a GATT peripheral serving the sync protocol (`bluetooth` API).
+
+- Advertising: flags, the name ``BK-<badge id>``, and manufacturer data
+  (company 0xFFFF) = ``status byte | badge id``; the scan response carries the sync
+  service UUID. Status bits: 0 enrolled, 1 clips waiting, 2 storage warning,
+  3 recording, 4 fault (``status_byte``).
+- Sync service ``SERVICE_UUID`` with a write characteristic (``RX_UUID``, write and
+  write-without-response; the companion's frames) and a notify characteristic
+  (``TX_UUID``; the badge's frames). Both carry the same byte stream as the serial
+  link (firmware.sync.frame), cut to the connection's MTU (up to 247, ATT payload
+  MTU - 3 per notification).
+- Flow control: ``gatts_notify`` raises OSError when the stack has no buffer left
+  (NimBLE's ENOMEM); the loop then waits a little and sends the same bytes again, so
+  notifications go out as fast as the link drains them and none is lost.
+
+Runs on the badge (MicroPython) and, unmodified, under CPython on the bumble-based
+`bluetooth` shim (badgekit.sim.bluetooth_shim). ``ble`` may be passed in (the shim
+gives one per simulated badge); by default it is ``bluetooth.BLE()``.
+"""
+
+import asyncio
+import struct
+
+import bluetooth
+
+from firmware.sync import link
+
+__all__ = ["Radio", "SERVICE_UUID", "RX_UUID", "TX_UUID", "COMPANY_ID", "adv_payload",
+           "parse_adv", "status_byte"]
+
+_IRQ_CENTRAL_CONNECT = 1
+_IRQ_CENTRAL_DISCONNECT = 2
+_IRQ_GATTS_WRITE = 3
+_IRQ_MTU_EXCHANGED = 21
+
+_FLAG_WRITE_NO_RESPONSE = 0x0004
+_FLAG_WRITE = 0x0008
+_FLAG_NOTIFY = 0x0010
+
+SERVICE_UUID = "6b5a0001-b5e0-4c3e-9a6b-62616467656b"
+RX_UUID = "6b5a0002-b5e0-4c3e-9a6b-62616467656b"
+TX_UUID = "6b5a0003-b5e0-4c3e-9a6b-62616467656b"
+COMPANY_ID = 0xFFFF
+_MTU = 247
+_RX_BUF = 512
+
+
+def status_byte(enrolled, clips_waiting, storage_warning, recording=False, fault=False):
+    return (1 if enrolled else 0) | (2 if clips_waiting else 0) | (4 if storage_warning else 0) \
+        | (8 if recording else 0) | (16 if fault else 0)
+
+
+def _ad(kind, data):
+    return struct.pack("BB", len(data) + 1, kind) + data
+
+
+def adv_payload(badge_id, status):
+    """Advertising data (<= 31 bytes): flags, name, manufacturer data (status, id)."""
+    bid = badge_id.encode()[:16]
+    name = (b"BK-" + bid)[:max(0, 21 - len(bid))]
+    return (_ad(0x01, b"\x06") + _ad(0x09, name)
+            + _ad(0xFF, struct.pack("<HB", COMPANY_ID, status) + bid))
+
+
+def parse_adv(data):
+    """-> (badge id, status byte) from advertising data, or None if not a badge."""
+    i = 0
+    while i + 1 < len(data):
+        n = data[i]
+        if n == 0 or i + 1 + n > len(data):
+            return None
+        if data[i + 1] == 0xFF and n >= 4:
+            company, status = struct.unpack("<HB", bytes(data[i + 2:i + 5]))
+            if company == COMPANY_ID:
+                return bytes(data[i + 5:i + 1 + n]).decode(), status
+        i += 1 + n
+    return None
+
+
+def _uuid128_le(s):
+    h = s.replace("-", "")
+    return bytes(int(h[i:i + 2], 16) for i in range(30, -2, -2))
+
+
+class Radio:
+    """Serve ``server`` (firmware.sync.server.Server) over BLE. ``status_fn()`` gives
+    the status byte for advertising."""
+
+    def __init__(self, server, badge_id, status_fn=None, ble=None, mtu=_MTU):
+        self.server = server
+        self.badge_id = badge_id
+        self.status_fn = status_fn
+        self.ble = ble if ble is not None else bluetooth.BLE()
+        self.ble.active(True)
+        self.ble.config(mtu=mtu)
+        self.ble.irq(self._irq)
+        svc = (bluetooth.UUID(SERVICE_UUID), (
+            (bluetooth.UUID(RX_UUID), _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE),
+            (bluetooth.UUID(TX_UUID), _FLAG_NOTIFY),
+        ))
+        handles = self.ble.gatts_register_services((svc,))
+        self.rx_h = handles[0][0]
+        self.tx_h = handles[0][1]
+        self.ble.gatts_set_buffer(self.rx_h, _RX_BUF, True)
+        self.conn = None
+        self.mtu = 23
+        self.rx_ready = False
+        self.held = b""
+        self.wake = asyncio.Event()
+        self.stats = {"notifications": 0, "notify_bytes": 0, "busy": 0, "connections": 0}
+
+    # ---- radio events (scheduled IRQs on the badge, loop callbacks under the shim) ------
+    def _irq(self, event, data):
+        if event == _IRQ_CENTRAL_CONNECT:
+            self.conn = data[0]
+            self.mtu = 23
+            self.held = b""
+            self.server.reset()
+            self.stats["connections"] += 1
+        elif event == _IRQ_CENTRAL_DISCONNECT:
+            if self.conn == data[0]:
+                self.conn = None
+                self.server.reset()
+                self.advertise()
+        elif event == _IRQ_GATTS_WRITE:
+            if data[1] == self.rx_h:
+                self.rx_ready = True
+        elif event == _IRQ_MTU_EXCHANGED:
+            self.mtu = data[1]
+        self.wake.set()
+
+    def advertise(self):
+        st = self.status_fn() if self.status_fn is not None else 0
+        self.ble.gap_advertise(100000, adv_payload(self.badge_id, st),
+                               resp_data=_ad(0x07, _uuid128_le(SERVICE_UUID)))
+
+    # ---- the loop ----------------------------------------------------------------------
+    async def _rest(self, seconds):
+        self.wake.clear()
+        try:
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def serve(self, stop=None):
+        """Advertise and serve connections until ``stop()`` is true."""
+        self.advertise()
+        srv = self.server
+        while stop is None or not stop():
+            now = link.ticks_ms()
+            if self.rx_ready or self.held:
+                self.rx_ready = False
+                data = self.held + self.ble.gatts_read(self.rx_h)
+                k = srv.feed(data, now)
+                self.held = data[k:]
+            out = srv.pending()
+            if out is not None and self.conn is not None:
+                n = min(len(out), self.mtu - 3)
+                try:
+                    # (conn, handle, data): the stubs lag behind MicroPython >= 1.17 here
+                    self.ble.gatts_notify(self.conn, self.tx_h, out[:n])  # type: ignore[call-arg, arg-type]
+                except OSError:  # no buffer in the stack: let the link drain
+                    self.stats["busy"] += 1
+                    await self._rest(0.002)
+                    continue
+                srv.sent(n)
+                self.stats["notifications"] += 1
+                self.stats["notify_bytes"] += n
+                await asyncio.sleep(0)
+                continue
+            if srv.step(now):
+                continue
+            await self._rest(0.05)
