@@ -85,7 +85,11 @@ class Writer:
         self.pos += len(data)
 
     def sync(self):
-        self.f.flush()
+        self.f.flush()  # littlefs: an atomic commit of everything written so far
+        try:
+            os.fsync(self.f.fileno())  # CPython hosts (the simulated badge)
+        except (AttributeError, OSError):
+            pass
 
     def finish(self, trailer_raw):
         self.write(trailer_raw)
