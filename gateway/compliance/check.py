@@ -47,8 +47,9 @@ def _near_spans(finder: PhraseFinder, a: str, b: str, gap_max: int,
 
 def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack) -> list[_Hit]:
     ms = pack.matching
+    lenient = item.kind == "required" and ms.lenient_required
     cands: list[tuple[Span, tuple[int, int] | None]] = [
-        (s, None) for p in item.phrases for s in finder.find(p)]
+        (s, None) for p in item.phrases for s in finder.find(p, lenient=lenient)]
     for pair in item.near:
         gap_max = ms.near_gap_chars if pair.gap_chars is None else pair.gap_chars
         for a in pair.first:

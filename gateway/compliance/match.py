@@ -117,10 +117,12 @@ class PhraseFinder:
                     result = (extra, j + k + 1)
         return result
 
-    def find(self, phrase: str, edits: bool = True) -> list[Span]:
+    def find(self, phrase: str, edits: bool = True, lenient: bool = False) -> list[Span]:
         """Non-overlapping matches of `phrase`, leftmost first (`edits=False`: homophones
-        only, for near-miss phrases that must match closely)."""
-        key = phrase if edits else "\0" + phrase
+        only, for near-miss phrases that must match closely; `lenient`: 3-4 character
+        phrases may also lose one inner character if the rest matches character for
+        character, for required items: 犹期 for 犹豫期, but 保险人 is not 保险责任)."""
+        key = ("\0" if not edits else "\1" if lenient else "") + phrase
         if key in self._cache:
             return self._cache[key]
         p = normalise(phrase).replace(WEAK, "").replace(STRONG, "")
@@ -141,6 +143,15 @@ class PhraseFinder:
                     got = self._align(p, j, budget)
                     if got is not None:
                         found.append(Span(j, got[1], phrase, got[0]))
+            if edits and lenient and self.settings.edits and m in (3, 4):
+                for i in range(1, m - 1):
+                    if p[i] in self._neg:
+                        continue
+                    short = p[:i] + p[i + 1:]
+                    j = text.find(short)
+                    while j >= 0:
+                        found.append(Span(j, j + len(short), phrase, 1))
+                        j = text.find(short, j + 1)
             found = _no_overlap(found)
         self._cache[key] = found
         return found

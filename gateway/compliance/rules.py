@@ -62,6 +62,10 @@ class MatchSettings:
     """Also treat zh/z, ch/c, sh/s and -ng/-n as equal for phrases of 3+ characters."""
     edits: bool = True
     """Allow one dropped or extra character in phrases of 4+ characters, two in 6+."""
+    lenient_required: bool = True
+    """Required items also survive one dropped character from 3 characters on (犹豫期 heard
+    as 犹期): a recogniser's deletion then costs no false "missing", at the price of a
+    slightly higher chance of a false "said"."""
     context_chars: int = 20
     """Characters of transcript shown on each side of a hit."""
     negation_window_chars: int = 8

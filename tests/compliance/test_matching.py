@@ -122,3 +122,12 @@ def test_events_and_their_near_misses(pack):
 def test_traditional_characters_and_digits(pack):
     assert status("這個產品保本", "guaranteed_capital", pack) == "violated"
     assert status("猶豫期１５天", "cooling_off", pack) == "said"
+
+
+def test_required_items_survive_a_dropped_character(pack):
+    assert status("犹期十五天", "cooling_off", pack) == "said"           # 豫 dropped
+    assert status("这款产品的保责任是身故", "coverage", pack) == "said"    # 险 dropped
+    # ... but only character for character: 被保险人 is not 保险责任 with 责 dropped
+    assert status("被保险人是您女儿", "coverage", pack) == "missing"
+    # and never for a prohibited claim: 退保能拿 is not 保证能拿
+    assert status("每年退保能拿多少都写着", "guaranteed_return", pack) == "missing"
