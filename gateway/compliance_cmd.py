@@ -3,6 +3,7 @@
     badgekit gateway check SESSION_DIR|TRANSCRIPT.json [--json] [--rules FILE]
     badgekit gateway check FIRST SECOND … [--json]    # a related group, in meeting order
     badgekit gateway rates PATH… [--json]             # 开口率 per item and per agent
+                                                      # (PATH may hold many sessions)
 
 With one path, `--json` prints `{"items": [{"id", "kind", "severity", "status", "text",
 "start", …}], …}`; with several it prints `{"sessions": [<that object>, …]}` where a
@@ -42,12 +43,12 @@ def _transcribe(folder: Path, model: str | None) -> dict:  # type: ignore[type-a
 
 def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # type: ignore[no-untyped-def]
     from gateway.compliance import ComplianceError, check_session, load_rules
-    from gateway.compliance.transcript import NoTranscriptError, add_sidecars
+    from gateway.compliance.transcript import NoTranscriptError, add_sidecars, find_sessions
 
     try:
         pack = load_rules(rules)
         out = []
-        for p in paths:
+        for p in (s for given in paths for s in find_sessions(given)):
             try:
                 out.append(check_session(p, pack))
             except NoTranscriptError:
@@ -118,7 +119,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def rates(
-        paths: list[Path] = typer.Argument(..., help="Session folders or transcript JSON files."),
+        paths: list[Path] = typer.Argument(..., help="Session folders, transcript JSON files, or "
+                                           "folders holding many sessions (a receiver's output)."),
         json_out: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
         rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
     ) -> None:

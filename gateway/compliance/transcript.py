@@ -1,7 +1,8 @@
 """Read a transcript: one file that `badgekit gateway transcribe --json` wrote, or a
 session folder holding one.
 
-Accepted JSON (fields beyond these are ignored):
+Accepted JSON (fields beyond these are ignored; the MQTT `transcript` document that a
+receiver stores, with the transcript under `transcript`, is unwrapped first):
 - top level: `text` and/or `segments` (each with `start`, `end` in seconds and `text`);
 - session fields, any of: `session`/`session_id`, `badge`, `agent`/`agent_id`,
   `case_id`/`case`/`customer_id`/`customer` (the related-group key; also taken from
@@ -27,7 +28,7 @@ from typing import Any
 from gateway.compliance.errors import TranscriptError
 
 __all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "add_sidecars",
-           "load_transcript", "parse_transcript", "with_sidecars"]
+           "find_sessions", "load_transcript", "parse_transcript", "with_sidecars"]
 
 
 class NoTranscriptError(TranscriptError):
@@ -95,6 +96,14 @@ def parse_transcript(data: Any, source: str = "<transcript>",
     """Build a `Transcript` from parsed JSON; raise `TranscriptError` with the reason."""
     if not isinstance(data, dict):
         raise TranscriptError("a transcript must be a JSON object with 'segments' or 'text'", source)
+    if "segments" not in data and isinstance(data.get("transcript"), dict):
+        # the MQTT transcript document (as a receiver stores it): the transcript inside,
+        # badge and session beside it
+        inner = dict(data["transcript"])
+        for key in ("session", "badge", "case_id", "agent"):
+            if inner.get(key) in (None, "") and data.get(key) not in (None, ""):
+                inner[key] = data[key]
+        data = inner
     raw_segs = data.get("segments")
     if raw_segs is None:
         text = data.get("text")
@@ -194,6 +203,20 @@ def _session_dir(folder: Path) -> Transcript:
     if isinstance(data, dict):
         data = with_sidecars(data, sidecars)
     return parse_transcript(data, str(candidates[0]), _clips(sidecars))
+
+
+def find_sessions(path: Path | str) -> list[Path]:
+    """A transcript file, a session folder, or every session folder under a tree (e.g. a
+    receiver's `<out>/<tenant>/<branch>/…`), in path order."""
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    sidecars, candidates = _scan(p)
+    if candidates or sidecars or any(p.glob("*.wav")):
+        return [p]
+    found = sorted({c.parent for c in p.rglob("*.json")
+                    if c.name == "transcript.json" or c.name.endswith(".transcript.json")})
+    return found or [p]
 
 
 def load_transcript(path: Path | str) -> Transcript:

@@ -78,3 +78,32 @@ def test_malformed_rules_one_line_no_traceback(tmp_path: Path):
 def test_bad_transcript_path(tmp_path: Path):
     res = CliRunner().invoke(app, ["gateway", "check", str(tmp_path / "none.json")])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def _receiver_doc(folder: Path, badge: str, session: str, lines: list[str]) -> None:
+    """A transcript document as the receiver stores it: the MQTT payload, transcript inside."""
+    folder.mkdir(parents=True)
+    segs = [{"start": 2.0 * i, "end": 2.0 * i + 1.5, "text": t} for i, t in enumerate(lines)]
+    doc = {"kind": "transcript", "tenant": "acme", "branch": "sh01", "gateway": "gw1",
+           "badge": badge, "session": session, "revision": 1, "generated_at": "x", "clips": [],
+           "vtt": "WEBVTT\n", "transcript": {"badge": None, "session": None, "text": "",
+                                              "segments": segs, "clips": []}}
+    (folder / "transcript.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+
+
+def test_rates_over_a_receivers_tree(tmp_path: Path):
+    root = tmp_path / "out" / "acme" / "sh01"
+    _receiver_doc(root / "B1" / "S1", "B1", "S1", ["本次沟通全程录音", "这个产品保本"])
+    _receiver_doc(root / "B1" / "S2", "B1", "S2", ["犹豫期十五天"])
+    _receiver_doc(root / "B2" / "S7", "B2", "S7", ["本次沟通全程录音"])
+    res = CliRunner().invoke(app, ["gateway", "rates", str(tmp_path / "out"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["sessions"] == 3
+    per_agent = {(r["agent"], r["item"]): (r["hits"], r["sessions"]) for r in out["per_agent"]}
+    assert per_agent[("B1", "recording_notice")] == (1, 2)
+    assert per_agent[("B2", "recording_notice")] == (1, 1)
+    assert per_agent[("B1", "guaranteed_capital")] == (1, 2)
+    res = CliRunner().invoke(app, ["gateway", "check", str(root / "B1" / "S1"), "--json"])
+    found = json.loads(res.stdout)
+    assert (found["session"], found["agent"]) == ("S1", "B1")
