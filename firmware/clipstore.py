@@ -55,6 +55,10 @@ class AckMismatchError(StoreError):
     """The companion acknowledged a hash the badge did not store: nothing is deleted."""
 
 
+def _bytes_per_s(rate):
+    return (rate * clipfmt.BLOCK_ALIGN) // clipfmt.SAMPLES_PER_BLOCK + 1
+
+
 def _seq_of(clip_id):
     try:
         return int(clip_id[clip_id.rfind("-") + 1:])
@@ -97,31 +101,23 @@ class ClipStore:
         self.clock_warning = None
         self._w = None
         self._reader = None
-        self.bsize, total, _free = self._statvfs()
-        self.reserve = reserve_bytes if reserve_bytes is not None else max(16 * self.bsize, 65536)
         clipboot.boot(self)
+        self.bsize = self._statvfs()[0]
+        self.reserve = reserve_bytes if reserve_bytes is not None else max(16 * self.bsize, 65536)
         if old_keys and not self.readonly:  # an enrollment was cut short: finish re-wrapping
             self.set_key(self.kek)
         if scrub:
             self.scrub()
 
-    # ---- helpers -------------------------------------------------------------------
     def _statvfs(self):
-        st = os.statvfs(self.root if self._exists(self.root) else "/")
+        try:
+            st = os.statvfs(self.root)
+        except OSError:  # no store folder (read-only, never booted): its parent
+            st = os.statvfs(self.root[:self.root.rfind("/")] or "/")
         return st[0], st[0] * st[2], st[0] * st[3]
 
-    @staticmethod
-    def _exists(path):
-        try:
-            os.stat(path)
-            return True
-        except OSError:
-            return False
-
     def event(self, kind, clip_id=None, **fields):
-        fields["event"] = kind
-        if clip_id is not None:
-            fields["clip_id"] = clip_id
+        fields["event"], fields["clip_id"] = kind, clip_id
         self.events.append(fields)
         return fields
 
@@ -160,6 +156,16 @@ class ClipStore:
     def next_seq(self):
         return self.index.tip_seq + 1
 
+    def continue_chain(self, prev_seq, prev_sha256):
+        """Importers/simulators: the next clip follows ``prev_seq`` with that hash (only
+        forward; persisted with the next clip's CLOSE record)."""
+        idx = self.index
+        if self._w is not None or prev_seq < idx.tip_seq or (
+                prev_seq == idx.tip_seq >= 0 and prev_sha256 != idx.tip_sha):
+            raise StoreBusyError("the chain only moves forward, between clips")
+        self.index.tip_seq = prev_seq
+        self.index.tip_sha = prev_sha256
+
     @property
     def recording(self):
         return self._w is not None
@@ -170,7 +176,7 @@ class ClipStore:
             raise StoreBusyError("a clip is already open")
         self._writable()
         _bs, _total, free = self._statvfs()
-        if free < self.reserve + self.start_s * self._bytes_per_s(meta.get("sample_rate", 16000)):
+        if free < self.reserve + self.start_s * _bytes_per_s(meta.get("sample_rate", 16000)):
             self.full = True
             raise StoreFullError("store full: {} bytes free; sync the badge".format(free))
         meta = dict(meta)
@@ -200,10 +206,6 @@ class ClipStore:
         w.flush_every = max(1, (rate * self.flush_ms) // (clipfmt.SAMPLES_PER_BLOCK * 1000))
         w.check_every = max(w.flush_every, self.reserve // (4 * clipfmt.BLOCK_ALIGN))
         self._w = w
-
-    @staticmethod
-    def _bytes_per_s(rate):
-        return (rate * clipfmt.BLOCK_ALIGN) // clipfmt.SAMPLES_PER_BLOCK + 1
 
     def write_block(self, block):
         w = self._w
@@ -302,9 +304,9 @@ class ClipStore:
         return self._reader
 
     def _drop_reader(self):
-        if self._reader is not None and self._reader[1] is not None:
-            self._reader[1].close()
-        self._reader = None
+        r, self._reader = self._reader, None
+        if r is not None and r[1] is not None:
+            r[1].close()
 
     def info(self, clip_id):
         """Sidecar dict of a closed clip."""
