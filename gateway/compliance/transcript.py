@@ -170,7 +170,8 @@ def _scan(folder: Path) -> tuple[list[dict[str, Any]], list[Path]]:
             continue
         if isinstance(d, dict) and "clip_id" in d and "segments" not in d:
             sidecars.append(d)
-        elif isinstance(d, dict) and ("segments" in d or "text" in d):
+        elif isinstance(d, dict) and ("segments" in d or "text" in d
+                                      or isinstance(d.get("transcript"), dict)):
             candidates.append(p)
     return sidecars, candidates
 
