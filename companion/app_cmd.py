@@ -102,7 +102,11 @@ def register(app: typer.Typer) -> None:
         drift_warn_s: float = typer.Option(None, "--drift-warn-s", help="Clock drift limit (s)."),
         unsynced_warn_hours: float = typer.Option(None, "--unsynced-warn-hours", help="Unsynced audio limit (h)."),
         last_sync_warn_hours: float = typer.Option(None, "--last-sync-warn-hours", help="Sync overdue after (h)."),
-        branch: str = BRANCH, hci: str = HCI, keystore: str = KEYSTORE,
+        branch: str = BRANCH,
+        hci: list[str] = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
+                                      help="bumble HCI transport of a BLE radio (repeatable); "
+                                           "default: the system's Bluetooth."),
+        keystore: str = KEYSTORE,
         json_out: bool = JSON,
         settings_file: str = SETTINGS,
     ) -> None:
@@ -116,7 +120,7 @@ def register(app: typer.Typer) -> None:
             "attention.battery_warn_pct": battery_warn_pct, "attention.drift_warn_s": drift_warn_s,
             "attention.unsynced_warn_hours": unsynced_warn_hours,
             "attention.last_sync_warn_hours": last_sync_warn_hours, "branch.id": branch})
-        result = _run(run_scan(s, hci=hci, keystore=keystore))
+        result = _run(run_scan(s, hci=list(hci) if hci else None, keystore=keystore))
         if json_out:
             _print_json(result.as_dict())
         else:

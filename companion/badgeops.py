@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from companion.settings import CompanionSettings
@@ -45,6 +45,7 @@ class Target:
     address: str
     hci: str | None = None
     keystore: str | None = None
+    device: Any = field(default=None, compare=False, repr=False)  # an open bumble Device
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.address}"
@@ -70,6 +71,10 @@ def make_transport(target: Target) -> Any:
 
     if target.kind == "serial":
         return make(port=target.address)
+    if target.device is not None:
+        from companion.transport.ble import BleTransport
+
+        return BleTransport(target.address, bumble_device=target.device)
     try:
         return make(ble=target.address, hci=target.hci)
     except ImportError as exc:

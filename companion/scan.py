@@ -56,21 +56,42 @@ def serial_targets(settings: CompanionSettings, keystore: str | None = None) -> 
     return [Target("serial", p, None, keystore) for p in unique]
 
 
-async def _ble_targets(settings: CompanionSettings, notes: list[str], hci: str | None,
-                       keystore: str | None) -> list[Target]:
-    if not settings.scan.ble:
-        return []
+async def _ble_scan(settings: CompanionSettings, hci: str | None, keystore: str | None,
+                    notes: list[str]) -> list[BadgeReport | dict[str, str]]:
+    """Listen on one radio (bumble HCI ``hci``, or the system's), then probe what was heard."""
+    from companion import blescan
+
+    where = f"BLE {hci}" if hci else "BLE"
     try:
-        from companion.transport import ble as ble_mod
-    except ImportError as exc:
-        notes.append(f"BLE: not available ({exc})")
-        return []
-    try:
-        found = await ble_mod.discover(timeout_s=settings.scan.ble_timeout_s, hci=hci)  # type: ignore[attr-defined]
+        if hci:
+            async with blescan.radio(hci) as dev:
+                ads = await blescan.discover(settings.scan.ble_timeout_s, dev)
+                return list(await asyncio.gather(*(
+                    _probe_ble(settings, Target("ble", a.address, hci, keystore, dev), a)
+                    for a in ads)))
+        ads = await blescan.discover(settings.scan.ble_timeout_s)
     except Exception as exc:  # noqa: BLE001 - no adapter, BlueZ down, permissions: one note
-        notes.append(f"BLE: scan failed ({str(exc) or type(exc).__name__})")
+        notes.append(f"{where}: scan failed ({str(exc) or type(exc).__name__})")
         return []
-    return [Target("ble", getattr(d, "address", d), hci, keystore) for d in found]
+    return list(await asyncio.gather(*(
+        _probe_ble(settings, Target("ble", a.address, None, keystore), a) for a in ads)))
+
+
+async def _probe_ble(settings: CompanionSettings, target: Target,
+                     ad: Any) -> BadgeReport | dict[str, str]:
+    """Probe a badge heard over BLE; if it cannot be read, report what it advertised."""
+    from companion.blescan import ST_CLIPS, ST_ENROLLED, ST_FAULT
+
+    got = await _bounded(settings, target)
+    if isinstance(got, BadgeReport):
+        return got
+    r = BadgeReport(ad.badge_id, "ble", target.address, enrolled=ad.flag(ST_ENROLLED),
+                    problem=f"heard but not readable: {got['reason']}")
+    if ad.flag(ST_CLIPS):
+        r.badge_errors.append("clips waiting (advertised)")
+    if ad.flag(ST_FAULT):
+        r.badge_errors.append("fault (advertised)")
+    return r
 
 
 def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: float) -> None:
@@ -133,27 +154,35 @@ async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | d
         return {"address": target.address, "transport": target.kind, "reason": str(exc)}
 
 
-async def run_scan(settings: CompanionSettings, hci: str | None = None,
+async def _bounded(settings: CompanionSettings, t: Target) -> BadgeReport | dict[str, str]:
+    limit = settings.scan.connect_timeout_s * 3
+    try:
+        return await asyncio.wait_for(_probe(settings, t), limit)
+    except TimeoutError:
+        return {"address": t.address, "transport": t.kind,
+                "reason": f"{t.address}: no complete answer within {limit:.0f} s"}
+
+
+async def run_scan(settings: CompanionSettings, hci: list[str] | None = None,
                    keystore: str | None = None) -> ScanResult:
-    """Probe every candidate at once; return ranked reports and skipped ports."""
+    """Probe every candidate at once (serial ports, and each BLE radio: the system's, or
+    each bumble HCI transport in ``hci``); return ranked reports and skipped ports."""
     t0 = time.monotonic()
     notes: list[str] = []
-    targets = serial_targets(settings, keystore) + await _ble_targets(settings, notes, hci,
-                                                                        keystore)
-    limit = settings.scan.connect_timeout_s * 3
-
-    async def bounded(t: Target) -> BadgeReport | dict[str, str]:
-        try:
-            return await asyncio.wait_for(_probe(settings, t), limit)
-        except TimeoutError:
-            return {"address": t.address, "transport": t.kind,
-                    "reason": f"{t.address}: no complete answer within {limit:.0f} s"}
-
-    results = await asyncio.gather(*(bounded(t) for t in targets))
+    serial = serial_targets(settings, keystore)
+    jobs: list[Any] = [_bounded(settings, t) for t in serial]
+    radios: list[Any] = []
+    if settings.scan.ble:
+        specs: list[str | None] = list(hci) if hci else [None]
+        radios = [_ble_scan(settings, h, keystore, notes) for h in specs]
+    results = list(await asyncio.gather(*jobs))
+    for found in await asyncio.gather(*radios):
+        results += found
     badges = [r for r in results if isinstance(r, BadgeReport)]
     skipped = [r for r in results if isinstance(r, dict)]
-    if not targets:
-        notes.append("no badge ports found: plug a badge in, or name a port with --port")
+    if not results:
+        notes.append("no badges found: plug a badge in, name a port with --port, "
+                      "or bring badges in BLE range")
     return ScanResult(rank(badges, settings.attention), skipped, notes, time.monotonic() - t0)
 
 

@@ -45,13 +45,14 @@ def companion(tmp_path) -> Companion:
 
 @pytest.fixture
 def tray(tmp_path) -> Iterator[Callable[..., SimBadge]]:
-    """``tray(badge_id, clips=3, blocks_each=20)`` starts a simulated badge on a pty."""
+    """``tray(badge_id, clips=3, blocks_each=20, ble=False)`` starts a simulated badge on a
+    pty (or, with ``ble``, on its own bumble link reached through ``badge.hci``)."""
     made: list[SimBadge] = []
 
-    def start(badge: str, clips: int = 3, blocks_each: int = 20) -> SimBadge:
+    def start(badge: str, clips: int = 3, blocks_each: int = 20, ble: bool = False) -> SimBadge:
         folder = tmp_path / f"clips-{badge}"
         make_clips(folder, badge, clips, blocks_each)
-        b = SimBadge(folder)
+        b = SimBadge(folder, *(["--ble"] if ble else []))
         made.append(b)
         return b
 

@@ -52,7 +52,20 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 class SimBadge:
-    """`badgekit sim badge --clips DIR [args]` in a subprocess; ``port`` is its pty."""
+    """`badgekit sim badge --clips DIR [args]` in a subprocess; ``port`` is its pty
+    (with ``--ble``: its BLE address, and ``hci`` the HCI transport reaching its link)."""
+
+    _hci: str | None = None
+
+    @property
+    def hci(self) -> str | None:
+        """The HCI transport spec of a ``--ble`` badge's link (waits for its first line)."""
+        _ = self.port
+        return self._hci
+
+    @property
+    def ble_address(self) -> str:
+        return self.port
 
     def __init__(self, clips: Path, *args: str, env: dict[str, str] | None = None,
                  timeout_s: float = 30.0) -> None:
@@ -78,7 +91,7 @@ class SimBadge:
         deadline = time.monotonic() + timeout_s
         while True:
             text = self.output()
-            lines = [ln for ln in text.splitlines(True) if ln.startswith("serial: ")]
+            lines = [ln for ln in text.splitlines(True) if ln.startswith(("serial: ", "ble: "))]
             if lines and lines[0].endswith("\n"):
                 line = lines[0]
                 break
@@ -86,7 +99,10 @@ class SimBadge:
                 self.kill()
                 raise AssertionError(f"sim badge did not print its port: {text}")
             time.sleep(0.05)
-        assert line.startswith("serial: "), line
+        if line.startswith("ble: "):  # "ble: <address> hci: <transport spec>"
+            _, addr, _, hci = line.split()
+            self._hci = hci
+            return addr
         return line.split(": ", 1)[1].strip()
 
     def firmware_pids(self) -> list[int]:

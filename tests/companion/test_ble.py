@@ -1,0 +1,38 @@
+"""Badges over BLE: the firmware's radio on the bumble `bluetooth` shim, bleak on bumble."""
+
+from __future__ import annotations
+
+import json
+
+
+def _json(res):
+    assert res.exit_code == 0, (res.exit_code, res.stdout, res.stderr)
+    return json.loads(res.stdout)
+
+
+def test_ble_badges_scan_enroll_sync_and_staff_commands(tray, companion):
+    one, two = tray("air-one", 3, ble=True), tray("air-two", 2, ble=True)
+    scan = ["scan", "--no-serial", "--ble-timeout-s", "1", "--hci", one.hci, "--hci", two.hci]
+    rep = _json(companion(*scan, "--json"))
+    assert sorted(b["badge_id"] for b in rep["badges"]) == ["air-one", "air-two"]
+    assert all(b["transport"] == "ble" and b["enrolled"] is False for b in rep["badges"])
+    # the badge with more audio waiting comes first among equals
+    assert [b["badge_id"] for b in rep["badges"]] == ["air-one", "air-two"]
+
+    ble = ["--ble", one.ble_address, "--hci", one.hci]
+    assert companion("enroll", *ble, "--agent", "Sun Mei").exit_code == 0
+    assert _json(companion("set-time", *ble, "--json"))["badge_id"] == "air-one"
+    cfg = _json(companion("config", "set", "max_clip_s=90", *ble, "--json"))["config"]
+    assert cfg["max_clip_s"] == 90
+    assert "enrolled" in [e["event"] for e in _json(companion("logs", *ble, "--json"))["events"]]
+    res = companion("sync", *ble, "--spool", str(companion.spool))
+    assert res.exit_code == 0, res.stderr
+    assert len(list((companion.spool / "air-one").glob("*/*.custody.json"))) == 3
+
+    rep = _json(companion(*scan, "--json"))
+    by = {b["badge_id"]: b for b in rep["badges"]}
+    assert [b["badge_id"] for b in rep["badges"]] == ["air-two", "air-one"]  # unenrolled first
+    assert by["air-one"]["agent"] == "Sun Mei" and by["air-one"]["issues"] == []
+    assert by["air-one"]["unsynced_clips"] == 0 and by["air-one"]["last_sync_epoch"]
+    table = companion(*scan)
+    assert table.exit_code == 0 and "air-two" in table.stdout and "Sun Mei" in table.stdout
