@@ -4,6 +4,7 @@ Whole-file Whisper fails on meetings in two ways: long silences and noise invite
 hallucination loops, and a 30 s window with one loud and one quiet talker swallows the
 quiet turn. The pipeline avoids both and spends the model's time on speech only:
 
+0. `denoise.wiener` lowers the stationary room noise (one noise estimate per session);
 1. `vad.speech_regions` cuts every piece of audio into utterance-sized regions;
 2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
    look alike to the model;
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
 from gateway.transcribe.engine import RawSegment, RawWord, WhisperEngine
 from gateway.transcribe.vad import VadSettings, speech_regions
 
@@ -48,6 +50,7 @@ class PipelineSettings:
     """How audio is cut, levelled, packed and checked around the model."""
 
     vad: VadSettings = field(default_factory=VadSettings)
+    denoise: DenoiseSettings = field(default_factory=DenoiseSettings)
     target_dbfs: float = -20.0
     """Active speech RMS each region is brought to."""
     max_gain_db: float = 30.0
@@ -161,9 +164,11 @@ def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
 
 def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     out = []
+    noise = noise_spectrum([p.pcm for p in pieces], s.denoise) if s.denoise.enabled else None
     for p in pieces:
-        for r in speech_regions(p.pcm, _RATE, s.vad):
-            audio, floor = _level(p.pcm[r.start:r.end], s)
+        pcm = wiener(p.pcm, s.denoise, noise) if s.denoise.enabled else p.pcm
+        for r in speech_regions(pcm, _RATE, s.vad):
+            audio, floor = _level(pcm[r.start:r.end], s)
             out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor))
     out.sort(key=lambda r: r.offset_s)
     return out

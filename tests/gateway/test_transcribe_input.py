@@ -192,3 +192,19 @@ def test_plain_wav_with_wave_module(tmp_path):
         w.writeframes((np.sin(np.arange(16000) / 5) * 8000).astype("<i2").tobytes())
     d = decode_wav(path)
     assert d.encoding == "pcm16" and len(d.samples) == 16000
+
+
+def test_denoise_lowers_noise_keeps_speech(speech):
+    from gateway.transcribe.denoise import wiener
+
+    voice = speech_pcm(speech["asr_example_zh"]).astype(np.float64)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, np.std(voice) / 5, len(voice) + 32000)  # ~14 dB below the voice
+    mix = noise.copy()
+    mix[16000:16000 + len(voice)] += voice
+    out = wiener(np.clip(mix, -32768, 32767).astype(np.int16)).astype(np.float64)
+    assert out.shape == mix.shape
+    pause_before, pause_after = np.std(mix[:15000]), np.std(out[:15000])
+    assert pause_after < pause_before / 2  # the noise in the pause drops by > 6 dB
+    kept = np.corrcoef(out[16000:16000 + len(voice)], voice)[0, 1]
+    assert kept > np.corrcoef(mix[16000:16000 + len(voice)], voice)[0, 1]  # closer to the voice
