@@ -37,7 +37,7 @@ _MIN_CHUNK = const(64)
 
 class _Reject(Exception):
     def __init__(self, code, msg):
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.code = code
         self.msg = msg
 
