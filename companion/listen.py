@@ -124,13 +124,13 @@ _SENSITIVITY_ON_DB10 = {0: 90, 1: 75, 2: 60, 3: 45}  # gate onset level above th
 
 def gate_options(settings: CompanionSettings) -> dict[str, int]:
     """Recorder options from the badge config settings (gain, sensitivity, clip length)."""
+    from firmware.sync.state import config_error
+
     b = settings.badge
-    if b.vad_sensitivity not in _SENSITIVITY_ON_DB10:
-        raise ListenError(f"vad_sensitivity must be 0..3, got {b.vad_sensitivity}")
-    if not -12 <= b.gain_db <= 30:
-        raise ListenError(f"gain_db must be -12..30, got {b.gain_db}")
-    if not 10 <= b.max_clip_s <= 3600:
-        raise ListenError(f"max_clip_s must be 10..3600, got {b.max_clip_s}")
+    for key in ("gain_db", "vad_sensitivity", "max_clip_s", "max_session_min"):
+        err = config_error(key, getattr(b, key))  # the badge's own ranges
+        if err:
+            raise ListenError(f"{err}, got {getattr(b, key)}")
     return {"gain_q8": round(256 * 10 ** (b.gain_db / 20)), "max_clip_ms": b.max_clip_s * 1000,
             "on_db10": _SENSITIVITY_ON_DB10[b.vad_sensitivity]}
 

@@ -99,7 +99,8 @@ class AttentionSettings:
 
 @dataclass(frozen=True)
 class BadgeConfigSettings:
-    """Recording config written to a badge at enrollment (and by `config set`)."""
+    """Recording config of the microphone badge (`listen --mic`); the same keys and ranges
+    as a badge's own config (`config get/set`, firmware.sync.state.CONFIG_DEFAULTS)."""
 
     gain_db: int = _opt(0, "Microphone gain (dB, -12..30).")
     vad_sensitivity: int = _opt(2, "Voice gate sensitivity (0 keeps least .. 3 keeps most).")

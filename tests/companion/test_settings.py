@@ -91,3 +91,23 @@ def test_attention_ranking_puts_urgent_badges_first():
     assert [i.code for i in assess(drift, cfg, now)] == ["clock_drift"]
     strict = AttentionSettings(storage_warn_pct=90)
     assert assess(full, strict, now) == []
+
+
+def test_companion_doc_lists_every_setting_with_its_default():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "companion.md").read_text()
+    for key, _value, default, _doc in st.describe(st.CompanionSettings()):
+        shown = repr(default) if not isinstance(default, bool | tuple) else (
+            str(default).lower() if isinstance(default, bool) else repr(list(default)))
+        assert f"| `{key}` | `{shown}` |" in doc, key
+
+
+def test_badge_config_ranges_match_the_firmware():
+    from firmware.sync.state import CONFIG_DEFAULTS
+
+    b = st.BadgeConfigSettings()
+    for key, (default, lo, hi) in CONFIG_DEFAULTS.items():
+        assert getattr(b, key) == default, key
+        assert f"{lo}..{hi}" in next(d for k, _, _, d in st.describe(st.CompanionSettings())
+                                     if k == f"badge.{key}") or key == "vad_sensitivity"
