@@ -23,7 +23,7 @@ from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, Inde
 from firmware.clipsink import write_json
 
 __all__ = ["boot", "recover_one", "quarantine", "delete_files", "verify_one", "status",
-           "scrub", "rewrap_all", "REASONS"]
+           "scrub", "rewrap_all", "quarantine_read", "REASONS"]
 
 REASONS = {1: "corrupt header", 2: "corrupt audio block", 3: "differs from the index",
            4: "hash mismatch", 5: "file name and header disagree", 6: "unreadable"}
@@ -250,6 +250,30 @@ def verify_one(store, seq):
     if not ok:
         quarantine(store, seq, name, 4, "stored " + e.sha256[:16])
     return ok
+
+
+def quarantine_read(store, seq, offset=0, length=-1):
+    """A quarantined clip as found: its decrypted clip stream (plaintext, like everything
+    leaving the badge), or the raw file if its file header is unreadable. With the
+    default ``length`` returns the size instead."""
+    path = store._path(seq)
+    try:
+        r = clipfile.Reader(path, store.keys)
+    except OSError:
+        r = None
+    try:
+        if r is not None:
+            if length < 0:
+                return r.size
+            return r.read(offset, max(0, min(length, r.size - offset)))
+        if length < 0:
+            return os.stat(path)[6]
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(length)
+    finally:
+        if r is not None:
+            r.close()
 
 
 def scrub(store):

@@ -275,10 +275,7 @@ class ClipStore:
             if e.state in (CLOSED, SYNCED):
                 size = clipfmt.wav_prefix_size() + e.data_len
             elif e.state == QUARANTINED:
-                try:
-                    size = os.stat(self._path(seq))[6]
-                except OSError:
-                    size = 0
+                size = clipboot.quarantine_read(self, seq)
             yield {"clip_id": self.clip_id(seq), "seq": seq, "size": size, "sha256": e.sha256,
                    "state": STATE_NAMES[e.state], "samples": e.samples,
                    "recovered": bool(e.flags & clipfmt.FLAG_RECOVERED)}
@@ -317,17 +314,13 @@ class ClipStore:
 
     def read(self, clip_id, offset, length):
         """Bytes ``[offset, offset+length)`` of the clip's exported WAV (plaintext);
-        ``b""`` at the end. A quarantined clip reads as its file bytes as found."""
+        ``b""`` at the end. A quarantined clip reads as its decrypted clip stream as found
+        (header, blocks, trailer; raw file bytes if even its file header is broken)."""
         seq, r, prefix = self._open_reader(_seq_of(clip_id))
         if offset < 0 or length < 0:
             raise ValueError("negative offset or length")
         if r is None:
-            f = open(prefix, "rb")
-            try:
-                f.seek(offset)
-                return f.read(length)
-            finally:
-                f.close()
+            return clipboot.quarantine_read(self, seq, offset, length)
         size = len(prefix) + r.trailer.data_len
         end = min(size, offset + length)
         out = b""

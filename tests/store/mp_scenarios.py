@@ -206,6 +206,9 @@ def quarantine():
     qfiles = sorted(os.listdir(ROOT + "/q"))
     reason = json.loads(file_bytes(ROOT + "/q/bk07-00000001.json"))["reason"]
     raw = s.read("bk07-00000001", 0, 1 << 20)
+    craw = s.read("bk07-00000002", 100, 1 << 20)
+    plain = raw[136:136 + 256] == blk(1, 0) and craw[36:36 + 256] == blk(2, 0)
+    q_size = [x["size"] for x in s.list_clips() if x["clip_id"] == "bk07-00000001"]
     d = record(s, 5)
     dev, s = reboot(dev, s)
     lst2 = {x["clip_id"]: x["state"] for x in s.list_clips()}
@@ -217,7 +220,8 @@ def quarantine():
     dev, s = reboot(dev, s)
     cid = clipfmt.clip_id("bk07", seq)
     return {"boot_events": [e["event"] for e in st1["events"]], "scrub": bad, "states": lst,
-            "qfiles": qfiles, "reason": reason, "raw_len": len(raw),
+            "qfiles": qfiles, "reason": reason, "raw_len": len(raw), "plain": plain,
+            "q_size": q_size,
             "d_prev_is_c": d["prev_sha256"] == c["sha256"], "states2": lst2, "acked": acked,
             "qleft": qleft, "a_ok": verify(s, "bk07-00000000").sha256 == a["sha256"],
             "b_sha": b["sha256"][:8], "open_recovered": [e["clip_id"] for e in s.status()["recoveries"]] == [cid],

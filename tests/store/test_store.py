@@ -92,7 +92,8 @@ def test_quarantine_corrupt_header_and_block(scenario):
                            "bk07-00000002": "quarantined"}
     assert r["qfiles"] == ["bk07-00000001.bkc", "bk07-00000001.json",
                            "bk07-00000002.bkc", "bk07-00000002.json"]
-    assert r["raw_len"] > 0, "a quarantined clip can still be read off the badge"
+    assert r["raw_len"] == 136 + 20 * 256 + 52 == r["q_size"][0], "a quarantined clip is still served"
+    assert r["plain"], "as plaintext (decrypted clip stream), like everything leaving the badge"
     assert r["d_prev_is_c"]
     # quarantined files survive reboots and go only after an ack
     assert r["states2"]["bk07-00000001"] == "quarantined"
