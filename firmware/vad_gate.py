@@ -45,7 +45,7 @@ class Gate:
 
     def __init__(self, target, preroll_ms=400, hangover_ms=600, min_clip_ms=1000,
                  max_clip_ms=60000, backtrack_ms=500, onset_frames=2, on_db10=60,
-                 low_db10=20, tilt_db10=0):
+                 low_db10=20, tilt_db10=0, cont_db10=None, bt_any=False):
         if preroll_ms < 0 or hangover_ms < 0 or backtrack_ms < 0:
             raise ValueError("gate times must not be negative")
         if max_clip_ms < FRAME_MS or max_clip_ms < min_clip_ms:
@@ -60,6 +60,8 @@ class Gate:
         self.on_q = db_to_q(on_db10)
         self.low_q = db_to_q(low_db10)
         self.tilt_q = db_to_q(tilt_db10)
+        self.cont_q = self.on_q if cont_db10 is None else db_to_q(cont_db10)
+        self.bt_any = bt_any
         n = self.preroll + self.backtrack + self.onset + 1
         self.ring_frames = n
         self._ring = [array("h", bytes(2 * FRAME_SAMPLES)) for _ in range(n)]
@@ -102,8 +104,12 @@ class Gate:
             self._floor_high = lh
         sm = lm - self._floor_mid
         sh = lh - self._floor_high
-        self._snr[self.frame % self.ring_frames] = sm
-        voiced = sm > self.on_q and sm - sh > -self.tilt_q
+        weak = sm if (sm > sh or not self.bt_any) else sh
+        self._snr[self.frame % self.ring_frames] = weak
+        if self._state == _CLIP:
+            voiced = sm > self.cont_q and sm - sh > -self.tilt_q
+        else:
+            voiced = sm > self.on_q and sm - sh > -self.tilt_q
         # running minimum that creeps up (the floor follows a louder room)
         if lm < self._floor_mid:
             self._floor_mid = lm

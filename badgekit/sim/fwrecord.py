@@ -20,9 +20,11 @@ _INTS = ("seq", "start_epoch", "start_ms", "gain_q8", "input_offset", "session_o
 
 
 def record(path, out, badge, session, seq=0, start_epoch=0, start_ms=0, gain_q8=256,
-           input_offset=0, session_offset=0, prev_sha256=None, raw=0, fast=-1, **gate):
-    """Record `path` into clips in folder `out`; return the summary dict."""
-    src = mic.WavMic(path, raw=bool(raw))
+           input_offset=0, session_offset=0, prev_sha256=None, raw=0, fast=-1, source=None,
+           **gate):
+    """Record `path` (or the mic object `source`) into clips in folder `out`; return the
+    summary dict."""
+    src = source if source is not None else mic.WavMic(path, raw=bool(raw))
     sink = clipsink.FolderSink(out, prev_sha256=prev_sha256)
     clips = []  # type: list
     rec = recorder.Recorder(

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def record(
-    input_path: Path = typer.Argument(..., metavar="INPUT", help="Audio file (any rate/channels)."),
+    input_path: Path | None = typer.Argument(None, metavar="INPUT",
+                                             help="Audio file (any rate/channels)."),
     out: Path = typer.Option(..., "--out", help="Folder for <clip id>.wav + .json."),
     interpreter: str = typer.Option("micropython", "--interpreter",
                                     help="cpython or micropython (the real unix port)."),
@@ -31,6 +32,10 @@ def record(
     min_clip_ms: int = typer.Option(1000, "--min-clip-ms", min=20),
     max_clip_ms: int = typer.Option(60000, "--max-clip-ms", min=1000),
     json_out: bool = typer.Option(False, "--json", help="Print the clips' sidecars as JSON."),
+    mic: bool = typer.Option(False, "--mic", help="Record a live microphone instead of INPUT "
+                             "(PortAudio; runs the firmware under CPython)."),
+    device: str | None = typer.Option(None, "--device", help="Input device for --mic."),
+    seconds: float = typer.Option(60.0, "--seconds", min=0.02, help="How long --mic records."),
 ) -> None:
     """Record INPUT as if it came from the badge's microphone; write each clip to --out."""
     from badgekit.sim.audio_in import InputAudioError
@@ -40,6 +45,7 @@ def record(
         RecordSettings,
         parse_start_time,
         record_file,
+        record_live,
     )
 
     def fail(msg: str) -> None:
@@ -61,9 +67,18 @@ def record(
         prev_sha256=prev_sha256, gain_db=gain_db, preroll_ms=preroll_ms,
         hangover_ms=hangover_ms, min_clip_ms=min_clip_ms, max_clip_ms=max_clip_ms,
     )
+    from badgekit.sim.mic_backends import MicUnavailable
+
+    if mic == (input_path is not None):
+        fail("give either INPUT or --mic")
     try:
-        result = record_file(input_path, out, settings, interpreter)
-    except InputAudioError as exc:
+        if input_path is not None:
+            result = record_file(input_path, out, settings, interpreter)
+        else:
+            dev: str | int | None = int(device) if device and device.isdigit() else device
+            result = record_live(out, settings, seconds, dev)
+            interpreter = "cpython, live mic"
+    except (InputAudioError, MicUnavailable) as exc:
         fail(str(exc))
     except (RecordError, OSError, ValueError) as exc:
         fail(str(exc))

@@ -18,8 +18,8 @@ from typing import Any
 from badgekit.paths import REPO_ROOT
 from badgekit.sim.audio_in import load_16k_mono, write_pcm_wav
 
-__all__ = ["RecordSettings", "RecordResult", "RecordError", "record_file", "parse_start_time",
-           "INTERPRETERS"]
+__all__ = ["RecordSettings", "RecordResult", "RecordError", "record_file", "record_live",
+           "parse_start_time", "INTERPRETERS"]
 
 INTERPRETERS = ("cpython", "micropython")
 SCRIPT = REPO_ROOT / "badgekit" / "sim" / "fwrecord.py"
@@ -145,3 +145,24 @@ def _run_micropython(args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     if not lines:
         raise RecordError("firmware printed no summary under MicroPython")
     return json.loads(lines[-1])
+
+
+def record_live(out: Path, settings: RecordSettings, seconds: float,
+                device: str | int | None = None) -> RecordResult:
+    """Record `seconds` from a live microphone (PortAudio) through the firmware path,
+    in-process on CPython (the unix port has no PortAudio)."""
+    from badgekit.sim import fwrecord
+    from badgekit.sim.mic_backends import SoundDeviceMic
+    from firmware.session import session_id
+
+    session = settings.session or session_id(settings.start_epoch, settings.start_ms)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    src = SoundDeviceMic(device=device, seconds=seconds)
+    args = _args(Path("mic"), out.resolve(), settings, session)
+    args["fast"] = 0
+    summary = fwrecord.record(source=src, **args)
+    return RecordResult(clips=summary["clips"], frames=summary["frames"],
+                        input_samples=summary["frames"] * 320,
+                        kept_samples=summary["kept_samples"], health=summary["health"],
+                        interpreter="cpython", extra={"overflows": src.overflows})
