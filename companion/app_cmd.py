@@ -271,6 +271,9 @@ def register(app: typer.Typer) -> None:
             _print_json(report.as_dict())
         else:
             lis.render(report, _out)
+        if report.stopped.startswith("mic_error"):
+            raise _fail(f"the microphone stopped ({report.stopped[11:]}); "
+                        f"{len(report.clips)} complete clip(s) kept in {report.spool}")
         if report.stopped == "disk_full":
             raise _fail(f"the spool disk is full: stopped; {len(report.clips)} complete clip(s) "
                         f"kept in {report.spool}, the clip being recorded was dropped")

@@ -42,7 +42,7 @@ class ListenReport:
     device: str
     audio_s: float = 0.0
     clips: list[dict[str, Any]] = field(default_factory=list)
-    stopped: str = "done"  # done | interrupted | disk_full
+    stopped: str = "done"  # done | interrupted | session_limit | disk_full | mic_error: …
     health: dict[str, Any] = field(default_factory=dict)  # the recorder's mic health
 
     @property
@@ -135,6 +135,32 @@ def gate_options(settings: CompanionSettings) -> dict[str, int]:
             "on_db10": _SENSITIVITY_ON_DB10[b.vad_sensitivity]}
 
 
+class _StopOnCtrlC:
+    """While active, Ctrl-C (SIGINT) only asks the loop to stop after the current block,
+    so a clip is never cut inside a frame; restored on exit. Main thread only."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def __enter__(self) -> _StopOnCtrlC:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._ask)
+        return self
+
+    def _ask(self, *_: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def _is_full(exc: OSError) -> bool:
     import errno
 
@@ -150,7 +176,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     """
     from array import array
 
-    from companion.micsource import mic_blocks
+    from companion.micsource import MicError, mic_blocks
     from firmware import recorder as fw
     from firmware.clipsink import FolderSink
 
@@ -191,29 +217,35 @@ def listen(settings: CompanionSettings, progress: Any = None,
     heard = 0
     mic_stats: dict[str, int] = {}
     blocks = mic_blocks(lis.device or None, limit_samples=limit, stats=mic_stats)
+    stop = _StopOnCtrlC()
     try:
-        try:
-            for chunk in blocks:
-                pending += chunk
-                while len(pending) >= frame_bytes and rec.frames < max_frames:
+        with stop:
+            try:
+                for chunk in blocks:
+                    pending += chunk
+                    while len(pending) >= frame_bytes and rec.frames < max_frames:
+                        buf = rec.buffer()
+                        memoryview(buf).cast("B")[:] = pending[:frame_bytes]
+                        del pending[:frame_bytes]
+                        rec.push()
+                        heard += fw.FRAME_SAMPLES
+                    if rec.frames >= max_frames:
+                        report.stopped = "session_limit"
+                        break
+                    if stop.requested:
+                        report.stopped = "interrupted"
+                        break
+                if pending and rec.frames < max_frames and not stop.requested:
+                    n = len(pending) // 2
                     buf = rec.buffer()
-                    memoryview(buf).cast("B")[:] = pending[:frame_bytes]
-                    del pending[:frame_bytes]
-                    rec.push()
-                    heard += fw.FRAME_SAMPLES
-                if rec.frames >= max_frames:
-                    break
-            if pending and rec.frames < max_frames:
-                n = len(pending) // 2
-                buf = rec.buffer()
-                buf[:n] = array("h", bytes(pending[: 2 * n]))
-                rec.push(n)
-                heard += n
-        except KeyboardInterrupt:
-            report.stopped = "interrupted"
-        finally:
-            blocks.close()
-        rec.finish()
+                    buf[:n] = array("h", bytes(pending[: 2 * n]))
+                    rec.push(n)
+                    heard += n
+            except MicError as exc:
+                report.stopped = f"mic_error: {exc}"
+            finally:
+                blocks.close()
+            rec.finish()  # closes the open clip: everything heard so far is kept
     except OSError as exc:
         try:
             sink.abort_clip()  # removes the clip's .partial file

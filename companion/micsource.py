@@ -118,7 +118,10 @@ def mic_blocks(device: str | int | None = None, block_samples: int = 1600,
     per_read = max(1, int(block_samples * rate / RATE_HZ))
     try:
         while left is None or left > 0:
-            data, overflowed = stream.read(per_read)
+            try:
+                data, overflowed = stream.read(per_read)
+            except sd.PortAudioError as exc:  # the device went away mid-recording
+                raise MicError(f"capture from {info['name']!r} failed: {exc}") from None
             if overflowed and stats is not None:
                 stats["overflows"] = stats.get("overflows", 0) + 1
             mono = data[:, 0]

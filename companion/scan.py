@@ -71,7 +71,12 @@ async def _ble_scan(settings: CompanionSettings, hci: str | None, keystore: str 
                     for a in ads)))
         ads = await blescan.discover(settings.scan.ble_timeout_s)
     except Exception as exc:  # noqa: BLE001 - no adapter, BlueZ down, permissions: one note
-        notes.append(f"{where}: scan failed ({str(exc) or type(exc).__name__})")
+        why = str(exc) or type(exc).__name__
+        if hci:
+            notes.append(f"{where}: scan failed ({why})")
+        else:
+            notes.append(f"BLE: the system's Bluetooth is not available ({why}); "
+                         "name a dongle with --hci, or skip BLE with --no-ble")
         return []
     return list(await asyncio.gather(*(
         _probe_ble(settings, Target("ble", a.address, None, keystore), a) for a in ads)))
@@ -204,12 +209,11 @@ def _ago(epoch: float | None, now: float) -> str:
 
 
 def render(result: ScanResult, console: Any) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     now = time.time()
-    from rich import box
-
     table = Table(title=f"{len(result.badges)} badge(s), most urgent first", expand=True,
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("badge", no_wrap=True)
@@ -232,7 +236,8 @@ def render(result: ScanResult, console: Any) -> None:
             ("-" if pct is None else f"{pct:.0f}%"), uns,
             "-" if b.clock_drift_s is None else f"{b.clock_drift_s:+.1f} s",
             _ago(b.last_sync_epoch, now), issues, style=style.get(b.severity))
-    console.print(table)
+    if result.badges:
+        console.print(table)
     hints: dict[str, str] = {}
     for b in result.badges:
         for i in b.issues:

@@ -85,6 +85,37 @@ def test_listen_mic_records_real_speech_into_the_spool(tmp_path, speech):
     assert rep2["clips"][0]["prev_sha256"] == clips[-1]["sha256"]
 
 
+def test_ctrl_c_during_listen_keeps_every_clip_whole(tmp_path, speech):
+    import signal
+    import time
+
+    mic = make_mic(tmp_path, speech["BAC009S0764W0121"])
+    spool = tmp_path / "spool"
+    env = mic.env(os.environ)
+    env.update(BADGEKIT_DATA=str(tmp_path / "data"), BADGEKIT_CONFIG=str(tmp_path / "cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "badgekit", "companion", "listen", "--mic",
+                             "--device", mic.name, "--duration-s", "3600", "--spool", str(spool),
+                             "--badge-id", "ctrl-c", "--max-clip-s", "10", "--json"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(spool.glob("ctrl-c/*/*.custody.json")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    rep = json.loads(out)
+    assert rep["stopped"] == "interrupted" and rep["audio_s"] < 3600
+    assert len(rep["clips"]) >= 1
+    prev = clipfmt.ZERO_HASH
+    for c in rep["clips"]:
+        base = spool / "ctrl-c" / rep["session"] / c["clip_id"]
+        with open(f"{base}.wav", "rb") as f:
+            prev = clipfmt.verify_wav(f, prev_sha256=prev, expect_sha256=c["sha256"]).sha256
+        assert Path(f"{base}.custody.json").exists()
+    assert not list(spool.rglob("*.partial"))
+
+
 def test_listen_without_a_microphone_is_one_clear_line(tmp_path, speech):
     mic = make_mic(tmp_path, speech["BAC009S0764W0121"])
     res = _listen(mic, tmp_path, "--mic", "--device", "no-such-mic", "--duration-s", "1",

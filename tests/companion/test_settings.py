@@ -111,3 +111,27 @@ def test_badge_config_ranges_match_the_firmware():
         assert getattr(b, key) == default, key
         assert f"{lo}..{hi}" in next(d for k, _, _, d in st.describe(st.CompanionSettings())
                                      if k == f"badge.{key}") or key == "vad_sensitivity"
+
+
+def test_info_of_a_troubled_badge_becomes_attention():
+    """INFO as a badge sends it (firmware.sync.server._info + clipboot.status + info_fn)."""
+    from companion.scan import report_from_info
+
+    now = 1_800_000_000.0
+    info = {"badge": "b7", "fw": "0.1.0", "enrolled": True, "branch": "branch-01",
+            "agent": "Li Na", "clock": int(now) - 95, "last_sync": now - 3 * 86400,
+            "errors": ["store 91% full", "2 clip(s) quarantined"],
+            "battery_pct": 12, "mic": {"code": "mic_silent", "text": "mic silent for 15 min",
+                                       "silent_s": 900},
+            "storage": {"bytes_total": 100, "bytes_used": 91, "warn_pct": 80, "used_pct": 91,
+                        "clips": {"closed": 40, "synced": 0, "recovered": 2},
+                        "unsynced_seconds": 5 * 3600.0}}
+    r = BadgeReport("b7", "serial", "/dev/ttyACM0", enrolled=True, ours=True)
+    report_from_info(r, info, now - 0.1, now + 0.1)
+    assert r.clock_drift_s == -94.5 and r.recovered_clips == 2 and r.unsynced_clips == 40
+    codes = [i.code for i in assess(r, AttentionSettings(), now)]
+    assert codes[:2] == ["mic_silent", "badge_error"]  # errors first
+    assert set(codes) == {"mic_silent", "badge_error", "storage_nearly_full", "recovered_clips",
+                          "battery_low", "clock_drift", "unsynced_audio", "sync_overdue"}
+    assert r.badge_errors == ["2 clip(s) quarantined"]  # the store-full line is not doubled
+    assert "15 min" in r.issues[0].message
