@@ -19,7 +19,7 @@ from typing import Any
 from gateway.compliance.context import ContextJudge
 from gateway.compliance.findings import Evidence, Findings, ItemResult
 from gateway.compliance.match import PhraseFinder, Span
-from gateway.compliance.rules import Item, RulePack, load_rules
+from gateway.compliance.rules import Item, MatchSettings, RulePack, load_rules
 from gateway.compliance.text import STRONG, WEAK, Doc
 from gateway.compliance.transcript import Transcript, load_transcript, parse_transcript
 
@@ -56,34 +56,39 @@ def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack)
             for b in pair.then:
                 cands.extend(_near_spans(finder, a, b, gap_max, pair.clause))
     cands.sort(key=lambda c: (c[0].start, c[0].cost, c[0].end))
+    # overlapping candidates: the leftmost, then the closest, then the shortest decides
+    # ("零风险的产品是不存在的" is the negated 零风险, not the pair 风险…不存在)
     chosen: list[tuple[Span, tuple[int, int] | None]] = []
     for span, gap in cands:
-        if chosen and span.start < chosen[-1][0].end:
-            continue
-        chosen.append((span, gap))
-    out = []
-    for span, gap in chosen:
-        reason = None
-        w = ms.unless_window_chars
-        for u in item.unless:
-            if any(su.start <= span.end + w and su.end >= span.start - w
-                   for su in finder.find(u, edits=False)):
-                reason = f"near-miss: {u}"
-                break
-        if reason is None and item.negatable:
-            reason = judge.reason(span.start, span.end, gap, claim=item.kind == "prohibited")
-        elif reason is None and gap is not None:
-            # a negation between the two words of a pair turns it around for every kind:
-            # "重疾是不赔的" is an exclusion, not coverage
-            cue = judge.negated_gap(*gap, adjacent=True)
-            reason = f"negated: {cue}" if cue else None
-        if reason is None and item.also:
-            aw = ms.also_window_chars
-            if not any(sa.start < span.end + aw and sa.end > span.start - aw
-                       for a in item.also for sa in finder.find(a)):
-                reason = "incomplete: no " + " / ".join(item.also[:3])
-        out.append(_Hit(span, reason))
-    return out
+        if not chosen or span.start >= chosen[-1][0].end:
+            chosen.append((span, gap))
+    return [_Hit(span, _reason(item, span, gap, finder, judge, ms)) for span, gap in chosen]
+
+
+def _reason(item: Item, span: Span, gap: tuple[int, int] | None, finder: PhraseFinder,
+            judge: ContextJudge, ms: MatchSettings) -> str | None:
+    """Why a hit does not count (near-miss, negated, disclosure, incomplete), or None."""
+    w = ms.unless_window_chars
+    for u in item.unless:
+        if any(su.start <= span.end + w and su.end >= span.start - w
+               for su in finder.find(u, edits=False)):
+            return f"near-miss: {u}"
+    if item.negatable:
+        reason = judge.reason(span.start, span.end, gap, claim=item.kind == "prohibited")
+        if reason:
+            return reason
+    elif gap is not None:
+        # a negation between the two words of a pair turns it around for every kind:
+        # "重疾是不赔的" is an exclusion, not coverage
+        cue = judge.negated_gap(*gap, adjacent=True)
+        if cue:
+            return f"negated: {cue}"
+    if item.also:
+        aw = ms.also_window_chars
+        if not any(sa.start < span.end + aw and sa.end > span.start - aw
+                   for a in item.also for sa in finder.find(a)):
+            return "incomplete: no " + " / ".join(item.also[:3])
+    return None
 
 
 def _evidence(hit: _Hit, doc: Doc, tr: Transcript, ctx: int) -> Evidence:

@@ -131,3 +131,10 @@ def test_required_items_survive_a_dropped_character(pack):
     assert status("被保险人是您女儿", "coverage", pack) == "missing"
     # and never for a prohibited claim: 退保能拿 is not 保证能拿
     assert status("每年退保能拿多少都写着", "guaranteed_return", pack) == "missing"
+
+
+def test_overlapping_candidates_leftmost_decides(pack):
+    # the negated 零风险 decides, not the later pair 风险…不存在
+    assert status("零风险的产品是不存在的", "zero_risk", pack) == "missing"
+    # the shorter pair 他们家…理赔特别难 decides, not 他们家…骗 with 不 in its gap
+    assert status("他们家理赔特别难，我不骗您", "disparage_competitors", pack) == "violated"
