@@ -244,12 +244,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Use the computer's microphone as a badge: same recording path, same spool."""
         from companion import listen as lis
-        from companion.micsource import MicError, list_inputs
 
         if list_devices:
             try:
-                devs = list_inputs()
-            except MicError as exc:
+                devs = lis.list_inputs()
+            except lis.ListenError as exc:
                 raise _fail(str(exc)) from None
             if json_out:
                 _print_json(devs)
@@ -265,7 +264,7 @@ def register(app: typer.Typer) -> None:
             "badge.vad_sensitivity": vad_sensitivity, "badge.max_clip_s": max_clip_s})
         try:
             report = lis.listen(s, progress=None if json_out else _out)
-        except (lis.ListenError, MicError) as exc:
+        except lis.ListenError as exc:
             raise _fail(str(exc)) from None
         if json_out:
             _print_json(report.as_dict())

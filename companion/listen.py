@@ -1,8 +1,11 @@
 """`listen --mic`: the computer's microphone as a badge, writing clips into the spool.
 
-The audio goes through the badge's own recording path (the firmware recorder: DC removal,
-gain, voice gate with pre-roll and hangover, IMA ADPCM, clip sink), so a branch trying
-badgekit before its badges arrive gets exactly the clips a badge would make. Clips land
+The audio goes through the badge's own recording path: the microphone is
+`badgekit.sim.mic_backends.SoundDeviceMic` (PortAudio, the firmware's mic interface) and
+`firmware.recorder.record_stream` runs the badge's loop (DC removal, gain, voice gate with
+pre-roll and hangover, IMA ADPCM, clip sink), so a branch trying badgekit before its
+badges arrive gets exactly the clips a badge would make. Ctrl-C ends the session between
+frames and closes the open clip, like the badge's button. Clips land
 in the spool layout the gateway watches (docs/contracts.md, "Spool"):
 ``<spool>/<badge>/<session>/<clip id>.wav`` + ``.json`` + ``.custody.json``, each renamed
 from ``.partial`` when durable; the custody record comes last, so a clip is complete
@@ -25,7 +28,8 @@ from typing import Any
 from badgekit.paths import data_dir
 from companion.settings import CompanionSettings
 
-__all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "listen", "render"]
+__all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "list_inputs", "listen",
+           "render"]
 
 
 class ListenError(RuntimeError):
@@ -161,6 +165,45 @@ class _StopOnCtrlC:
             signal.signal(signal.SIGINT, self._old)
 
 
+class _LiveSource:
+    """The microphone as the firmware's mic interface, ending cleanly on Ctrl-C or when
+    the device fails (the error is kept for the report)."""
+
+    def __init__(self, mic: Any, stop: _StopOnCtrlC) -> None:
+        self.mic, self.stop = mic, stop
+        self.samples = 0
+        self.error: str | None = None
+
+    def readinto(self, buf: Any) -> int:
+        if self.stop.requested or self.error:
+            return 0
+        try:
+            n = int(self.mic.readinto(buf))
+        except Exception as exc:  # noqa: BLE001 - PortAudio reports a lost device many ways
+            self.error = str(exc) or type(exc).__name__
+            return 0
+        self.samples += n
+        return n
+
+
+def _device(spec: str) -> str | int | None:
+    if not spec:
+        return None
+    return int(spec) if spec.isdigit() else spec
+
+
+def list_inputs() -> list[dict[str, Any]]:
+    """Input devices as PortAudio lists them: index, name, channels, default rate."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as exc:
+        raise ListenError(f"sounddevice/PortAudio unavailable ({exc}); fix: "
+                          "sudo apt-get install -y libportaudio2") from None
+    return [{"index": i, "name": d["name"], "channels": d["max_input_channels"],
+             "default_rate_hz": d["default_samplerate"]}
+            for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+
+
 def _is_full(exc: OSError) -> bool:
     import errno
 
@@ -174,9 +217,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     Returns the report; a full spool disk stops the run cleanly (``stopped="disk_full"``,
     the clip being written is dropped, every earlier clip is complete with custody).
     """
-    from array import array
-
-    from companion.micsource import MicError, mic_blocks
+    from badgekit.sim.mic_backends import MicUnavailable, SoundDeviceMic
     from firmware import recorder as fw
     from firmware.clipsink import FolderSink
 
@@ -187,6 +228,12 @@ def listen(settings: CompanionSettings, progress: Any = None,
     opts = gate_options(settings)
     gain_q8 = opts.pop("gain_q8")
     state = MicBadgeState(badge, state_dir)
+    session_s = settings.badge.max_session_min * 60.0
+    seconds = min(lis.duration_s, session_s) if lis.duration_s > 0 else session_s
+    try:
+        mic = SoundDeviceMic(_device(lis.device), seconds=seconds, frame_samples=fw.FRAME_SAMPLES)
+    except MicUnavailable as exc:
+        raise ListenError(str(exc)) from None
     now = time.time()
     session = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     spool = settings.spool.folder
@@ -194,6 +241,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        mic.close()
         raise ListenError(f"cannot create {folder}: {exc.strerror}") from None
     report = ListenReport(badge, session, str(spool), lis.device or "default")
     sink = FolderSink(str(folder), prev_sha256=state.prev_sha256)
@@ -210,42 +258,11 @@ def listen(settings: CompanionSettings, progress: Any = None,
 
     rec = fw.Recorder(sink, badge, session, seq=state.next_seq, start_epoch=int(now),
                       start_ms=int(now * 1000) % 1000, gain_q8=gain_q8, on_clip=on_clip, **opts)
-    limit = int(lis.duration_s * fw.RATE_HZ) if lis.duration_s > 0 else None
-    max_frames = settings.badge.max_session_min * 60 * 50
-    frame_bytes = 2 * fw.FRAME_SAMPLES
-    pending = bytearray()
-    heard = 0
-    mic_stats: dict[str, int] = {}
-    blocks = mic_blocks(lis.device or None, limit_samples=limit, stats=mic_stats)
     stop = _StopOnCtrlC()
+    src = _LiveSource(mic, stop)
     try:
         with stop:
-            try:
-                for chunk in blocks:
-                    pending += chunk
-                    while len(pending) >= frame_bytes and rec.frames < max_frames:
-                        buf = rec.buffer()
-                        memoryview(buf).cast("B")[:] = pending[:frame_bytes]
-                        del pending[:frame_bytes]
-                        rec.push()
-                        heard += fw.FRAME_SAMPLES
-                    if rec.frames >= max_frames:
-                        report.stopped = "session_limit"
-                        break
-                    if stop.requested:
-                        report.stopped = "interrupted"
-                        break
-                if pending and rec.frames < max_frames and not stop.requested:
-                    n = len(pending) // 2
-                    buf = rec.buffer()
-                    buf[:n] = array("h", bytes(pending[: 2 * n]))
-                    rec.push(n)
-                    heard += n
-            except MicError as exc:
-                report.stopped = f"mic_error: {exc}"
-            finally:
-                blocks.close()
-            rec.finish()  # closes the open clip: everything heard so far is kept
+            fw.record_stream(src, rec)  # the badge's loop: read, push, and close the clip
     except OSError as exc:
         try:
             sink.abort_clip()  # removes the clip's .partial file
@@ -254,7 +271,16 @@ def listen(settings: CompanionSettings, progress: Any = None,
         if not _is_full(exc):
             raise ListenError(f"cannot write to the spool {spool}: {exc.strerror or exc}") from None
         report.stopped = "disk_full"
-    report.audio_s = heard / fw.RATE_HZ
+    finally:
+        mic.close()
+    if report.stopped == "done":
+        if stop.requested:
+            report.stopped = "interrupted"
+        elif src.error:
+            report.stopped = f"mic_error: {src.error}"
+        elif lis.duration_s <= 0 or lis.duration_s > session_s:
+            report.stopped = "session_limit"
+    report.audio_s = src.samples / fw.RATE_HZ
     report.health = rec.health().as_dict()
-    report.health["input_overflows"] = mic_stats.get("overflows", 0)
+    report.health["input_overflows"] = mic.overflows
     return report
