@@ -139,7 +139,7 @@ def check_session(transcript_json: Any, rules: RulePack | str | Path | None = No
             dropped=tuple(_evidence(h, doc, tr, ctx) for h in hits if h.reason is not None),
         ))
     return Findings(session=tr.session, agent=tr.agent, case_id=tr.case_id, rules=pack.name,
-                    items=tuple(results), source=tr.source)
+                    items=tuple(results), source=tr.source, started=tr.started)
 
 
 def check_text(text: str, rules: RulePack | str | Path | None = None) -> Findings:
@@ -149,13 +149,20 @@ def check_text(text: str, rules: RulePack | str | Path | None = None) -> Finding
 
 
 def check_group(sessions: Iterable[Findings]) -> list[Findings]:
-    """Related-group check: sessions in meeting order; within one case id, a required item
-    said in an earlier session counts as said in the later ones (`credited_from`)."""
-    done: list[Findings] = []
+    """Related-group check: within one case id, a required item said in an earlier meeting
+    counts as said in the later ones (`credited_from`). Meetings are taken in the order of
+    their start times when every one has one, else in the order given; the result keeps
+    the order given."""
+    given = list(sessions)
+    order = list(range(len(given)))
+    if given and all(f.started for f in given):
+        order.sort(key=lambda i: str(given[i].started))
+    done: dict[int, Findings] = {}
     said: dict[tuple[str, str], Evidence] = {}
-    for f in sessions:
+    for i in order:
+        f = given[i]
         if f.case_id is None:
-            done.append(f)
+            done[i] = f
             continue
         items = []
         for r in f.items:
@@ -165,6 +172,6 @@ def check_group(sessions: Iterable[Findings]) -> list[Findings]:
             elif r.kind == "required" and r.status == "said" and r.evidence and key not in said:
                 said[key] = r.evidence[0]
             items.append(r)
-        done.append(f.with_items(tuple(items)))
-    return done
+        done[i] = f.with_items(tuple(items))
+    return [done[i] for i in range(len(given))]
 

@@ -103,6 +103,8 @@ class Findings:
     rules: str
     items: tuple[ItemResult, ...]
     source: str = ""
+    started: str | None = None
+    """When the meeting started (ISO 8601 UTC), if the transcript says."""
 
     def item(self, item_id: str) -> ItemResult:
         for r in self.items:
@@ -130,6 +132,7 @@ class Findings:
             "session": self.session,
             "agent": self.agent,
             "case_id": self.case_id,
+            "started": self.started,
             "rules": self.rules,
             "ok": not self.problems,
             "summary": {s: sum(r.status == s for r in self.items)

@@ -61,6 +61,8 @@ class Transcript:
     agent: str | None = None
     case_id: str | None = None
     source: str = ""
+    started: str | None = None
+    """When the meeting started (ISO 8601 UTC), for ordering a related group."""
 
 
 def _first(d: dict[str, Any], *keys: str) -> Any:
@@ -144,8 +146,13 @@ def parse_transcript(data: Any, source: str = "<transcript>",
         raw_clips = data.get("clips")
         case = next((c.get("case_id") for c in raw_clips if isinstance(c, dict) and c.get("case_id")),
                     None) if isinstance(raw_clips, list) else None
+    started = _first(data, "session_start", "start_time", "started_at")
+    if started is None and isinstance(data.get("clips"), list):
+        started = next((c.get("start_time") for c in data["clips"]
+                        if isinstance(c, dict) and c.get("start_time")), None)
     return Transcript(str(session), tuple(segs), None if agent is None else str(agent),
-                      None if case is None else str(case), source)
+                      None if case is None else str(case), source,
+                      None if started is None else str(started))
 
 
 def _read_json(path: Path) -> Any:

@@ -137,3 +137,12 @@ def test_bad_transcripts_are_named(tmp_path: Path, content, expect):
 def test_empty_folder(tmp_path: Path):
     with pytest.raises(TranscriptError, match="no transcript"):
         check_session(tmp_path)
+
+
+def test_related_group_follows_meeting_start_times():
+    later = dict(transcript("m2", FULL[3:], case="K"), session_start="2026-11-25T10:00:00.000Z")
+    earlier = dict(transcript("m1", FULL[:3], case="K"), session_start="2026-11-20T09:00:00.000Z")
+    g_later, g_earlier = check_group([check_session(later), check_session(earlier)])
+    assert g_later.session == "m2" and g_later.item("coverage").credited_from == "m1"
+    assert g_earlier.item("cooling_off").status == "missing"  # no credit back in time
+    assert json.loads(g_later.to_json())["started"] == "2026-11-25T10:00:00.000Z"
