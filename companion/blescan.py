@@ -1,8 +1,8 @@
 """Find badges over BLE: their advertisements carry the badge id and a status byte.
 
-A badge advertises manufacturer data (company ``0xFFFF``) = ``status byte | badge id``
-(firmware/hw/radio.py); status bits: 0 enrolled, 1 clips waiting, 2 storage warning,
-3 recording, 4 fault. `discover()` listens for ``timeout_s`` and returns one `Advert`
+A badge advertises manufacturer data (company ``0xFFFF``) = ``status byte | badge id``;
+the format and status bits are firmware.sync.adv's (the badge builds its advertisement
+with the same module): 0 enrolled, 1 clips waiting, 2 storage warning, 3 recording, 4 fault. `discover()` listens for ``timeout_s`` and returns one `Advert`
 per badge, strongest signal first.
 
 Two radios: with an HCI transport spec (``hci=``, e.g. ``tcp-client:127.0.0.1:PORT`` of
@@ -20,11 +20,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Advert", "discover", "radio", "parse_manufacturer", "COMPANY_ID",
-           "ST_ENROLLED", "ST_CLIPS", "ST_STORAGE", "ST_RECORDING", "ST_FAULT"]
+from firmware.sync.adv import (
+    COMPANY_ID,
+    ST_CLIPS,
+    ST_ENROLLED,
+    ST_FAULT,
+    ST_RECORDING,
+    ST_STORAGE,
+    parse_adv,
+)
 
-COMPANY_ID = 0xFFFF
-ST_ENROLLED, ST_CLIPS, ST_STORAGE, ST_RECORDING, ST_FAULT = 1, 2, 4, 8, 16
+__all__ = ["Advert", "discover", "radio", "COMPANY_ID", "ST_ENROLLED", "ST_CLIPS", "ST_STORAGE",
+           "ST_RECORDING", "ST_FAULT"]
 
 
 @dataclass(frozen=True)
@@ -38,30 +45,6 @@ class Advert:
 
     def flag(self, bit: int) -> bool:
         return bool(self.status & bit)
-
-
-def parse_manufacturer(data: bytes) -> tuple[str, int] | None:
-    """Manufacturer-specific payload after the company id -> (badge id, status)."""
-    if len(data) < 2:
-        return None
-    try:
-        return bytes(data[1:]).decode(), data[0]
-    except UnicodeDecodeError:
-        return None
-
-
-def _from_ad_structures(raw: bytes) -> tuple[str, int] | None:
-    i = 0
-    while i + 1 < len(raw):
-        n = raw[i]
-        if n == 0 or i + 1 + n > len(raw):
-            return None
-        if raw[i + 1] == 0xFF and n >= 4:
-            (company,) = struct.unpack("<H", raw[i + 2:i + 4])
-            if company == COMPANY_ID:
-                return parse_manufacturer(raw[i + 4:i + 1 + n])
-        i += 1 + n
-    return None
 
 
 @asynccontextmanager
@@ -89,7 +72,7 @@ async def _discover_bumble(dev: Any, timeout_s: float) -> list[Advert]:
 
     def on_adv(adv: Any) -> None:
         raw = bytes(adv.data_bytes) if hasattr(adv, "data_bytes") else bytes(adv.data.to_bytes())
-        got = _from_ad_structures(raw)
+        got = parse_adv(raw)
         if got:
             addr = str(adv.address).split("/")[0]
             found[addr] = Advert(addr, got[0], got[1], getattr(adv, "rssi", None))
@@ -111,7 +94,9 @@ async def _discover_bleak(timeout_s: float) -> list[Advert]:
     out = []
     for dev, adv in seen.values():
         data = adv.manufacturer_data.get(COMPANY_ID)
-        got = parse_manufacturer(data) if data else None
+        # bleak hands over the bytes after the company id: rebuild the AD structure
+        got = parse_adv(bytes([len(data) + 3, 0xFF]) + struct.pack("<H", COMPANY_ID)
+                        + bytes(data)) if data else None
         if got:
             out.append(Advert(dev.address, got[0], got[1], adv.rssi))
     return out
