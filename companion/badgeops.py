@@ -85,6 +85,9 @@ def _describe(exc: Exception, target: Target, greeting: bool = False) -> str:
     from companion.sync_errors import ProtocolError
 
     text = str(exc)
+    if "exclusively lock" in text or "Resource temporarily unavailable" in text:
+        return (f"{target.address} is busy: another companion (or program) has it open, "
+                "e.g. a sync in progress; try again when it is done")
     if greeting or isinstance(exc, ProtocolError):
         return (f"{target.address}: not a badge (nothing there answered like a badgekit "
                 f"badge: {text.removeprefix(f'{target}: ')})")
