@@ -5,9 +5,12 @@
     badgekit gateway rates PATH… [--json]             # 开口率 per item and per agent
                                                       # (PATH may hold many sessions)
 
-With one path, `--json` prints `{"items": [{"id", "kind", "severity", "status", "text",
-"start", …}], …}`; with several it prints `{"sessions": [<that object>, …]}` where a
-required item said in an earlier session of the same case id counts for the later ones.
+A path is a transcript JSON file, a session folder (with a transcript, or a spool
+session of badge clips, which is transcribed first), or a folder holding many sessions
+(e.g. a receiver's output). With one session, `--json` prints `{"items": [{"id", "kind",
+"severity", "status", "text", "start", …}], …}`; with several it prints `{"sessions":
+[<that object>, …]}` where a required item said in an earlier meeting of the same case
+id counts for the later ones.
 Exit status: 0 when every session is clean, 1 when a violation or a missing required item
 was found, 2 on bad input (one line on stderr).
 """

@@ -6,7 +6,9 @@ zh/z, ch/c, sh/s, -ng/-n for phrases of 3+ characters). Longer phrases also surv
 recogniser inserting a character inside them (4+ characters), dropping one (5+) and
 substituting one (6+; two edits in all for 6+). The first and last characters must
 always match, edits never cross a clause boundary, and a negation character is never
-skipped, dropped or substituted, so "收益不保证" can never match "收益保证".
+skipped, dropped or substituted, so "收益不保证" can never match "收益保证". For required
+items (`lenient`), 3-4 character phrases may also lose one inner character when the
+rest matches character for character (犹期 for 犹豫期).
 """
 
 from __future__ import annotations
