@@ -238,6 +238,11 @@ def register(app: typer.Typer) -> None:
         gain_db: int = typer.Option(None, "--gain-db", help="Microphone gain (dB)."),
         vad_sensitivity: int = typer.Option(None, "--vad-sensitivity", help="Voice gate 0..3."),
         max_clip_s: int = typer.Option(None, "--max-clip-s", help="Longest clip (s)."),
+        max_session_min: int = typer.Option(None, "--max-session-min", help="Longest session (min)."),
+        storage_warn_pct: int = typer.Option(None, "--storage-warn-pct",
+                                             help="Warn when the spool disk is this full (%)."),
+        operator: str = typer.Option(None, "--operator", help="Staff member for custody records."),
+        branch: str = BRANCH,
         list_devices: bool = typer.Option(False, "--list-devices", help="List input devices and stop."),
         json_out: bool = JSON,
         settings_file: str = SETTINGS,
@@ -261,7 +266,9 @@ def register(app: typer.Typer) -> None:
         s = _load(settings_file, {
             "listen.device": device, "listen.duration_s": duration_s, "listen.badge_id": badge_id,
             "listen.agent": agent, "spool.path": spool, "badge.gain_db": gain_db,
-            "badge.vad_sensitivity": vad_sensitivity, "badge.max_clip_s": max_clip_s})
+            "badge.vad_sensitivity": vad_sensitivity, "badge.max_clip_s": max_clip_s,
+            "badge.max_session_min": max_session_min, "badge.storage_warn_pct": storage_warn_pct,
+            "branch.operator": operator, "branch.id": branch})
         try:
             report = lis.listen(s, progress=None if json_out else _out)
         except lis.ListenError as exc:
@@ -270,6 +277,8 @@ def register(app: typer.Typer) -> None:
             _print_json(report.as_dict())
         else:
             lis.render(report, _out)
+        for w in report.warnings:
+            _err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
         if report.stopped.startswith("mic_error"):
             raise _fail(f"the microphone stopped ({report.stopped[11:]}); "
                         f"{len(report.clips)} complete clip(s) kept in {report.spool}")

@@ -48,6 +48,7 @@ class ListenReport:
     clips: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = "done"  # done | interrupted | session_limit | disk_full | mic_error: …
     health: dict[str, Any] = field(default_factory=dict)  # the recorder's mic health
+    warnings: list[str] = field(default_factory=list)  # e.g. the spool disk nearly full
 
     @property
     def kept_s(self) -> float:
@@ -57,6 +58,7 @@ class ListenReport:
         return {"badge_id": self.badge_id, "session": self.session, "spool": self.spool,
                 "device": self.device, "audio_s": round(self.audio_s, 3),
                 "kept_s": round(self.kept_s, 3), "stopped": self.stopped, "health": self.health,
+                "warnings": self.warnings,
                 "clips": self.clips}
 
 
@@ -204,6 +206,16 @@ def list_inputs() -> list[dict[str, Any]]:
             for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
 
 
+def _disk_used_pct(path: Path) -> float | None:
+    import shutil
+
+    try:
+        u = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return 100.0 * (u.total - u.free) / u.total if u.total else None
+
+
 def _is_full(exc: OSError) -> bool:
     import errno
 
@@ -280,7 +292,13 @@ def listen(settings: CompanionSettings, progress: Any = None,
             report.stopped = f"mic_error: {src.error}"
         elif lis.duration_s <= 0 or lis.duration_s > session_s:
             report.stopped = "session_limit"
+    health = rec.health()
+    if health.code != "ok":
+        report.warnings.append(health.text)  # e.g. "mic silent for 12 min"
+    disk = _disk_used_pct(spool)
+    if disk is not None and disk >= settings.badge.storage_warn_pct:
+        report.warnings.append(f"the spool disk is {disk:.0f}% full")
     report.audio_s = src.samples / fw.RATE_HZ
-    report.health = rec.health().as_dict()
+    report.health = health.as_dict()
     report.health["input_overflows"] = mic.overflows
     return report

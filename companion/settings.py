@@ -106,7 +106,7 @@ class BadgeConfigSettings:
     vad_sensitivity: int = _opt(2, "Voice gate sensitivity (0 keeps least .. 3 keeps most).")
     max_clip_s: int = _opt(300, "Longest clip; longer speech is split with no sample lost (seconds, 10..3600).")
     max_session_min: int = _opt(240, "A session stops by itself after this long (minutes, 1..1440).")
-    storage_warn_pct: int = _opt(80, "The badge warns (LED, status) at this storage use (%, 10..99).")
+    storage_warn_pct: int = _opt(80, "Warn at this storage use (%, 10..99; `listen --mic`: of the spool disk).")
 
 
 @dataclass(frozen=True)

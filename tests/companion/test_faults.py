@@ -148,5 +148,5 @@ def test_listen_on_a_full_spool_disk_stops_cleanly(tmp_path, speech, small_disk)
     res = _listen(mic, tmp_path, "--mic", "--device", mic.name, "--duration-s", "4",
                   "--spool", str(spool), "--badge-id", "mic-full")
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    assert "full" in res.stderr
+    assert "full" in res.stderr and "warning: the spool disk is 100% full" in res.stderr
     assert not list(spool.rglob("*.partial"))
