@@ -8,12 +8,13 @@ the badge, the unix port and CPython decide alike.
 Detection (an endpoint detector in the Rabiner-Sambur manner, adaptive to the room):
 - noise floor per band, tracked as a running minimum that creeps up by
   `_RISE` (about 1.2 dB/s) so it follows a room that gets louder;
-- a frame is voiced when its mid band (340 Hz - 1.7 kHz) is `on_db` above its floor
-  and not less above it than the high band is above its own floor by more than
-  `tilt_db` (rustle, clatter and clicks light up the high band first);
+- a frame is voiced when its mid band (340 Hz - 1.7 kHz) is `on_db10`/10 dB above its
+  floor and not more than `tilt_db10`/10 dB less above it than the high band is above
+  its own (rustle, clatter and clicks light up the high band far more than voices do);
 - a clip starts after `onset_frames` voiced frames in a row; its first frame is found
-  by walking back over frames still `low_db` above the floor (at most `backtrack_ms`),
-  then `preroll_ms` further back (never into the previous clip);
+  by walking back over frames where either band is still `low_db10`/10 dB above its
+  floor (at most `backtrack_ms`: weak onsets and fricatives), then `preroll_ms`
+  further back (never into the previous clip);
 - a clip ends `hangover_ms` after the last voiced frame, never shorter than
   `min_clip_ms`; at `max_clip_ms` it is split: the next clip starts with the very
   next frame, so no sample is lost or repeated at the join.
@@ -44,8 +45,8 @@ class Gate:
     """Adaptive voice-activity gate with pre-roll, hangover, min and max clip length."""
 
     def __init__(self, target, preroll_ms=400, hangover_ms=600, min_clip_ms=1000,
-                 max_clip_ms=60000, backtrack_ms=500, onset_frames=2, on_db10=60,
-                 low_db10=20, tilt_db10=0, cont_db10=None, bt_any=False):
+                 max_clip_ms=60000, backtrack_ms=500, onset_frames=2, on_db10=50,
+                 low_db10=40, tilt_db10=80):
         if preroll_ms < 0 or hangover_ms < 0 or backtrack_ms < 0:
             raise ValueError("gate times must not be negative")
         if max_clip_ms < FRAME_MS or max_clip_ms < min_clip_ms:
@@ -60,8 +61,6 @@ class Gate:
         self.on_q = db_to_q(on_db10)
         self.low_q = db_to_q(low_db10)
         self.tilt_q = db_to_q(tilt_db10)
-        self.cont_q = self.on_q if cont_db10 is None else db_to_q(cont_db10)
-        self.bt_any = bt_any
         n = self.preroll + self.backtrack + self.onset + 1
         self.ring_frames = n
         self._ring = [array("h", bytes(2 * FRAME_SAMPLES)) for _ in range(n)]
@@ -104,12 +103,9 @@ class Gate:
             self._floor_high = lh
         sm = lm - self._floor_mid
         sh = lh - self._floor_high
-        weak = sm if (sm > sh or not self.bt_any) else sh
-        self._snr[self.frame % self.ring_frames] = weak
-        if self._state == _CLIP:
-            voiced = sm > self.cont_q and sm - sh > -self.tilt_q
-        else:
-            voiced = sm > self.on_q and sm - sh > -self.tilt_q
+        # the walk back at onset follows either band (weak fricatives light the high one)
+        self._snr[self.frame % self.ring_frames] = sm if sm > sh else sh
+        voiced = sm > self.on_q and sm - sh > -self.tilt_q
         # running minimum that creeps up (the floor follows a louder room)
         if lm < self._floor_mid:
             self._floor_mid = lm
