@@ -145,13 +145,13 @@ class Receiver:
             log.exception("could not store a message on %s; not acknowledged", message.topic)
             return
         self._last_message = time.monotonic()
-        if outcome in ("stored", "complete", "duplicate"):
+        if outcome in ("stored", "complete", "duplicate", "rejected"):
             self.handled += 1
         log.debug("%s %s", outcome, message.topic)
         if message.qos:
             client.ack(message.mid, message.qos)
         gateway, msg_id = props.get("gateway"), props.get("msg_id")
-        if gateway and msg_id and outcome in ("stored", "complete", "duplicate"):
+        if gateway and msg_id and outcome in ("stored", "complete", "duplicate", "rejected"):
             try:
                 info = parse(message.topic)
                 topic = Topics(info.tenant, info.branch).receipts(gateway)

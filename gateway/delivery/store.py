@@ -94,7 +94,8 @@ class ReceiverStore:
 
     def handle(self, topic: str, props: dict[str, str], payload: bytes) -> str:
         """File one message; returns what happened: stored (a part), complete (a whole blob
-        filed), duplicate, status, ignored or invalid."""
+        filed), rejected (a whole blob whose content is unusable, kept under rejected/),
+        duplicate, status, ignored or invalid."""
         try:
             info = parse(topic)
         except TopicError as exc:
@@ -145,8 +146,12 @@ class ReceiverStore:
                     log.error("reassembled %s does not match its sha256; dropped", topic)
                     self._bump("corrupt_blobs")
                 else:
-                    self._file(info, props, data)
-                    result = "complete"
+                    try:
+                        self._file(info, props, data)
+                        result = "complete"
+                    except (ValueError, TypeError, AttributeError) as exc:  # bad content, not a crash
+                        self._unreadable(info, data, f"{type(exc).__name__}: {exc}")
+                        result = "rejected"
             self.db.execute("COMMIT")
             return result
         except BaseException:
@@ -231,8 +236,15 @@ class ReceiverStore:
 
     def _document(self, info: TopicInfo, data: bytes) -> None:
         """Session documents (transcript, manifest, findings…): keep the highest revision."""
-        doc = json.loads(data)
-        rev = int(doc.get("revision", 0)) if isinstance(doc, dict) else 0
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            write_atomic(self.session_dir(info) / f"{info.kind}.bin", data)  # an opaque document
+            self._bump("binary_documents")
+            return
+        if not isinstance(doc, dict):
+            raise ValueError(f"a {info.kind} must be a JSON object, got {type(doc).__name__}")
+        rev = int(doc.get("revision", 0))
         topic = f"{info.tenant}/{info.branch}/{info.badge}/{info.session}/{info.kind}"
         old = self.db.execute("SELECT revision FROM docs WHERE topic=?", (topic,)).fetchone()
         if old and old[0] > rev:
@@ -244,6 +256,15 @@ class ReceiverStore:
         if info.kind == "transcript" and isinstance(doc.get("vtt"), str):
             write_atomic(d / "transcript.vtt", doc["vtt"].encode())
         self._bump(f"{info.kind}s")
+
+    def _unreadable(self, info: TopicInfo, data: bytes, reason: str) -> None:
+        """A whole blob whose content cannot be filed: keep it with the reason, move on."""
+        log.error("%s/%s/%s: unreadable %s (%s); kept under rejected/", info.badge, info.session,
+                  info.clip_id or info.kind, info.kind, reason)
+        name = f"{info.tenant}.{info.branch}.{info.badge}.{info.session}.{info.kind}.{info.clip_id or 'doc'}"
+        write_atomic(self.out / "rejected" / name, data)
+        write_atomic(self.out / "rejected" / f"{name}.reason.txt", (reason + "\n").encode())
+        self._bump("rejected_blobs")
 
     def _status(self, info: TopicInfo, data: bytes) -> None:
         write_atomic(self.out / info.tenant / info.branch / "_gateway" / f"{info.gateway_id}.status.json",

@@ -118,9 +118,13 @@ def test_receiver_refuses_altered_audio(broker, make_publisher, tmp_path):
     cid = side["clip_id"]
     pub.enqueue(f"B0001/S0001/clip/{cid}", {"kind": "clip", "clip_id": cid, "sidecar": side})
     pub.enqueue(f"B0001/S0001/audio/{cid}", bytes(data), kind="audio", content_type="audio/wav")
-    assert pub.flush(10)
+    pub.enqueue("B0001/S0001/clip/B0001-00000009", b"\x00not json", kind="clip")  # garbage record
+    pub.enqueue("B0001/S0001/manifest", [1, 2, 3])  # JSON, but not a document
+    assert pub.flush(10)  # every message confirmed: bad content is kept aside, not retried forever
     summary = rx.run(idle_exit_s=0.7)
     rx.close()
+    rejected = sorted(p.name for p in (out / "rejected").iterdir())
+    assert len(rejected) == 4 and sum(name.endswith(".reason.txt") for name in rejected) == 2
     assert summary.clips_verified == 0
     assert summary.failed and "hash mismatch" in summary.failed[0][1]
     assert (out / "quarantine" / f"{cid}.wav").exists()
