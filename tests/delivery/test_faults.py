@@ -113,3 +113,32 @@ def test_receiver_sigkilled_and_restarted_keeps_its_queue(broker_factory, tmp_pa
     assert summary["clips_verified"] == len(sides)
     assert summary["missing"] == [] and summary["gaps"] == [] and summary["failed"] == []
     assert len(list((out / "acme/sh01/B0001/S0001/clips").glob("*.wav"))) == len(sides)
+
+
+def test_status_is_retained_online_then_offline_by_last_will_then_stopped(broker_factory, tmp_path):
+    broker = broker_factory()
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    spool.mkdir()
+    rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out, client_id="rx-lwt"))
+    rx.start()
+    status = out / "acme/sh01/_gateway/gw-kill.status.json"
+
+    def state() -> str:
+        import json
+
+        try:
+            return json.loads(status.read_text())["state"]
+        except (OSError, ValueError):
+            return ""
+
+    gw = _run_gateway(spool, broker.url)
+    assert _wait(lambda: state() == "online", 30)
+    os.killpg(gw.pid, signal.SIGKILL)
+    gw.wait(10)
+    assert _wait(lambda: state() == "offline", 10)  # the broker published the last will
+    gw = _run_gateway(spool, broker.url)
+    assert _wait(lambda: state() == "online", 30)
+    gw.send_signal(signal.SIGTERM)
+    assert gw.wait(20) == 0
+    assert _wait(lambda: state() == "stopped", 10)
+    rx.close()

@@ -188,3 +188,66 @@ def test_a_pool_of_receivers_on_a_shared_subscription_stores_everything_once(bro
     assert summary.messages == 6 * 4 + 1  # clip record, 2 audio parts, custody; 1 manifest
     assert (out / "acme/sh01/B0001/S0001/manifest.json").exists()
     assert sum(handled) == summary.messages and min(handled) > 0  # the broker split the work
+
+
+def test_service_publishes_a_new_manifest_revision_when_a_session_grows(broker, tmp_path):
+    import threading
+
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    make_session(spool, clips=2, blocks_per_clip=10)
+    rx = _receiver(broker, out)
+    gw = _gateway(broker, spool, settle_s=0.3, poll_interval_s=0.1)
+    stop = threading.Event()
+    worker = threading.Thread(target=gw.run, args=(stop,))
+    worker.start()
+    manifest = out / "acme/sh01/B0001/S0001/manifest.json"
+
+    def clips_in_manifest() -> int:
+        try:
+            return len(json.loads(manifest.read_text())["clips"])
+        except (OSError, ValueError):
+            return 0
+
+    try:
+        assert _wait_for(lambda: clips_in_manifest() == 2)
+        first = json.loads(manifest.read_text())["revision"]
+        make_session(spool, clips=1, blocks_per_clip=10, session="S0001")  # a late clip
+        assert _wait_for(lambda: clips_in_manifest() == 3)
+        assert json.loads(manifest.read_text())["revision"] > first
+    finally:
+        stop.set()
+        worker.join(10)
+        gw.close()
+    summary = _finish(rx, 0.3)
+    assert summary.clips_verified == 3 and summary.gaps == []
+
+
+def _wait_for(cond, timeout_s: float = 15.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_missing_model_is_reported_and_everything_else_is_delivered(broker, tmp_path):
+    import subprocess
+    import sys
+
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    make_session(spool, clips=2, blocks_per_clip=10)
+    rx = _receiver(broker, out)
+    r = subprocess.run(
+        [sys.executable, "-m", "badgekit", "gateway", "run", "--spool", str(spool), "--mqtt", broker.url,
+         "--tenant", "acme", "--branch", "sh01", "--model", str(tmp_path / "no-such-model"), "--once", "-q"],
+        capture_output=True, text=True, timeout=120)
+    summary = _finish(rx)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert any(line.startswith("error:") and "no-such-model" in line for line in r.stderr.splitlines()), r.stderr
+    assert summary.clips_verified == 2
+    manifest = json.loads((out / "acme/sh01/B0001/S0001/manifest.json").read_text())
+    assert manifest["transcript"]["revision"] is None and "no-such-model" in manifest["transcript"]["error"]
