@@ -192,6 +192,25 @@ def register(app: typer.Typer) -> None:
         else:
             _out.print(str(p) + ("" if p.exists() else "  (not created yet: defaults apply)"))
 
+    @config_app.command("init")
+    def config_init(force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+                    json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
+        """Write a settings file listing every option, commented out at its default."""
+        from pathlib import Path
+
+        p = Path(settings_file) if settings_file else st.settings_path()
+        if p.exists() and not force:
+            raise _fail(f"{p} exists; edit it, or pass --force to start over", 2)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(st.template(), encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {p}: {exc.strerror}") from None
+        if json_out:
+            _print_json({"path": str(p), "written": True})
+        else:
+            _out.print(f"wrote {p}")
+
     @config_app.command("show")
     def config_show(json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
         """The effective companion settings, each with its default and meaning."""

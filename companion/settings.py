@@ -43,6 +43,7 @@ __all__ = [
     "override",
     "describe",
     "as_dict",
+    "template",
 ]
 
 SETTINGS_FILE = "companion.toml"
@@ -239,6 +240,24 @@ def save(settings: CompanionSettings, path: Path | None = None) -> Path:
     tmp.write_bytes(tomli_w.dumps(diff).encode())
     os.replace(tmp, path)
     return path
+
+
+def template() -> str:
+    """A settings file with every option commented out at its default, with its meaning."""
+    import tomli_w
+
+    lines = ["# badgekit companion settings. Every key is optional: uncomment to change it.",
+             "# A command-line flag wins over this file; this file wins over the default."]
+    default = CompanionSettings()
+    for f in dataclasses.fields(default):
+        sub = getattr(default, f.name)
+        lines += ["", f"[{f.name}]"]
+        for k in dataclasses.fields(sub):
+            value = getattr(sub, k.name)
+            shown = tomli_w.dumps({k.name: list(value) if isinstance(value, tuple) else value})
+            lines.append(f"# {k.metadata.get('doc', '')}")
+            lines.append(f"# {shown.strip()}")
+    return "\n".join(lines) + "\n"
 
 
 def describe(settings: CompanionSettings) -> list[tuple[str, Any, Any, str]]:

@@ -62,6 +62,18 @@ def test_config_path_and_show_via_cli(tmp_path, monkeypatch):
     assert shown["branch"]["id"] == "sh-pudong" and shown["attention"]["storage_warn_pct"] == 80
     r = CliRunner().invoke(app, ["config", "show"])
     assert "sh-pudong" in r.output and "storage_warn_pct" in r.output
+    r = CliRunner().invoke(app, ["config", "init"])
+    assert r.exit_code == 2 and "exists" in r.stderr  # never overwrites silently
+    r = CliRunner().invoke(app, ["config", "init", "--force"])
+    assert r.exit_code == 0, r.stderr
+    path = tmp_path / "cfg" / "companion.toml"
+    assert st.load(path) == st.CompanionSettings()  # everything commented: the defaults
+    text = path.read_text()
+    for key, _v, _d, doc in st.describe(st.CompanionSettings()):
+        assert f"# {key.split('.')[1]} = " in text and doc in text
+    # uncommenting one line changes exactly that option
+    path.write_text(text.replace("# storage_warn_pct = 80", "storage_warn_pct = 70", 1))
+    assert st.load(path).attention.storage_warn_pct == 70
 
 
 def test_attention_ranking_puts_urgent_badges_first():
