@@ -1,0 +1,1 @@
+"""Bundled rule packs (TOML). A package only so that the packs ship with badgekit."""
