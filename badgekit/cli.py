@@ -96,6 +96,8 @@ def demo(
     mic: bool = typer.Option(False, "--mic", help="Record the meeting from the microphone."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+    mic_seconds: float = typer.Option(20.0, "--mic-seconds", help="How long to record with --mic."),
+    keep: str = typer.Option(None, "--keep", help="Keep every artefact in this folder."),
 ) -> None:
     """Run the whole chain end to end: badge -> companion -> gateway -> MQTT -> receiver."""
     try:
@@ -103,7 +105,8 @@ def demo(
     except ModuleNotFoundError as exc:
         console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
         raise typer.Exit(2) from None
-    raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model))
+    raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model,
+                            mic_seconds=mic_seconds, keep=keep))
 
 
 def main() -> None:

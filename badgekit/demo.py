@@ -113,3 +113,263 @@ def _stage(console: Console, summary: DemoSummary, name: str, quiet: bool) -> It
     summary.stage_seconds[name] = round(dt, 2)
     if not quiet:
         console.print(f"[green]✓[/] {name} ({dt:.1f} s)")
+
+
+# ---------------------------------------------------------------- stage 1: the meeting
+
+
+def _make_meeting(work: Path, input: str | None, mic: bool, mic_seconds: float) -> tuple[Path, str, str]:
+    """Return (wav path, which source was used, language)."""
+    from badgekit.meeting import (
+        DEFAULT_SCRIPT_EN,
+        build_meeting,
+        manifest_references,
+        shared_speech_dir,
+        synthesize_speech,
+        write_wav,
+    )
+
+    if input:
+        path = Path(input).expanduser()
+        if not path.is_file():
+            raise DemoError(f"--input {path}: no such file")
+        return path, f"--input {path}", "zh"
+    if mic:
+        import numpy as np
+        import sounddevice as sd
+
+        pcm = sd.rec(int(mic_seconds * 16000), samplerate=16000, channels=1, dtype="int16")
+        sd.wait()
+        return write_wav(work / "mic.wav", np.asarray(pcm).reshape(-1)), f"--mic ({mic_seconds:.0f} s)", "zh"
+    speech = shared_speech_dir()
+    if speech:
+        utts = sorted(speech.glob("*.wav"))
+        m = build_meeting(utts, references=manifest_references(speech), seed=7, noise="pink",
+                          snr_db=25, pause_s=(1.0, 3.0), level_spread_db=3)
+        return m.write(work / "meeting.wav"), f"real Mandarin speech from {speech} ({m.seconds:.0f} s meeting)", "zh"
+    utts = synthesize_speech(DEFAULT_SCRIPT_EN, work / "tts")
+    m = build_meeting(utts, seed=7, noise="pink", snr_db=25, pause_s=(1.0, 3.0), level_spread_db=3)
+    return m.write(work / "meeting.wav"), "English speech synthesised with espeak-ng (no recordings found)", "en"
+
+
+# ---------------------------------------------------------------- stages 2-3: badges
+
+
+@dataclass
+class _Badge:
+    badge_id: str
+    agent: str
+    link: str  # "serial" | "ble"
+    clips: Path
+    recorded: list[dict] = field(default_factory=list)
+
+
+def _record(badge: _Badge, meeting: Path) -> None:
+    _cli(["sim", "record", str(meeting), "--out", str(badge.clips), "--interpreter", "micropython",
+          "--badge", badge.badge_id], what=f"recording on {badge.badge_id}")
+    badge.recorded = [json.loads(p.read_text()) for p in sorted(badge.clips.glob("*.json"))]
+    if not badge.recorded:
+        raise DemoError(f"{badge.badge_id} recorded no clips: the input holds no speech")
+
+
+def _serve(procs: _Procs, badge: _Badge) -> list[str]:
+    """Start the simulated badge; return the companion's link options."""
+    argv = BADGKIT + ["sim", "badge", "--clips", str(badge.clips), "--badge", badge.badge_id]
+    if badge.link == "ble":
+        argv.append("--ble")
+    p = procs.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    first = p.stdout.readline().strip()
+    if badge.link == "serial" and first.startswith("serial: "):
+        return ["--port", first.split(": ", 1)[1]]
+    if badge.link == "ble" and first.startswith("ble: "):
+        parts = first.split()
+        return ["--ble", parts[1], "--hci", parts[3]]
+    err = p.stderr.read() if p.poll() is not None and p.stderr else ""
+    raise DemoError(f"simulated badge {badge.badge_id} did not start: {first} {err}".strip())
+
+
+def _sync(procs: _Procs, badge: _Badge, spool: Path, keystore: Path) -> dict:
+    link = _serve(procs, badge)
+    common = ["--keystore", str(keystore), "--branch", "demo-branch"]
+    _cli(["companion", "enroll", *link, "--agent", badge.agent, *common], what=f"enroll {badge.badge_id}")
+    out = _cli(["companion", "sync", *link, "--spool", str(spool), "--json", *common],
+               what=f"sync {badge.badge_id} over {badge.link}").stdout
+    return json.loads(out)
+
+
+# ---------------------------------------------------------------- stage 4: gateway and receiver
+
+
+def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str | None) -> tuple[dict, dict]:
+    from badgekit.broker import LocalBroker
+
+    broker = LocalBroker(workdir=work / "broker").start()
+    try:
+        recv_out = work / "received"
+        receiver = procs.start(
+            BADGKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(recv_out),
+                       "--idle-exit", "15", "--json", "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
+                   "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch"]
+        if model:
+            gw_args += ["--model", model]
+        gateway = json.loads(_cli(gw_args, what="gateway").stdout)
+        try:
+            out, err = receiver.communicate(timeout=300)
+        except subprocess.TimeoutExpired as exc:
+            raise DemoError("the receiver did not finish within 5 minutes") from exc
+        if receiver.returncode not in (0, 1):
+            raise DemoError(f"receiver failed ({receiver.returncode}): {err.strip()[-300:]}")
+        return gateway, json.loads(out)
+    finally:
+        broker.close()
+
+
+def _verify_received(recv_out: Path, badges: list[_Badge]) -> tuple[int, list[str]]:
+    """Check each received clip against what the badge recorded: same hash, intact WAV, chain."""
+    from firmware import clipfmt
+
+    verified, problems = 0, []
+    for badge in badges:
+        prev = None
+        for rec in sorted(badge.recorded, key=lambda r: r["seq"]):
+            found = list(recv_out.rglob(f"{rec['clip_id']}.wav"))
+            if not found:
+                problems.append(f"{rec['clip_id']}: not received")
+                prev = None
+                continue
+            try:
+                with open(found[0], "rb") as f:
+                    clipfmt.verify_wav(f, prev_sha256=prev or rec["prev_sha256"], expect_sha256=rec["sha256"])
+            except Exception as exc:  # noqa: BLE001 - every failure is reported by clip
+                problems.append(f"{rec['clip_id']}: {exc}")
+                prev = None
+                continue
+            verified += 1
+            prev = rec["sha256"]
+    return verified, problems
+
+
+def _transcript(recv_out: Path, badge_id: str) -> list[dict]:
+    segs: list[dict] = []
+    for path in sorted(recv_out.rglob("transcript.json")):
+        doc = json.loads(path.read_text())
+        if doc.get("badge") != badge_id:
+            continue
+        for s in doc.get("transcript", {}).get("segments", []):
+            segs.append({"start": s["start"], "end": s["end"], "wall_start": s.get("wall_start"),
+                         "text": s["text"]})
+    return segs
+
+
+# ---------------------------------------------------------------- the whole run
+
+
+def _table(summary: DemoSummary) -> Table:
+    t = Table(title="badgekit demo: one meeting from badge to compliance")
+    for col in ("recorded", "synced", "transcribed", "published", "received", "verified"):
+        t.add_column(col, justify="right")
+    t.add_row(*(str(getattr(summary, c)) for c in ("recorded", "synced", "transcribed", "published",
+                                                     "received", "verified")))
+    return t
+
+
+def _print_summary(console: Console, summary: DemoSummary) -> None:
+    console.print(f"source: {summary.source}")
+    console.print(_table(summary))
+    console.print(f"speech kept: {summary.speech_seconds_kept:.1f} s of {summary.input_seconds:.1f} s "
+                  f"per badge; links: {summary.links}")
+    tr = Table(title="transcript (agent's badge)")
+    tr.add_column("from", justify="right")
+    tr.add_column("to", justify="right")
+    tr.add_column("wall clock (UTC)")
+    tr.add_column("text")
+    for s in summary.transcript:
+        tr.add_row(f"{s['start']:.1f}", f"{s['end']:.1f}", (s.get("wall_start") or "")[11:19], s["text"])
+    console.print(tr)
+    st = Table(title="wall time per stage")
+    st.add_column("stage")
+    st.add_column("seconds", justify="right")
+    for k, v in summary.stage_seconds.items():
+        st.add_row(k, f"{v:.1f}")
+    console.print(st)
+    for g in summary.gaps:
+        console.print(f"[red]problem:[/] {g}")
+
+
+def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
+             model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None) -> int:
+    console = Console(stderr=json_out)
+    quiet = json_out
+    summary = DemoSummary()
+    procs = _Procs()
+    tmp = tempfile.TemporaryDirectory(prefix="badgekit-demo-")
+    work = Path(keep) if keep else Path(tmp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    env_keys = {"BADGEKIT_CONFIG": str(work / "config"), "BADGEKIT_DATA": str(work / "data")}
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    os.environ.update(env_keys)  # the demo's badges and keys never touch the user's real ones
+    badges = [
+        _Badge("BK-DEMO-0001", "agent-wang", "serial", work / "clips-serial"),
+        _Badge("BK-DEMO-0002", "agent-li", "ble", work / "clips-ble"),
+    ]
+    spool = work / "spool"
+    try:
+        with _stage(console, summary, "meeting", quiet):
+            meeting, summary.source, language = _make_meeting(work, input, mic, mic_seconds)
+            from badgekit.meeting import read_wav
+
+            try:
+                x, rate = read_wav(meeting)
+            except (ValueError, OSError) as exc:
+                raise DemoError(f"cannot read the meeting recording: {exc}") from None
+            if len(x) == 0:
+                raise DemoError(f"{meeting} holds no audio")
+            summary.input_seconds = round(len(x) / rate, 2)
+        if not quiet:
+            console.print(f"  source: {summary.source}")
+        with _stage(console, summary, "record (MicroPython)", quiet):
+            for b in badges:
+                _record(b, meeting)
+            summary.recorded = sum(len(b.recorded) for b in badges)
+            summary.speech_seconds_kept = round(sum(r["samples"] for r in badges[0].recorded) / 16000, 2)
+        with _stage(console, summary, "sync (serial + BLE)", quiet):
+            for b in badges:
+                results = _sync(procs, b, spool, work / "keystore.json")
+                for r in results:
+                    if isinstance(r, str):
+                        raise DemoError(f"sync {b.badge_id}: {r}")
+                    summary.synced += int(r["synced"])
+                    summary.links[b.link] = summary.links.get(b.link, 0) + int(r["synced"])
+            procs.stop_all()
+        with _stage(console, summary, "transcribe + publish + receive", quiet):
+            gateway, received = _deliver(procs, work, spool, language, model)
+            summary.transcribed = sum(len(b.recorded) for b in badges) if gateway.get(
+                "sessions_transcribed", 0) >= len(badges) else 0
+            summary.published = int(gateway.get("clips_in", 0)) if gateway.get("delivered") else 0
+            summary.received = int(received.get("clips_received", 0))
+            summary.gaps += [str(g) for g in received.get("gaps", []) + received.get("failed", [])]
+        with _stage(console, summary, "verify", quiet):
+            summary.verified, problems = _verify_received(work / "received", badges)
+            summary.gaps += problems
+            summary.transcript = _transcript(work / "received", badges[0].badge_id)
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        return 1
+    finally:
+        procs.stop_all()
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if not keep:
+            tmp.cleanup()
+    if json_out:
+        print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_summary(console, summary)
+    ok = summary.verified == summary.recorded == summary.received and not summary.gaps
+    return 0 if ok else 1

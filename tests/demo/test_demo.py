@@ -1,0 +1,41 @@
+"""`badgekit demo --json`: the whole chain, end to end, leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _running_under(folder) -> list[str]:
+    """Processes whose command line names the demo's work folder (badges, broker, gateway)."""
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()[1:] if str(folder) in line]
+
+
+def test_demo_runs_whole_chain(tmp_path, speech):
+    proc = subprocess.run([sys.executable, "-m", "badgekit", "demo", "--json", "--keep", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    for key in ("recorded", "synced", "transcribed", "published", "received", "verified"):
+        assert isinstance(summary[key], int)
+    n = summary["recorded"]
+    assert n >= 4
+    assert summary["synced"] == summary["transcribed"] == summary["published"] == n
+    assert summary["received"] == summary["verified"] == n
+    assert summary["links"]["serial"] > 0 and summary["links"]["ble"] > 0
+    assert summary["gaps"] == []
+    text = "".join(s["text"] for s in summary["transcript"])
+    assert "语音识别" in text and "交易" in text
+    assert _running_under(tmp_path / "d") == [], "the demo left processes running"
+
+
+def test_demo_bad_input_is_one_line_error(tmp_path):
+    bad = tmp_path / "x.wav"
+    bad.write_bytes(b"not a wav at all")
+    proc = subprocess.run([sys.executable, "-m", "badgekit", "demo", "--input", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "demo failed" in proc.stdout + proc.stderr
