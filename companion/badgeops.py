@@ -226,10 +226,17 @@ async def config_set(settings: CompanionSettings, target: Target,
     return {"badge_id": s.badge, "config": cfg, "changed": sorted(changes)}
 
 
-def format_event(ev: dict[str, Any]) -> dict[str, Any]:
+def format_event(ev: Any) -> dict[str, Any]:
     """A badge event as ``time`` (UTC ISO, if it has one), ``event`` and a ``detail`` line."""
+    if not isinstance(ev, dict):
+        return {"time": "", "event": "?", "detail": repr(ev)[:200], "raw": ev}
     t = ev.get("t")
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if isinstance(t, int | float) else ""
+    when = ""
+    if isinstance(t, int | float) and not isinstance(t, bool):
+        try:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        except (OverflowError, OSError, ValueError):
+            when = ""
     rest = {k: v for k, v in ev.items() if k not in ("t", "event")}
     detail = " ".join(f"{k}={v}" for k, v in rest.items())
     return {"time": when, "event": str(ev.get("event", "?")), "detail": detail, "raw": ev}

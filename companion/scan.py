@@ -99,39 +99,55 @@ async def _probe_ble(settings: CompanionSettings, target: Target,
     return r
 
 
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _text(v: Any, limit: int = 120) -> str | None:
+    return v[:limit] if isinstance(v, str) and v else None
+
+
 def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: float) -> None:
-    """Fill a report from the badge's INFO reply (requested at ``sent``, answered at ``got``)."""
-    r.firmware = info.get("fw") or r.firmware
-    r.agent = info.get("agent") or r.agent
-    r.branch = info.get("branch") or r.branch
-    if isinstance(info.get("battery_pct"), int | float):
-        r.battery_pct = float(info["battery_pct"])
-    store = info.get("storage") or {}
-    r.storage_used_bytes = store.get("bytes_used")
-    r.storage_total_bytes = store.get("bytes_total")
-    if isinstance(store.get("warn_pct"), int | float):
-        r.storage_warn_pct = float(store["warn_pct"])
-    clips = store.get("clips") or {}
-    r.unsynced_clips = clips.get("closed")
-    r.recovered_clips = int(clips.get("recovered") or 0)
-    if isinstance(store.get("unsynced_seconds"), int | float):
-        r.unsynced_s = float(store["unsynced_seconds"])
-    clock = info.get("clock")
-    if isinstance(clock, int | float):
+    """Fill a report from the badge's INFO reply (requested at ``sent``, answered at ``got``).
+
+    Every field is type-checked: a badge that sends nonsense gets blanks, not a crash."""
+    r.firmware = _text(info.get("fw")) or r.firmware
+    r.agent = _text(info.get("agent")) or r.agent
+    r.branch = _text(info.get("branch")) or r.branch
+    r.battery_pct = _num(info.get("battery_pct"))
+    store = _dict(info.get("storage"))
+    r.storage_used_bytes = _int(store.get("bytes_used"))
+    r.storage_total_bytes = _int(store.get("bytes_total"))
+    r.storage_warn_pct = _num(store.get("warn_pct"))
+    clips = _dict(store.get("clips"))
+    r.unsynced_clips = _int(clips.get("closed"))
+    r.recovered_clips = _int(clips.get("recovered")) or 0
+    r.unsynced_s = _num(store.get("unsynced_seconds"))
+    clock = _num(info.get("clock"))
+    if clock is not None:
         # the badge's clock counts whole seconds (its true time is within [clock, clock+1)):
         # compare the middle of that second with our clock at mid round trip
-        r.clock_drift_s = round(float(clock) + 0.5 - (sent + got) / 2, 1)
-    last = info.get("last_sync")
-    r.last_sync_epoch = float(last) if isinstance(last, int | float) and last > 0 else None
+        r.clock_drift_s = round(clock + 0.5 - (sent + got) / 2, 1)
+    last = _num(info.get("last_sync"))
+    r.last_sync_epoch = last if last and last > 0 else None
     mic = info.get("mic")
     if isinstance(mic, dict):
-        r.mic_status = str(mic.get("text") or mic.get("code") or "ok")
-        if mic.get("code") == "mic_silent" and mic.get("silent_s"):
-            r.mic_silent_s = float(mic["silent_s"])
-    elif isinstance(mic, str):
-        r.mic_status = mic
-    errs = info.get("errors") or []
-    r.badge_errors = [str(e) for e in errs if not _STORE_FULL.match(str(e))]
+        r.mic_status = _text(mic.get("text")) or _text(mic.get("code")) or "ok"
+        if mic.get("code") == "mic_silent":
+            r.mic_silent_s = _num(mic.get("silent_s"))
+    else:
+        r.mic_status = _text(mic)
+    errs = info.get("errors")
+    errs = errs if isinstance(errs, list) else []
+    r.badge_errors = [str(e)[:120] for e in errs[:20] if not _STORE_FULL.match(str(e))]
 
 
 async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:

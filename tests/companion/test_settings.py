@@ -147,3 +147,26 @@ def test_info_of_a_troubled_badge_becomes_attention():
                           "battery_low", "clock_drift", "unsynced_audio", "sync_overdue"}
     assert r.badge_errors == ["2 clip(s) quarantined"]  # the store-full line is not doubled
     assert "15 min" in r.issues[0].message
+
+
+def test_nonsense_info_from_a_badge_gives_blanks_not_a_crash():
+    from companion.scan import report_from_info
+
+    r = BadgeReport("odd", "serial", "/dev/x", enrolled=True, ours=True)
+    report_from_info(r, {"storage": [1, 2], "clock": "noon", "battery_pct": True,
+                         "mic": 7, "errors": "boom", "fw": {"x": 1}}, 0.0, 0.0)
+    assert r.storage_used_bytes is None and r.clock_drift_s is None and r.battery_pct is None
+    assert r.mic_status is None and r.badge_errors == [] and r.firmware is None
+    report_from_info(r, {"storage": {"clips": {"closed": -3, "recovered": "2"}}}, 0.0, 0.0)
+    assert r.unsynced_clips is None and r.recovered_clips == 0
+    assess(r, AttentionSettings())
+
+
+def test_odd_log_events_are_shown_not_fatal():
+    from companion.badgeops import format_event
+
+    assert format_event({"event": "boot", "t": 0})["time"] == "1970-01-01T00:00:00Z"
+    assert format_event({"event": "x", "t": 1e30})["time"] == ""
+    assert format_event(["not", "a", "dict"])["event"] == "?"
+    assert format_event({"event": "recovered", "clip_id": "b-1", "dropped_ms": 420})["detail"] \
+        == "clip_id=b-1 dropped_ms=420"
