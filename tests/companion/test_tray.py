@@ -112,6 +112,9 @@ def test_scan_ranks_a_tray_and_staff_commands_work(tray, companion, tmp_path, ga
     _refused(companion("config", "set", "gain_db=3", "--port", foreign.port), "bj-02", "refused")
     _refused(companion("set-time", "--port", fresh.port), "not enrolled")
     _refused(companion("sync", "--port", foreign.port, "--spool", str(companion.spool)), "bj-02")
+    _refused(companion("enroll", "--port", foreign.port, "--agent", "Thief"), "bj-02")
+    _refused(companion("logs", "--port", foreign.port), "bj-02")
+    assert not (companion.spool / "tray-bj").exists()
     for p in (garbage_port, silent_pty):
         _refused(companion("set-time", "--port", p, "--connect-timeout-s", "1"), "not a badge")
         _refused(companion("logs", "--port", p, "--connect-timeout-s", "1"), "not a badge")
