@@ -28,7 +28,7 @@ from badgekit.paths import REPO_ROOT
 
 FRAME = 320
 CELLS = [("pink", 10), ("pink", 5), ("hum", 10), ("hum", 5), ("bursts", 10), ("bursts", 5)]
-PREROLL_MS = 400
+PREROLL_MS = 440
 HANGOVER_MS = 600
 SCRIPT = REPO_ROOT / "badgekit" / "sim" / "fwrecord.py"
 
