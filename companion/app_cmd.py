@@ -61,7 +61,7 @@ def _print_json(obj: Any) -> None:
 
 
 def _target(port: str | None, ble: str | None, hci: str | None = None,
-            keystore: str | None = None):
+            keystore: str | None = None) -> Any:
     from companion.badgeops import Target
 
     if bool(port) == bool(ble):
@@ -71,7 +71,7 @@ def _target(port: str | None, ble: str | None, hci: str | None = None,
     return Target("ble", ble or "", hci, keystore)
 
 
-def _run(coro):
+def _run(coro: Any) -> Any:
     """Run one badge operation; turn our named errors into one clear line."""
     import asyncio
 
