@@ -21,8 +21,12 @@ import signal
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from gateway.delivery.security import BrokerSettings
 
 __all__ = ["register"]
 
@@ -43,7 +47,7 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 
 def _broker(url: str, username: str | None, password: str | None, ca: Path | None,
-            cert: Path | None, key: Path | None):  # type: ignore[no-untyped-def]
+            cert: Path | None, key: Path | None) -> BrokerSettings:
     from gateway.delivery.security import BrokerSettings, TlsSettings
 
     tls = TlsSettings(ca, cert, key) if (ca or cert or key) else None
