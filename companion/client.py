@@ -128,7 +128,8 @@ class BadgeClient:
                 if f.typ == proto.ERROR:
                     self.stray_errors.append(_json(f.payload))
                 continue
-            self._check_mac(f)
+            if not (f.typ == proto.ERROR and not f.flags & frame.F_MAC):
+                self._check_mac(f)  # an unsigned error can only make a request fail
             if f.typ == proto.ERROR:
                 err = _json(f.payload)
                 raise BadgeReplyError(str(err.get("code")), str(err.get("msg")))
@@ -156,6 +157,8 @@ class BadgeClient:
     async def hello(self) -> Hello:
         await self.start()
         self._mac = None
+        # a fresh random seq base per session: stale frames of a cut session never match
+        self._seq = int.from_bytes(os.urandom(4), "little") >> 2
         nonce = os.urandom(16)
         r = await self.request(proto.HELLO, {"v": proto.VERSION, "nonce": nonce.hex()})
         try:

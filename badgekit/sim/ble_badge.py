@@ -36,11 +36,16 @@ class SimBleBadge:
     store: Any
     task: asyncio.Task[None]
     clips: list[str]
+    stopping: bool = False
 
     async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
+        """Stop serving (the radio loop ends at its next turn)."""
+        self.stopping = True
+        self.radio.wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), 5)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stop regardless
+            self.task.cancel()
 
 
 async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None = None,
@@ -82,9 +87,11 @@ async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None 
         return fw_radio.status_byte(st.enrolled, s["clips"]["closed"] > 0, s["warning"])
 
     rad = fw_radio.Radio(srv, badge, status_fn=status, ble=ble)
-    task = asyncio.get_running_loop().create_task(rad.serve())
-    return SimBleBadge(badge, str(device.public_address).split("/")[0], rad, srv, store, task,
-                       stored)
+    box: list[SimBleBadge] = []
+    task = asyncio.get_running_loop().create_task(rad.serve(stop=lambda: box[0].stopping))
+    box.append(SimBleBadge(badge, str(device.public_address).split("/")[0], rad, srv, store, task,
+                           stored))
+    return box[0]
 
 
 def _free_port() -> int:

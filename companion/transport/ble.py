@@ -19,10 +19,7 @@ from companion.transport.base import Transport
 
 __all__ = ["BleTransport", "SERVICE_UUID", "RX_UUID", "TX_UUID"]
 
-# the same UUIDs as firmware/hw/radio.py (which imports `bluetooth`, so not imported here)
-SERVICE_UUID = "6b5a0001-b5e0-4c3e-9a6b-62616467656b"
-RX_UUID = "6b5a0002-b5e0-4c3e-9a6b-62616467656b"
-TX_UUID = "6b5a0003-b5e0-4c3e-9a6b-62616467656b"
+from firmware.sync.adv import RX_UUID, SERVICE_UUID, TX_UUID
 
 
 class BleTransport(Transport):

@@ -56,9 +56,15 @@ class BumbleClient(BaseBleakClient):
         from bumble.device import Peer
         from bumble.hci import Address
 
+        # a controller creates one connection at a time; several badges wait their turn
+        lock = getattr(self.device, "_badgekit_connect_lock", None)
+        if lock is None:
+            lock = asyncio.Lock()
+            self.device._badgekit_connect_lock = lock
         try:
-            self.connection = await asyncio.wait_for(
-                self.device.connect(Address(self.address)), self._timeout)
+            async with lock:
+                self.connection = await asyncio.wait_for(
+                    self.device.connect(Address(self.address)), self._timeout)
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - bumble raises many types
             raise BleakError(f"cannot connect to {self.address}: {exc or 'timeout'}") from None
         self.connection.on("disconnection", self._on_disconnection)

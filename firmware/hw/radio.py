@@ -19,11 +19,21 @@ gives one per simulated badge); by default it is ``bluetooth.BLE()``.
 """
 
 import asyncio
-import struct
 
 import bluetooth
 
 from firmware.sync import link
+from firmware.sync.adv import (
+    COMPANY_ID,
+    RX_UUID,
+    SERVICE_UUID,
+    TX_UUID,
+    _ad,
+    _uuid128_le,
+    adv_payload,
+    parse_adv,
+    status_byte,
+)
 
 __all__ = ["Radio", "SERVICE_UUID", "RX_UUID", "TX_UUID", "COMPANY_ID", "adv_payload",
            "parse_adv", "status_byte"]
@@ -36,50 +46,8 @@ _IRQ_MTU_EXCHANGED = 21
 _FLAG_WRITE_NO_RESPONSE = 0x0004
 _FLAG_WRITE = 0x0008
 _FLAG_NOTIFY = 0x0010
-
-SERVICE_UUID = "6b5a0001-b5e0-4c3e-9a6b-62616467656b"
-RX_UUID = "6b5a0002-b5e0-4c3e-9a6b-62616467656b"
-TX_UUID = "6b5a0003-b5e0-4c3e-9a6b-62616467656b"
-COMPANY_ID = 0xFFFF
 _MTU = 247
 _RX_BUF = 512
-
-
-def status_byte(enrolled, clips_waiting, storage_warning, recording=False, fault=False):
-    return (1 if enrolled else 0) | (2 if clips_waiting else 0) | (4 if storage_warning else 0) \
-        | (8 if recording else 0) | (16 if fault else 0)
-
-
-def _ad(kind, data):
-    return struct.pack("BB", len(data) + 1, kind) + data
-
-
-def adv_payload(badge_id, status):
-    """Advertising data (<= 31 bytes): flags, name, manufacturer data (status, id)."""
-    bid = badge_id.encode()[:16]
-    name = (b"BK-" + bid)[:max(0, 21 - len(bid))]
-    return (_ad(0x01, b"\x06") + _ad(0x09, name)
-            + _ad(0xFF, struct.pack("<HB", COMPANY_ID, status) + bid))
-
-
-def parse_adv(data):
-    """-> (badge id, status byte) from advertising data, or None if not a badge."""
-    i = 0
-    while i + 1 < len(data):
-        n = data[i]
-        if n == 0 or i + 1 + n > len(data):
-            return None
-        if data[i + 1] == 0xFF and n >= 4:
-            company, status = struct.unpack("<HB", bytes(data[i + 2:i + 5]))
-            if company == COMPANY_ID:
-                return bytes(data[i + 5:i + 1 + n]).decode(), status
-        i += 1 + n
-    return None
-
-
-def _uuid128_le(s):
-    h = s.replace("-", "")
-    return bytes(int(h[i:i + 2], 16) for i in range(30, -2, -2))
 
 
 class Radio:

@@ -79,3 +79,43 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60
 
 def spool_clips(spool: Path) -> dict[str, Path]:
     return {p.name[:-len(".custody.json")]: p for p in spool.glob("*/*/*.custody.json")}
+
+
+def cut_after(t, after_bytes: int):
+    """Make transport ``t`` really drop its link once ``after_bytes`` have arrived."""
+    from companion.sync_errors import LinkError
+
+    orig = t.chunks
+
+    async def chunks():
+        async for data in orig():
+            if t.bytes_in >= after_bytes:
+                keep = len(data) - (t.bytes_in - after_bytes)
+                if keep > 0:
+                    yield data[:keep]
+                await t.close()
+                raise LinkError("link cut")
+            yield data
+
+    t.chunks = chunks
+    return t
+
+
+def check_spool(spool: Path, sides: list[dict]) -> None:
+    """Every clip exactly once, intact and chained; nothing partial left behind."""
+    from firmware import clipfmt
+
+    got = spool_clips(spool)
+    assert sorted(got) == sorted(s["clip_id"] for s in sides)
+    for badge in {s["badge"] for s in sides}:
+        led = [json.loads(x) for x in (spool / badge / ".ledger.jsonl").read_text().splitlines()]
+        seqs = [e["seq"] for e in led]
+        assert len(seqs) == len(set(seqs))
+    prev: dict[str, str] = {}
+    for side in sorted(sides, key=lambda s: s["seq"]):
+        wav = got[side["clip_id"]].with_name(side["clip_id"] + ".wav")
+        with open(wav, "rb") as f:
+            clipfmt.verify_wav(f, prev_sha256=prev.get(side["badge"], clipfmt.ZERO_HASH),
+                               expect_sha256=side["sha256"])
+        prev[side["badge"]] = side["sha256"]
+    assert not [p for p in spool.rglob("*.partial")]

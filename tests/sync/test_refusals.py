@@ -1,0 +1,187 @@
+"""Refusals: another branch, an unknown badge, a wrong key, a replayed session, an impostor
+badge, a clip whose hash does not match. Each ends in a clear message and no clip lost."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from badgekit.blelink import VirtualLink
+from badgekit.sim.ble_badge import start_ble_badge
+from companion.client import BadgeClient
+from companion.keystore import KeyStore
+from companion.spool import Spool
+from companion.sync import enroll_badge, sync_badge
+from companion.sync_errors import AuthError
+from companion.transport.ble import BleTransport
+from firmware.sync import frame, proto
+from tests.sync.helpers import SerialBadge, cli, make_clips
+
+
+def test_cli_refuses_other_branch_unknown_badge_and_wrong_key(tmp_path, micropython):
+    make_clips(tmp_path / "clips", "bk-0042", 2)
+    ks, other = tmp_path / "keys.json", tmp_path / "other.json"
+    env = {"BADGEKIT_CONFIG": str(tmp_path / "cfg")}
+    spool = tmp_path / "spool"
+    with SerialBadge(tmp_path / "clips") as badge:
+        r = cli("companion", "enroll", "--port", badge.port, "--agent", "A", "--branch", "b1",
+                "--keystore", str(ks), env=env)
+        assert r.returncode == 0, r.stderr
+
+        def sync(*extra: str):
+            return cli("companion", "sync", "--port", badge.port, "--spool", str(spool), *extra,
+                       env=env)
+
+        r = sync("--branch", "b2", "--keystore", str(ks))
+        assert r.returncode == 1 and "belongs to branch b1, not b2" in r.stderr
+        r = sync("--branch", "b1", "--keystore", str(other))
+        assert r.returncode == 1 and "not in this key store" in r.stderr
+        r = cli("companion", "enroll", "--port", badge.port, "--agent", "B", "--branch", "b2",
+                "--keystore", str(other), env=env)
+        assert r.returncode == 1 and "belongs to branch b1" in r.stderr
+
+        d = json.loads(ks.read_text())
+        d["badges"]["bk-0042"]["secret"] = "11" * 32
+        ks.write_text(json.dumps(d))
+        os.chmod(ks, 0o600)
+        r = sync("--branch", "b1", "--keystore", str(ks))
+        assert r.returncode == 1 and "authentication failed" in r.stderr
+        for res in (r,):
+            assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
+
+        os.chmod(ks, 0o644)
+        r = sync("--branch", "b1", "--keystore", str(ks))
+        assert r.returncode == 1 and "chmod 600" in r.stderr
+
+        assert not list(spool.rglob("*.wav"))
+        r = cli("companion", "status", "--port", badge.port, "--json", "--keystore", str(other),
+                env=env)
+        assert r.returncode == 1  # an enrolled badge tells nothing to a stranger
+    out = badge.close()
+    assert "Traceback" not in out
+
+
+class Recorder(BleTransport):
+    """Keeps every byte the companion sent."""
+
+    sent: list[bytes]
+
+    async def send(self, data: bytes) -> None:
+        self.__dict__.setdefault("sent", []).append(data)
+        await super().send(data)
+
+
+async def _setup(tmp_path, n=3):
+    link = VirtualLink()
+    comp = link.add_device("companion")
+    await comp.power_on()
+    sides = make_clips(tmp_path / "c", "bk-0099", n, blocks_each=40)
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w")
+    ks = KeyStore(tmp_path / "keys.json")
+    async with BleTransport(b.address, bumble_device=comp) as t:
+        await enroll_badge(t, ks, branch="b1", agent="A")
+    return link, comp, b, ks, sides
+
+
+async def test_replayed_session_cannot_read_or_delete(tmp_path):
+    _link, comp, b, ks, sides = await _setup(tmp_path)
+    try:
+        async with Recorder(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "s1"), ks, branch="b1", ack=False)
+            assert rep.synced == 3
+            async with BadgeClient(t) as c:  # the recorded session also acks a clip
+                from companion.sync import connect
+
+                await connect(c, ks, "b1")
+                assert await c.ack(sides[0]["clip_id"], sides[0]["sha256"])
+            recorded = t.sent
+        assert len(list(b.store.list_clips())) == 2
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            replies = []
+
+            async def collect():
+                async for f in t.frames():
+                    replies.append(f)
+
+            task = __import__("asyncio").create_task(collect())
+            for data in recorded:
+                await t.send(data)
+                await __import__("asyncio").sleep(0.05)
+            task.cancel()
+        kinds = [(f.typ, json.loads(f.payload).get("code") if f.typ == proto.ERROR else None)
+                 for f in replies if f.typ != proto.READ | proto.REPLY]
+        assert (proto.ERROR, proto.E_AUTH_FAILED) in kinds
+        assert not any(f.typ == proto.ACK | proto.REPLY for f in replies)
+        assert not any(f.typ == proto.READ | proto.REPLY for f in replies)
+        assert len(list(b.store.list_clips())) == 2  # nothing deleted by the replay
+    finally:
+        await b.stop()
+
+
+async def test_impostor_badge_is_caught(tmp_path):
+    _link, comp, b, ks, _sides = await _setup(tmp_path, 1)
+    srv = b.server
+
+    def fake_auth(self, req):  # accepts anything, cannot prove the key
+        from firmware.sync import auth
+
+        self.session = auth.Mac(os.urandom(32))
+        self.rx_seq = self.dec.seq
+        return {"mac": os.urandom(32).hex()}
+
+    from firmware.sync import server as fw_server
+
+    fw_server._HANDLERS[proto.AUTH], real = fake_auth, fw_server._HANDLERS[proto.AUTH]
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            try:
+                await sync_badge(t, Spool(tmp_path / "s"), ks, branch="b1")
+                raise AssertionError("impostor accepted")
+            except AuthError as exc:
+                assert "failed to prove its identity" in str(exc)
+        assert not list((tmp_path / "s").rglob("*.wav"))
+    finally:
+        fw_server._HANDLERS[proto.AUTH] = real
+        await b.stop()
+    assert srv.stats["frames"] > 0
+
+
+async def test_hash_mismatch_keeps_clip_on_badge(tmp_path):
+    _link, comp, b, ks, sides = await _setup(tmp_path, 3)
+    try:
+        bad = sides[1]["clip_id"]
+        path = tmp_path / "w" / "store" / "clips" / f"{bad}.bkc"
+        raw = bytearray(path.read_bytes())
+        raw[-200] ^= 0x40  # a flipped bit in the flash (inside the audio)
+        path.write_bytes(bytes(raw))
+        b.store._drop_reader()
+        spool = tmp_path / "spool"
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(spool), ks, branch="b1")
+        st = {c.clip_id: c for c in rep.clips}
+        assert st[bad].status == "rejected" and not st[bad].acked
+        assert "stays on the badge" in st[bad].message
+        assert st[sides[0]["clip_id"]].acked and st[sides[2]["clip_id"]].acked
+        assert [c["clip_id"] for c in b.store.list_clips()] == [bad]
+        assert list((spool / "bk-0099" / ".rejected").glob("*.wav"))
+        assert not (spool / "bk-0099" / "bk-0099-s1" / f"{bad}.wav").exists()
+    finally:
+        await b.stop()
+
+
+def test_frames_reject_garbage_lengths():
+    f = bytearray(frame.encode(proto.PING, 1, b"{}"))
+    d = frame.Decoder(16, 100)
+    d.feed(b"\x00\x01" + bytes(f))
+    assert d.poll(0) == frame.EV_JUNK
+    assert d.poll(0) == frame.EV_FRAME and d.typ == proto.PING
+    big = frame.encode(proto.PING, 2, b"x" * 17)
+    d.feed(big)
+    assert d.poll(0) == frame.EV_TOO_LONG
+    f[-1] ^= 1
+    d.reset()
+    d.feed(bytes(f))
+    assert d.poll(0) == frame.EV_CRC
+    d.reset()
+    d.feed(bytes(f[:7]), now_ms=0)
+    assert d.poll(50) is None and d.poll(100) == frame.EV_INCOMPLETE
