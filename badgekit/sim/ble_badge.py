@@ -12,7 +12,6 @@ processes as an HCI transport (``tcp-server``), so `badgekit companion ... --ble
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket
@@ -44,7 +43,7 @@ class SimBleBadge:
         self.radio.wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self.task), 5)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stop regardless
+        except (TimeoutError, Exception):  # noqa: BLE001 - stop regardless
             self.task.cancel()
 
 

@@ -45,7 +45,7 @@ async def test_four_badges_sync_concurrently_over_ble(tmp_path):
 
         out = await asyncio.gather(*(one(b) for b in badges))
         assert overlap[0] >= 2  # the syncs really ran at the same time
-        for rep, t in out:
+        for rep, _t in out:
             assert rep.ok and rep.synced == 3 and all(c.acked for c in rep.clips)
             assert rep.clip_bytes / rep.wire_bytes_in > 0.9
             assert len(seen[rep.badge]) > 3  # live progress, several updates per badge
