@@ -23,6 +23,7 @@ from gateway.delivery.metrics import Metric, Snapshot
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.spool import SpoolClip, Stray, quarantine
+from gateway.delivery.topics import TopicError, check_level
 from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
 from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
 
@@ -52,6 +53,15 @@ def _now_iso() -> str:
 
 class _Bad(Exception):
     """A clip that must be quarantined; the message is the reason."""
+
+
+def _levels_ok(*values: str) -> bool:
+    try:
+        for v in values:
+            check_level(v, "topic level")
+    except TopicError:
+        return False
+    return True
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -120,6 +130,12 @@ class GatewayState:
     # -- clips -----------------------------------------------------------------------------
 
     def _check(self, clip: SpoolClip) -> tuple[dict[str, Any], dict[str, Any], bytes, ClipCheck]:
+        for value, what in ((clip.badge, "badge folder"), (clip.session, "session folder"),
+                            (clip.clip_id, "clip id")):
+            try:
+                check_level(value, what)
+            except TopicError as exc:
+                raise _Bad(str(exc)) from None
         side = _read_json(clip.sidecar, "sidecar")
         custody = _read_json(clip.custody, "custody record")
         if not clip.wav.is_file():
@@ -197,7 +213,8 @@ class GatewayState:
                 db.execute(
                     "INSERT OR REPLACE INTO gw_clips(clip_id, badge, session, status, reason, at) "
                     "VALUES(?,?,?,'quarantined',?,?)", (clip.clip_id, clip.badge, clip.session, reason, now))
-                self._touch(db, clip.badge, clip.session, now)
+                if _levels_ok(clip.badge, clip.session):  # its session's manifest will list it
+                    self._touch(db, clip.badge, clip.session, now)
             else:
                 db.execute("INSERT OR REPLACE INTO gw_strays(path, reason, at) VALUES(?,?,?)",
                            (str(clip.wav), reason, now))

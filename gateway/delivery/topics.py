@@ -68,12 +68,16 @@ class Topics:
         return f"{self.base}/{suffix}"
 
     def session(self, badge: str, session: str, kind: str) -> str:
+        check_level(badge, "badge")
+        check_level(session, "session")
+        check_level(kind, "kind")
         return self.full(f"{badge}/{session}/{kind}")
 
     def clip(self, badge: str, session: str, kind: str, clip_id: str) -> str:
         if kind not in _PER_CLIP:
             raise TopicError(f"unknown per-clip kind {kind!r}")
-        return self.full(f"{badge}/{session}/{kind}/{clip_id}")
+        check_level(clip_id, "clip id")
+        return self.session(badge, session, kind) + f"/{clip_id}"
 
     def status(self, gateway_id: str) -> str:
         check_level(gateway_id, "gateway id")

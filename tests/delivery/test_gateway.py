@@ -88,17 +88,19 @@ def test_bad_spool_files_are_quarantined_with_reasons_and_the_rest_is_delivered(
     wav[3].write_text("this is not audio\n")  # non-audio under a clip's name
     (folder / f"{sides[4]['clip_id']}.json").write_text("{not json")  # broken sidecar
     (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")  # a stray file
+    make_session(spool, badge="+B9", clips=1, blocks_per_clip=10)  # a folder name no topic can hold
     rx = _receiver(broker, out)
     gw = _gateway(broker, spool, state)
     report = gw.run_once()
     gw.close()
-    assert report.delivered and report.clips_in == 2 and report.clips_quarantined == 5
+    assert report.delivered and report.clips_in == 2 and report.clips_quarantined == 6
     reasons = {p.name: p.read_text() for p in (state / "quarantine").rglob("*.reason.txt")}
     assert "hash" in reasons[f"{sides[1]['clip_id']}.wav.reason.txt"]
     assert "truncated" in reasons[f"{sides[2]['clip_id']}.wav.reason.txt"].lower()
     assert "RIFF" in reasons[f"{sides[3]['clip_id']}.wav.reason.txt"]
     assert "not valid JSON" in reasons[f"{sides[4]['clip_id']}.json.reason.txt"]
     assert "not a clip file" in reasons["photo.jpg.reason.txt"]
+    assert "cannot be a topic level" in reasons["+B9-00000001.wav.reason.txt"]
     summary = _finish(rx)
     assert summary.clips_verified == 2
     # The receiver sees the hole the quarantined clips left in the badge's chain.
