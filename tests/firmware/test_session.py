@@ -117,3 +117,41 @@ def test_led_patterns_are_distinct():
     assert len(set(pats.values())) == 4
     assert sum(pats[led.RECORDING]) > 180  # mostly on
     assert sum(pats[led.IDLE]) <= 2  # mostly off
+
+
+def test_main_loop_button_mic_and_led(micropython, tmp_path, speech):
+    """`session.run`: a pressed button starts recording from the mic, the LED follows,
+    a long press stops; the mic here is the WAV backend the simulation uses."""
+    code = """
+import json
+from firmware.session import Session, run
+from firmware.hw import button, led
+from firmware.hw.mic import WavMic
+from fwsupport import MemSink
+
+class ScriptedButton:
+    # the pin is pressed at 0-100 ms (start) and 4000-5600 ms (long press: stop)
+    def __init__(self):
+        self.decoder = button.Decoder(long_ms=1500)
+    def poll(self, now):
+        pressed = now < 100 or 4000 <= now < 5600
+        return self.decoder.update(pressed, now)
+
+class Lamp:
+    def __init__(self):
+        self.seen = []
+    def set(self, state):
+        if not self.seen or self.seen[-1] != state:
+            self.seen.append(state)
+    def show(self, t):
+        led.level(self.seen[-1], t)
+
+sink = MemSink(copy=False)
+s = Session('B1', sink, %r, lambda: (1795600800, 0))
+lamp = Lamp()
+frames = run(s, WavMic(%r), ScriptedButton(), lamp, max_frames=400)
+print(json.dumps([frames, lamp.seen, s.recording, s.stop_reason, len(sink.clips)]))
+""" % (str(tmp_path / "state.json"), str(speech["asr_example_zh"]))
+    frames, seen, recording, reason, clips = mpy_json(micropython, code)
+    assert seen == ["idle", "recording", "idle"]
+    assert not recording and reason == "button" and clips >= 1
