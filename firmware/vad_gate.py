@@ -7,7 +7,10 @@ the badge, the unix port and CPython decide alike.
 
 Detection (an endpoint detector in the Rabiner-Sambur manner, adaptive to the room):
 - noise floor per band, tracked as a running minimum that creeps up by
-  `_RISE` (about 1.2 dB/s) so it follows a room that gets louder;
+  `_RISE` (about 1.2 dB/s), and jumps up to the minimum of the last 8 s when even that
+  is above it (minimum statistics: a room that turns loud for good is followed within
+  seconds, while speech, which always has quieter moments within 8 s, is not mistaken
+  for the room);
 - a frame is voiced when its mid band (340 Hz - 1.7 kHz) is `on_db10`/10 dB above its
   floor and not more than `tilt_db10`/10 dB less above it than the high band is above
   its own (rustle, clatter and clicks light up the high band far more than voices do);
@@ -32,6 +35,9 @@ __all__ = ["Gate", "FRAME_SAMPLES", "FRAME_MS", "db_to_q"]
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 FRAME_MS = 20
 _RISE = 1  # floor creep per frame in 1/256 octave (about 1.2 dB/s)
+_SUB_FRAMES = 25  # minimum-statistics window: 16 sub-windows of 0.5 s
+_SUBS = 16
+_JUMP_MARGIN = 43  # the floor jumps to 1 dB under the window's minimum
 _IDLE = 0
 _CLIP = 1
 
@@ -65,6 +71,12 @@ class Gate:
         self.ring_frames = n
         self._ring = [array("h", bytes(2 * FRAME_SAMPLES)) for _ in range(n)]
         self._snr = array("i", bytes(4 * n))
+        self._wmin = array("i", bytes(8 * _SUBS))  # sub-window minima: mid, then high
+        self._sub_k = 0
+        self._sub_n = 0
+        self._subs_seen = 0
+        self._sub_mid = 1 << 20
+        self._sub_high = 1 << 20
         self.frame = 0  # index of the frame being pushed
         self._state = _IDLE
         self._floor_mid = -1
@@ -107,15 +119,55 @@ class Gate:
         self._snr[self.frame % self.ring_frames] = sm if sm > sh else sh
         voiced = sm > self.on_q and sm - sh > -self.tilt_q
         # running minimum that creeps up (the floor follows a louder room)
+        # (through voiced frames too: a room that turns loud for good must not look like
+        # endless speech)
         if lm < self._floor_mid:
             self._floor_mid = lm
-        elif not voiced:
+        else:
             self._floor_mid += _RISE
         if lh < self._floor_high:
             self._floor_high = lh
-        elif not voiced:
+        else:
             self._floor_high += _RISE
+        self._window(lm, lh)
         return voiced
+
+    def _window(self, lm, lh):
+        # minimum statistics: if even the quietest frame of the last few seconds is above
+        # the floor, the room got louder (a fan, a crowd): jump the floor up to it
+        if lm < self._sub_mid:
+            self._sub_mid = lm
+        if lh < self._sub_high:
+            self._sub_high = lh
+        self._sub_n += 1
+        if self._sub_n < _SUB_FRAMES:
+            return
+        wm = self._wmin
+        k = self._sub_k
+        wm[k] = self._sub_mid
+        wm[k + _SUBS] = self._sub_high
+        self._sub_k = (k + 1) % _SUBS
+        self._sub_n = 0
+        self._sub_mid = 1 << 20
+        self._sub_high = 1 << 20
+        if self._subs_seen < _SUBS:
+            self._subs_seen += 1
+            return
+        m = wm[0]
+        h = wm[_SUBS]
+        i = 1
+        while i < _SUBS:
+            if wm[i] < m:
+                m = wm[i]
+            if wm[i + _SUBS] < h:
+                h = wm[i + _SUBS]
+            i += 1
+        m -= _JUMP_MARGIN
+        h -= _JUMP_MARGIN
+        if m > self._floor_mid:
+            self._floor_mid = m
+        if h > self._floor_high:
+            self._floor_high = h
 
     def push(self, stats):
         """Decide on the frame just written into `buffer()`; its levels are in `stats`."""

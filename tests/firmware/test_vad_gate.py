@@ -45,10 +45,14 @@ S = 50  # frames per second
 quiet = [('noise', 2 * S, 30), ('tone', S, 3000), ('noise', 3 * S, 30), ('tone', 5 * S, 3000),
          ('noise', 4 * S, 30)]
 lobby = [('noise', 3 * S, 1500), ('tone', 2 * S, 6000), ('noise', 4 * S, 1500)]
-long_talk = [('noise', S, 30), ('tone', 30 * S, 3000), ('noise', 2 * S, 30)]
+# talking for 30 s: syllables of 300 ms with 100 ms pauses
+long_talk = [('noise', S, 30)] + [('tone', 15, 3000), ('noise', 5, 30)] * 75 + [('noise', 2 * S, 30)]
 blip = [('noise', 2 * S, 30), ('tone', 3, 3000), ('noise', 3 * S, 30)]
 silence = [('zero', 20 * S, 0)]
+louder = [('noise', 5 * S, 30), ('noise', 30 * S, 2000), ('tone', 2 * S, 12000),
+          ('noise', 5 * S, 2000)]
 result = {
+    'louder': run(louder),
     'quiet': run(quiet),
     'lobby': run(lobby),
     'split': run(long_talk, max_clip_ms=4000),
@@ -104,10 +108,22 @@ def test_long_speech_is_split_without_losing_or_repeating_a_sample(cp):
     for a, b in zip(split, split[1:], strict=False):
         assert a[0] + a[1] == b[0]  # contiguous: nothing lost, nothing twice
         assert a[1] <= 4 * S
-    assert split[0][0] <= 0.7 * S and split[-1][0] + split[-1][1] >= 31.6 * S
+    # the last syllable ends at 30.9 s: 600 ms hangover after it
+    assert split[0][0] <= 0.7 * S and split[-1][0] + split[-1][1] >= 31.5 * S
 
 
 def test_min_clip_length_and_silence(cp):
     res = cp
     assert len(res["blip"]) == 1 and res["blip"][0][1] >= 1.5 * S
     assert res["silence"] == []
+
+
+def test_room_that_turns_loud_is_followed_within_seconds(cp):
+    clips = cp["louder"]
+    # the jump at 5 s may open a clip, but the floor follows within a few seconds ...
+    first = clips[0]
+    assert first[0] + first[1] <= 16 * S
+    # ... and the talker at 35-37 s is still found over the louder room
+    talk = [c for c in clips if c[0] <= 35 * S <= c[0] + c[1]]
+    assert len(talk) == 1 and talk[0][0] + talk[0][1] >= 37.6 * S
+    assert sum(c[1] for c in clips) < 20 * S
