@@ -133,8 +133,14 @@ async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -
 
 async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
                      branch: str | None = None, progress: ProgressFn | None = None,
-                     operator: str | None = None, ack: bool = True) -> SyncReport:
-    """Sync every clip of the badge on ``transport`` into ``spool`` (see module doc)."""
+                     operator: str | None = None, ack: bool = True,
+                     chunk: int | None = None) -> SyncReport:
+    """Sync every clip of the badge on ``transport`` into ``spool`` (see module doc).
+
+    ``progress(p)`` gets a Progress after every chunk; ``operator`` names the staff
+    member in custody records (default: the login name); ``ack=False`` copies and
+    verifies but lets the badge keep its clips; ``chunk`` overrides the clip bytes per
+    DATA frame (default: what suits the transport)."""
     t0 = time.monotonic()
     in0, out0 = transport.bytes_in, transport.bytes_out
     async with BadgeClient(transport) as client:
@@ -142,7 +148,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
         clips = sorted(await client.list_clips(), key=lambda c: c.seq)
         prog = Progress(h.badge, clips_total=len(clips),
                         total_bytes=sum(c.size for c in clips if c.state in ("closed", "synced")))
-        chunk = transport.chunk_hint(h.max_chunk)
+        chunk = min(chunk, h.max_chunk) if chunk else transport.chunk_hint(h.max_chunk)
         custody = {"operator": operator or _operator(), "branch": h.branch, "agent": h.agent,
                    "transport": transport.name, "badge_fw": h.fw}
         results: list[ClipResult] = []

@@ -28,12 +28,27 @@ __all__ = ["register", "start_serial_badge"]
 _MP_MAIN = Path(__file__).with_name("badge_mp.py")
 
 
+def _compile(work: Path) -> Path:
+    """Firmware + the sim main as .mpy (as on a badge: no compiler on the heap)."""
+    from badgekit import mpy
+    from badgekit.paths import REPO_ROOT
+
+    out = work / "mpy"
+    for src in mpy.firmware_modules() + [_MP_MAIN, REPO_ROOT / "badgekit" / "__init__.py",
+                                         _MP_MAIN.with_name("__init__.py")]:
+        rel = src.relative_to(REPO_ROOT)
+        mpy.cross_compile(src, (out / rel).with_suffix(".mpy"), arch="x64")
+    return out
+
+
 def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
-                       probe: bool = False, heap: str | None = None
+                       probe: bool = False, heap: str | None = None, compiled: bool = False
                        ) -> tuple[subprocess.Popen[bytes], str, int, str]:
     """Start the MicroPython badge on a new pty; return (process, pty path, slave fd,
     its ready line). The caller keeps ``slave fd`` open while the badge serves (so the
-    badge never sees a hang-up between companions) and closes it afterwards."""
+    badge never sees a hang-up between companions) and closes it afterwards.
+    ``compiled``: run .mpy files (mpy-cross) instead of sources, so the heap holds what
+    a badge's heap holds (``heap`` then caps it, e.g. ``"256k"``)."""
     from badgekit import mpy
 
     master, slave = os.openpty()
@@ -43,14 +58,22 @@ def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
     name = os.ttyname(slave)
     args = [str(master), str(clips), str(work)] + ([badge] if badge else []) + (
         ["--probe"] if probe else [])
-    proc = mpy.popen(_MP_MAIN, args=args, heap=heap, pass_fds=(master,), stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT, start_new_session=True)
+    if compiled:
+        extra, main, args = [_compile(work)], None, ["-m", "badgekit.sim.badge_mp", *args]
+    else:
+        extra, main = [], _MP_MAIN
+    proc = mpy.popen(main, args=args, heap=heap, extra_path=extra, pass_fds=(master,),
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     os.close(master)
     assert proc.stdout is not None
     line = proc.stdout.readline().decode(errors="replace").strip()
     if '"ready": true' not in line:
-        rest = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
-        proc.kill()
+        try:
+            rest = proc.communicate(timeout=5)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest = ""
+        rest = " | ".join(ln.strip() for ln in rest.splitlines()[-3:])
         os.close(slave)
         raise RuntimeError(f"simulated badge failed to start: {line} {rest}".strip())
     return proc, name, slave, line

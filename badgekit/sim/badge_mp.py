@@ -37,6 +37,7 @@ class FileBlockDev:
             for _ in range(count):
                 f.write(blank)
         self.f = open(path, "r+b")
+        self.blank = b"\xff" * _BS  # no allocation later: littlefs may call us with the heap locked
 
     def readblocks(self, block, buf, offset=0):
         self.f.seek(block * _BS + offset)
@@ -53,7 +54,7 @@ class FileBlockDev:
             return _BS
         if op == 6:
             self.f.seek(arg * _BS)
-            self.f.write(b"\xff" * _BS)
+            self.f.write(self.blank)
         return 0
 
 
@@ -127,26 +128,34 @@ def main(argv):
         return {"battery_pct": 87, "battery_mv": 4050, "charging": True, "mic": "ok",
                 "simulated": True}
 
+    gc.collect()
+    pre = gc.mem_alloc()  # modules + store, before the sync server exists
     srv = server.Server(store, st, on_enroll=on_enroll, info_fn=info)
     serial = SerialLink.fd(fd)
     gc.collect()
     base = gc.mem_alloc()
     peak = [base, link.ticks_ms()]
+    by_type = {}  # request type -> heap peak while serving it
 
     def on_idle():
         # --probe: collect every loop, so the peak is live data + one loop's garbage
         m = gc.mem_alloc()
         if m > peak[0]:
             peak[0] = m
+        t = srv.dec.typ  # the request being served (its reply or stream)
+        if m > by_type.get(t, 0):
+            by_type[t] = m
         gc.collect()
         now = link.ticks_ms()
         if now - peak[1] >= 1000:
             peak[1] = now
             print(json.dumps({"heap": {"base": base, "peak": peak[0], "live": gc.mem_alloc(),
                                        "frames": srv.stats["frames"],
-                                       "data_bytes": srv.stats["data_bytes"]}}))
+                                       "data_bytes": srv.stats["data_bytes"],
+                                       "peak_by_type": by_type}}))
 
     print(json.dumps({"ready": True, "badge": badge, "clips": len(stored), "heap_base": base,
+                      "heap_pre_server": pre,
                       "differ": differ}))
     while True:
         link.serve(serial, srv, on_idle=on_idle if probe else None, idle_ms=0)

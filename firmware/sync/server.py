@@ -30,7 +30,7 @@ __all__ = ["Server", "FW_VERSION", "MAX_REQUEST", "MAX_CHUNK"]
 
 FW_VERSION = "0.1.0"
 MAX_REQUEST = const(512)  # the largest request payload a badge accepts
-MAX_CHUNK = const(4000)  # the largest clip bytes in one DATA frame
+MAX_CHUNK = const(1536)  # the largest clip bytes in one DATA frame
 _LIST_PAGE = const(12)
 _MIN_CHUNK = const(64)
 
@@ -314,6 +314,15 @@ class Server:
         except _Reject as r:
             self.stream = None
             self._error(seq, r.code, r.msg)
+            return
+        except MemoryError:
+            self.stream = None
+            gc.collect()
+            self._error(seq, proto.E_INTERNAL, "out of memory")
+            return
+        except Exception as e:  # never let a stream take the badge down
+            self.stream = None
+            self._error(seq, proto.E_INTERNAL, "{}: {}".format(type(e).__name__, e))
             return
         if k is None or self.stream is None:
             return

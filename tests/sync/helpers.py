@@ -41,10 +41,11 @@ def make_clips(folder: Path, badge: str, n: int, blocks_each: int = 20,
 class SerialBadge:
     """The real firmware under MicroPython on a pty (badgekit.sim.badge_cmd)."""
 
-    def __init__(self, clips: Path, probe: bool = False, heap: str | None = None) -> None:
+    def __init__(self, clips: Path, probe: bool = False, heap: str | None = None,
+                 compiled: bool = False) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="bk-sync-"))
-        self.proc, self.port, self._slave, line = start_serial_badge(clips, self.work, probe=probe,
-                                                                     heap=heap)
+        self.proc, self.port, self._slave, line = start_serial_badge(
+            clips, self.work, probe=probe, heap=heap, compiled=compiled)
         self.ready = json.loads(line)
 
     def close(self) -> str:

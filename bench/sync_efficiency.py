@@ -1,0 +1,199 @@
+"""Sync efficiency over BLE (bumble link, MTU 247) and USB serial (pty), and an 8-hour day.
+
+    .venv/bin/python bench/sync_efficiency.py [--mb 1.0]
+
+BLE: a simulated badge (firmware.hw.radio on the bumble `bluetooth` shim) is synced by
+the companion (bleak on the bumble backend), both on one bumble LocalLink.
+- payload efficiency = clip bytes delivered / bytes the link carried (every ATT
+  notification and write value, both directions);
+- baseline measured in the same run: raw notifications (244-byte values, same shim,
+  same flow control, same bleak client) flooded to the companion; throughput ratio =
+  sync clip bytes/s / raw notification bytes/s on this simulator.
+The time for an 8-hour day at 1M and 2M PHY is computed from the link-layer timing
+of a 244-byte notification (data length extension, one value per 251-byte LL packet,
+no encryption) times the measured payload efficiency; the arithmetic is printed.
+Serial: the firmware under `micropython` on a pty; efficiency = clip bytes / bytes on
+the wire (both directions); baseline: the same sync with 256-byte DATA frames.
+Targets (issue 6): BLE >= 90 %, serial >= 95 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from companion.keystore import KeyStore  # noqa: E402
+from companion.spool import Spool  # noqa: E402
+from companion.sync import enroll_badge, sync_badge  # noqa: E402
+from tests.sync.helpers import SerialBadge, make_clips  # noqa: E402
+
+__all__ = ["ble_sync", "ble_raw", "serial_sync"]
+
+DAY_S = 8 * 3600
+ADPCM_BPS = 16000 * 256 / 505  # IMA ADPCM 16 kHz mono: 256-byte blocks of 505 samples
+
+
+async def ble_raw(link, comp, total: int) -> dict:
+    """Raw notification flood through the same shim and bleak backend."""
+    from badgekit.sim import bluetooth_shim as bt
+    from companion.transport.ble import BleTransport
+    from firmware.sync.adv import RX_UUID, SERVICE_UUID, TX_UUID
+
+    dev = link.add_device("raw")
+    await dev.power_on()
+    ble = bt.BLE(dev, max_inflight=8)
+    ble.config(mtu=247)
+    state: dict = {"conn": None, "mtu": 23}
+
+    def irq(ev, data):
+        if ev == 1:
+            state["conn"] = data[0]
+        elif ev == 21:
+            state["mtu"] = data[1]
+
+    ble.irq(irq)
+    ((_rx, tx),) = ble.gatts_register_services(((bt.UUID(SERVICE_UUID), (
+        (bt.UUID(RX_UUID), bt.FLAG_WRITE), (bt.UUID(TX_UUID), bt.FLAG_NOTIFY))),))
+    ble.gap_advertise(100000, b"\x02\x01\x06")
+    await asyncio.sleep(0.05)
+    addr = str(dev.public_address).split("/")[0]
+    t = BleTransport(addr, bumble_device=comp)
+    await t.open()
+    payload = bytes(range(244)) * 1
+    sent = 0
+    t0 = time.monotonic()
+    while sent < total:
+        try:
+            ble.gatts_notify(state["conn"], tx, payload)
+        except OSError:
+            await asyncio.sleep(0.002)
+            continue
+        sent += len(payload)
+        await asyncio.sleep(0)
+    while t.bytes_in < sent:
+        await asyncio.sleep(0.001)
+    dt = time.monotonic() - t0
+    await t.close()
+    return {"bytes": sent, "seconds": dt, "rate": sent / dt, "mtu": t.mtu}
+
+
+async def ble_sync(link, comp, work: Path, mb: float) -> dict:
+    from badgekit.sim.ble_badge import start_ble_badge
+    from companion.transport.ble import BleTransport
+
+    blocks = int(mb * 1024 * 1024 / 4 / 256)
+    make_clips(work / "clips", "bk-eff", 4, blocks_each=blocks)
+    b = await start_ble_badge(link, work / "clips", work / "w")
+    ks = KeyStore(work / "keys.json")
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch="b1", agent="eff")
+        t = BleTransport(b.address, bumble_device=comp)
+        async with t:
+            t0 = time.monotonic()
+            rep = await sync_badge(t, Spool(work / "spool"), ks, branch="b1")
+            dt = time.monotonic() - t0
+        assert rep.ok and rep.synced == 4
+        return {"clip": rep.clip_bytes, "in": rep.wire_bytes_in, "out": rep.wire_bytes_out,
+                "seconds": dt, "rate": rep.clip_bytes / dt, "mtu": t.mtu,
+                "notifications": t.notifications}
+    finally:
+        await b.stop()
+
+
+async def serial_sync(work: Path, mb: float, chunk: int | None) -> dict:
+    from companion.transport.serial import SerialTransport
+
+    blocks = int(mb * 1024 * 1024 / 4 / 256)
+    make_clips(work / "clips", "bk-effs", 4, blocks_each=blocks)
+    badge = SerialBadge(work / "clips")
+    ks = KeyStore(work / "keys.json")
+    try:
+        async with SerialTransport(badge.port) as t:
+            await enroll_badge(t, ks, branch="b1", agent="eff")
+        async with SerialTransport(badge.port) as t:
+            t0 = time.monotonic()
+            rep = await sync_badge(t, Spool(work / "spool"), ks, branch="b1", chunk=chunk)
+            dt = time.monotonic() - t0
+        assert rep.ok and rep.synced == 4
+        return {"clip": rep.clip_bytes, "wire": rep.wire_bytes_in + rep.wire_bytes_out,
+                "seconds": dt}
+    finally:
+        badge.close()
+
+
+def _phy(rate_mbps: int) -> tuple[float, str]:
+    """Notification value bytes/s at a PHY: one 244-byte value per 251-byte LL PDU."""
+    us = 8 / rate_mbps  # microseconds per byte on air
+    pre = 1 if rate_mbps == 1 else 2
+    data = (pre + 4 + 2 + 251 + 3) * us  # preamble, access address, header, payload, CRC
+    empty = (pre + 4 + 2 + 3) * us  # the central's empty ack packet
+    t = data + 150 + empty + 150  # two inter-frame spaces (T_IFS = 150 us)
+    return 244 / (t * 1e-6), (f"({pre}+4+2+251+3) B x {us:g} us = {data:.0f} us data + 150 + "
+                               f"{empty:.0f} us ack + 150 = {t:.0f} us per 244-byte value")
+
+
+def main() -> int:
+    logging.getLogger("bumble").setLevel(logging.ERROR)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mb", type=float, default=1.0, help="Clip megabytes per measurement.")
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bk-eff-"))
+
+    async def ble() -> tuple[dict, dict]:
+        from badgekit.blelink import VirtualLink
+
+        link = VirtualLink()
+        comp = link.add_device("companion")
+        await comp.power_on()
+        s = await ble_sync(link, comp, work / "ble", a.mb)
+        r = await ble_raw(link, comp, s["in"])
+        return s, r
+
+    try:
+        s, r = asyncio.run(ble())
+        carried = s["in"] + s["out"]
+        eff = s["clip"] / carried
+        ratio = s["rate"] / r["rate"]
+        print(f"BLE (bumble LocalLink, ATT MTU {s['mtu']}, {s['notifications']} notifications):")
+        print(f"  sync: {s['clip']:,} clip bytes / {carried:,} bytes carried "
+              f"({s['in']:,} notified + {s['out']:,} written) = payload efficiency {eff:.1%}")
+        print(f"  throughput: sync {s['rate'] / 1024:.0f} KiB/s of clips vs raw notifications "
+              f"{r['rate'] / 1024:.0f} KiB/s (baseline, same link) = {ratio:.1%}")
+        day = DAY_S * ADPCM_BPS
+        print(f"  8-hour day of clips: 28800 s x {ADPCM_BPS:.1f} B/s (16 kHz IMA ADPCM) = "
+              f"{day / 1e6:.1f} MB")
+        for phy in (1, 2):
+            rate, how = _phy(phy)
+            secs = day / (rate * eff)
+            print(f"  {phy}M PHY: {how} -> {rate / 1000:.1f} kB/s raw; x {eff:.3f} = "
+                  f"{rate * eff / 1000:.1f} kB/s of clips -> {day / 1e6:.1f} MB / "
+                  f"{rate * eff / 1000:.1f} kB/s = {secs:.0f} s = {secs / 60:.1f} min")
+        se = asyncio.run(serial_sync(work / "ser", a.mb, None))
+        sb = asyncio.run(serial_sync(work / "serb", a.mb, 256))
+        seff, beff = se["clip"] / se["wire"], sb["clip"] / sb["wire"]
+        print("serial (firmware under micropython on a pty, pyserial):")
+        print(f"  sync: {se['clip']:,} clip bytes / {se['wire']:,} wire bytes = {seff:.1%} "
+              f"({se['clip'] / se['seconds'] / 1024:.0f} KiB/s on the pty)")
+        print(f"  baseline (256-byte DATA frames): {beff:.1%}; ratio {seff / beff:.3f}")
+        at = 921600 / 10 * seff
+        print(f"  8-hour day at 921600 baud (8N1: 92160 B/s) x {seff:.3f} = {at / 1000:.1f} kB/s "
+              f"-> {day / at / 60:.1f} min")
+        ok = eff >= 0.90 and seff >= 0.95
+        print("targets (BLE >= 90 %, serial >= 95 %):", "MET" if ok else "NOT MET")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
