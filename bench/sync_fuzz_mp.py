@@ -215,7 +215,7 @@ def main(argv):
         except Exception as e:  # a crash: the badge would reboot
             stats["crashes"] += 1
             if first_crash is None:
-                first_crash = "{}: {}".format(type(e).__name__, e)
+                first_crash = f"{type(e).__name__}: {e}"
             b.srv.reset()
             continue
         if out is None:
