@@ -147,11 +147,12 @@ class Lamp:
         led.level(self.seen[-1], t)
 
 sink = MemSink(copy=False)
-s = Session('B1', sink, %r, lambda: (1795600800, 0))
+s = Session('B1', sink, STATE_PATH, lambda: (1795600800, 0))
 lamp = Lamp()
-frames = run(s, WavMic(%r), ScriptedButton(), lamp, max_frames=400)
+frames = run(s, WavMic(WAV_PATH), ScriptedButton(), lamp, max_frames=400)
 print(json.dumps([frames, lamp.seen, s.recording, s.stop_reason, len(sink.clips)]))
-""" % (str(tmp_path / "state.json"), str(speech["asr_example_zh"]))
+""".replace("STATE_PATH", repr(str(tmp_path / "state.json"))).replace(
+        "WAV_PATH", repr(str(speech["asr_example_zh"])))
     frames, seen, recording, reason, clips = mpy_json(micropython, code)
     assert seen == ["idle", "recording", "idle"]
     assert not recording and reason == "button" and clips >= 1
