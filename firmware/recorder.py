@@ -41,13 +41,16 @@ _MAX_GAIN_Q8 = 8192
 class Health:
     """What the recorder noticed about the microphone; `text` is one readable line."""
 
-    def __init__(self, code, text, silent_s, clipped, loud_s, frames):
+    def __init__(self, code, text, silent_s, clipped, loud_s, frames, silent_max_s=0,
+                 loud_max_s=0):
         self.code = code  # "ok", "mic_silent", "clipping", "loud_noise"
         self.text = text
-        self.silent_s = silent_s
-        self.clipped = clipped
-        self.loud_s = loud_s
+        self.silent_s = silent_s  # the mic has been silent for this long, now
+        self.clipped = clipped  # input samples at full scale, whole session
+        self.loud_s = loud_s  # full-scale noise for this long, now
         self.frames = frames
+        self.silent_max_s = silent_max_s  # longest silent stretch of the session
+        self.loud_max_s = loud_max_s  # longest full-scale stretch of the session
 
     def as_dict(self):
         return {
@@ -57,6 +60,8 @@ class Health:
             "clipped_samples": self.clipped,
             "loud_s": self.loud_s,
             "frames": self.frames,
+            "silent_max_s": self.silent_max_s,
+            "loud_max_s": self.loud_max_s,
         }
 
 
@@ -231,7 +236,8 @@ class Recorder:
             code, text = "clipping", "input clipping: {} samples in the last minute".format(recent_clip)
         else:
             code, text = "ok", "ok"
-        return Health(code, text, silent_s, self.clipped, loud_s, self.frames)
+        return Health(code, text, silent_s, self.clipped, loud_s, self.frames,
+                      self._silent_max // _FRAMES_PER_S, self._loud_max // _FRAMES_PER_S)
 
 
 def record_stream(mic, rec, max_frames=-1):
