@@ -262,6 +262,10 @@ class GatewayState:
             except OSError as exc:
                 error = f"session audio unreadable: {exc}"
                 self.error(f"session {badge}/{session} not transcribed: {error}")
+            except Exception as exc:  # noqa: BLE001 - the speech stack must not stop delivery
+                error = f"transcription failed: {type(exc).__name__}: {exc}"
+                log.exception("session %s/%s", badge, session)
+                self.error(f"session {badge}/{session} not transcribed: {error}")
         chain = self._clips("badge=? AND status='published'", (badge,))
         gaps = chain_gaps(badge, [ClipCheck(True, c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
                                   for c in chain])
