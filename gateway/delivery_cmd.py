@@ -34,6 +34,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("receive")(receive)
+    app.command("work")(work)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -196,3 +197,46 @@ def receive(
             typer.echo(f"  gap {g.badge}: {g.reason}")
         for m in summary.missing:
             typer.echo(f"  missing {m}")
+
+
+def work(
+    store: Path = typer.Option(..., "--store", help="The store shared by the pool (a receiver's --out)."),
+    share: str = typer.Option("transcribers", "--share", help="The pool's shared-subscription group."),
+    mqtt: str = _MQTT,
+    tenant: str = typer.Option("+", "--tenant", help="Tenant to serve (+: all)."),
+    branch: str = typer.Option("+", "--branch", help="Branch to serve (+: all)."),
+    worker_id: str = typer.Option(None, "--worker-id", help="Unique id of this worker (default: host + store)."),
+    state: Path = typer.Option(None, "--state", help="This worker's outbox folder (default: STORE/.workers/ID)."),
+    model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+    language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
+    username: str = _USER,
+    password: str = _PASS,
+    tls_ca: Path = _CA,
+    tls_cert: Path = _CERT,
+    tls_key: Path = _KEY,
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+    quiet: bool = typer.Option(False, "-q", "--quiet"),
+) -> None:
+    """One worker of a transcription pool: shared subscription in, transcripts out."""
+    from gateway.delivery import DeliveryError, ReceiverSettings
+    from gateway.delivery.transcriber import TranscriberError
+    from gateway.delivery.worker import TranscribeWorker, WorkerSettings
+
+    _logging(verbose, quiet)
+    wid = worker_id or f"worker-{_default_gateway_id(store)}"
+    try:
+        settings = WorkerSettings(
+            receiver=ReceiverSettings(broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
+                                      out_dir=store, tenant=tenant, branch=branch, share_group=share,
+                                      client_id=f"badgekit-{wid}"),
+            worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language)
+        worker = TranscribeWorker(settings)
+        worker.transcriber.check()
+    except (DeliveryError, TranscriberError) as exc:
+        raise _fail(str(exc)) from None
+    stop = _stop_on_signals()
+    try:
+        worker.run(stop)
+    except DeliveryError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"worker {wid}: {worker.transcribed} sessions transcribed")

@@ -88,7 +88,8 @@ class Receiver:
         self.settings = settings
         self.store = ReceiverStore(settings.out_dir)
         self.topic_filter = Topics.subscription(settings.tenant, settings.branch, settings.share_group)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while the store is used (the store's connection is shared with paho's thread)."""
         self._last_message = time.monotonic()
         self._stop = threading.Event()
         self._conn: Connection | None = None
@@ -139,7 +140,7 @@ class Receiver:
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         props = user_properties(getattr(message, "properties", None))
         try:
-            with self._lock:
+            with self.lock:
                 outcome = self.store.handle(message.topic, props, bytes(message.payload))
         except Exception:  # noqa: BLE001 - keep serving; the message will come again
             log.exception("could not store a message on %s; not acknowledged", message.topic)
@@ -199,7 +200,7 @@ class Receiver:
             self._conn = None
 
     def summary(self) -> ReceiverSummary:
-        with self._lock:
+        with self.lock:
             c = self.store.counters()
             clips = self.store.clips()
             gaps = self.store.chain()
@@ -218,5 +219,5 @@ class Receiver:
 
     def close(self) -> None:
         self.stop()
-        with self._lock:
+        with self.lock:
             self.store.close()
