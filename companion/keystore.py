@@ -34,6 +34,9 @@ class BadgeKey:
     agent: str
     enrolled_at: float
     secret: bytes = field(repr=False)
+    #: the key before an enrollment that is not confirmed yet (the link may have dropped
+    #: before the badge stored the new key); dropped once the badge proves the new one
+    previous: bytes | None = field(default=None, repr=False)
 
 
 class KeyStore:
@@ -85,16 +88,21 @@ class KeyStore:
         if e is None:
             return None
         try:
+            prev = e.get("previous")
             return BadgeKey(badge, str(e["branch"]), str(e["agent"]), float(e["enrolled_at"]),  # type: ignore[arg-type]
-                            bytes.fromhex(str(e["secret"])))
+                            bytes.fromhex(str(e["secret"])),
+                            bytes.fromhex(str(prev)) if prev else None)
         except (KeyError, ValueError, TypeError):
             raise KeyStoreError(f"key store entry for {badge} is corrupt") from None
 
-    def put(self, badge: str, secret: bytes, branch: str, agent: str) -> BadgeKey:
+    def put(self, badge: str, secret: bytes, branch: str, agent: str,
+            previous: bytes | None = None) -> BadgeKey:
         badges = self._load()
-        key = BadgeKey(badge, branch, agent, time.time(), bytes(secret))
+        key = BadgeKey(badge, branch, agent, time.time(), bytes(secret), previous)
         badges[badge] = {"branch": branch, "agent": agent, "enrolled_at": key.enrolled_at,
                          "secret": key.secret.hex()}
+        if previous:
+            badges[badge]["previous"] = bytes(previous).hex()
         self._save(badges)
         return key
 

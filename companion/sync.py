@@ -127,7 +127,15 @@ async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -
         raise WrongBranchError(h.badge, h.branch, branch)
     if key is None:
         raise UnknownBadgeError(h.badge, h.branch)
-    await client.authenticate(key.secret)
+    try:
+        await client.authenticate(key.secret)
+    except AuthError:
+        if key.previous is None:
+            raise
+        # an enrollment whose link dropped before the badge stored the new key
+        await client.hello()
+        await client.authenticate(key.previous)
+        keystore.put(h.badge, key.previous, key.branch, key.agent)
     return h
 
 
@@ -244,9 +252,12 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
                 raise WrongBranchError(h.badge, h.branch, branch)
             if old is None:
                 raise UnknownBadgeError(h.badge, h.branch)
-            await client.authenticate(old.secret)
+            await connect(client, keystore, branch)
+            old = keystore.get(h.badge)
+            assert old is not None
         secret = os.urandom(32)
-        keystore.put(h.badge, secret, branch, agent)  # first: never a badge without its key
+        # first: never a badge without its key (the old one stays until the new one works)
+        keystore.put(h.badge, secret, branch, agent, previous=old.secret if old else None)
         try:
             await client.enroll(branch, agent, secret)
         except BadgeReplyError:
@@ -263,6 +274,7 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
             await client.authenticate(secret)
         except AuthError:
             raise AuthError(f"badge {h.badge} did not accept its new key") from None
+        keystore.put(h.badge, secret, branch, agent)  # confirmed: forget the old key
         drift = 0
         if set_time:
             drift = int((await client.set_time()).get("drift_s", 0))
