@@ -8,6 +8,7 @@ can be killed and restarted on the same port to exercise redelivery.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -66,6 +67,9 @@ class LocalBroker:
         lines = [
             f"listener {self.port} {self.host}",
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",
+            # run as root, mosquitto drops to its own user, which cannot write the save
+            # file into this folder: stay the user we are (no effect when not root)
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "persistence true",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
