@@ -67,9 +67,6 @@ class LocalBroker:
         lines = [
             f"listener {self.port} {self.host}",
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",
-            # run as root, mosquitto drops to its own user, which cannot write the save
-            # file into this folder: stay the user we are (no effect when not root)
-            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "persistence true",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
@@ -77,6 +74,10 @@ class LocalBroker:
             "log_type error",
             "log_type warning",
         ]
+        if not any(x.split()[:1] == ["user"] for x in self.extra_config.splitlines()):
+            # run as root, mosquitto drops to its own user, which cannot write the save
+            # file into this folder: stay the user we are (no effect when not root)
+            lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
         if self.message_size_limit:
             lines.append(f"message_size_limit {self.message_size_limit}")
         conf.write_text("\n".join(lines) + "\n" + self.extra_config)
