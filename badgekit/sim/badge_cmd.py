@@ -42,8 +42,8 @@ def _compile(work: Path) -> Path:
 
 
 def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
-                       probe: bool = False, heap: str | None = None, compiled: bool = False
-                       ) -> tuple[subprocess.Popen[bytes], str, int, str]:
+                       probe: bool = False, heap: str | None = None, compiled: bool = False,
+                       extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], str, int, str]:
     """Start the MicroPython badge on a new pty; return (process, pty path, slave fd,
     its ready line). The caller keeps ``slave fd`` open while the badge serves (so the
     badge never sees a hang-up between companions) and closes it afterwards.
@@ -57,7 +57,7 @@ def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
     os.set_blocking(master, False)
     name = os.ttyname(slave)
     args = [str(master), str(clips), str(work)] + ([badge] if badge else []) + (
-        ["--probe"] if probe else [])
+        ["--probe"] if probe else []) + list(extra_args)
     if compiled:
         extra, main, args = [_compile(work)], None, ["-m", "badgekit.sim.badge_mp", *args]
     else:

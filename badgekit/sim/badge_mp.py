@@ -1,7 +1,7 @@
 # mypy: ignore-errors
 """MicroPython side of `badgekit sim badge`: a simulated badge serving sync on a link.
 
-    micropython badgekit/sim/badge_mp.py FD CLIPS_DIR WORK_DIR [BADGE_ID] [--probe]
+    micropython badgekit/sim/badge_mp.py FD CLIPS_DIR WORK_DIR [BADGE_ID] [--probe] [--async]
 
 Formats a littlefs2 flash image (a file-backed block device in WORK_DIR, so the heap
 holds only what a badge's heap holds), records every clip WAV of CLIPS_DIR (the
@@ -10,7 +10,8 @@ serves the sync protocol (firmware.sync.server) on the file descriptor FD (the m
 end of a pty, non-blocking) until the process is stopped. The badge starts
 unenrolled, with a device key for its clips. Prints one JSON line ``{"ready": ...}``
 on stdout; with ``--probe`` it also prints the heap peak (``{"heap": ...}``) about
-every second while serving.
+every second while serving; ``--async`` serves with the asyncio loop the badge runs
+(firmware.sync.link.serve_async, as firmware.sync.service does).
 """
 
 import gc
@@ -157,6 +158,13 @@ def main(argv):
     print(json.dumps({"ready": True, "badge": badge, "clips": len(stored), "heap_base": base,
                       "heap_pre_server": pre,
                       "differ": differ}))
+    if "--async" in argv:  # the badge's asyncio path (firmware.sync.service)
+        import asyncio
+
+        while True:
+            asyncio.run(link.serve_async(serial, srv))
+            srv.reset()
+            time.sleep_ms(100)
     while True:
         link.serve(serial, srv, on_idle=on_idle if probe else None, idle_ms=0)
         srv.reset()  # the link closed: wait for the next companion

@@ -63,3 +63,22 @@ def test_enroll_sync_status_cli(tmp_path, micropython):
                 str(ks), "--branch", "b-sh-01", "--json", env=env)
         assert r.returncode == 0 and json.loads(r.stdout)[0]["clips"] == []
         assert len(spool_clips(spool)) == 3
+
+
+async def test_badge_asyncio_serving_path(tmp_path, micropython):
+    """The asyncio loop the badge runs (firmware.sync.service) syncs like the plain loop."""
+    from companion.keystore import KeyStore
+    from companion.spool import Spool
+    from companion.sync import enroll_badge, sync_badge
+    from companion.transport.serial import SerialTransport
+    from tests.sync.helpers import check_spool
+
+    sides = make_clips(tmp_path / "clips", "bk-a5c", 3, blocks_each=80)
+    ks = KeyStore(tmp_path / "k.json")
+    with SerialBadge(tmp_path / "clips", extra_args=("--async",)) as badge:
+        async with SerialTransport(badge.port) as t:
+            await enroll_badge(t, ks, branch="b1", agent="A")
+        async with SerialTransport(badge.port) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        assert rep.ok and rep.synced == 3
+    check_spool(tmp_path / "spool", sides)
