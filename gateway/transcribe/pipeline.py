@@ -61,8 +61,17 @@ class PipelineSettings:
     """At most this many regions share a window (fewer turns, less cross-talk of text)."""
     join_gap_ms: int = 600
     """Background placed between packed regions."""
+    first_beam: int | None = None
+    """Beam of the first pass (None: the engine's); a small one is fast."""
+    recheck_below: float = 0.0
+    """With `first_beam`, regions whose mean word probability is below this are decoded
+    again with the engine's beam, and the more confident text is kept."""
+    recheck_regions: int = 2
+    """Regions per window when re-checking."""
     max_chars_per_s: float = 9.0
     """More characters than this per second of a region's speech: text from elsewhere."""
+    min_chars_per_s: float = 1.2
+    """Fewer per second of a region's speech (≥ 1 s): the turn was swallowed."""
     max_repeats: int = 5
     """A unit of text repeated this many times in a row marks a loop."""
     initial_prompt: str | None = None
@@ -256,26 +265,30 @@ def _split(raws: list[RawSegment], slots: list[_Slot], redecoded: bool) -> list[
     return per
 
 
-def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings) -> list[RawSegment]:
-    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords)
+def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings,
+            beam: int | None = None) -> list[RawSegment]:
+    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords,
+                                    beam_size=beam)
 
 
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
-    """Far more text than the region's speech could hold: the model copied a turn here."""
+    """Text that the region's speech cannot hold: far too much (a turn copied here) or far
+    too little (the turn was swallowed and a stray word of its neighbour aligned here)."""
     chars = sum(len(re.sub(r"\W", "", seg.text)) for seg in segs)
     speech_s = max(0.5, len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000)
-    return chars / speech_s > s.max_chars_per_s
+    too_little = speech_s >= 1.0 and chars / speech_s < s.min_chars_per_s
+    return too_little or chars / speech_s > s.max_chars_per_s
 
 
 def _transcribe(engine: WhisperEngine, regions: list[_Region], s: PipelineSettings,
-                redecoded: bool) -> list[list[Segment]]:
+                redecoded: bool, beam: int | None = None) -> list[list[Segment]]:
     """Segments per region for one window; turns the window lost are decoded again.
 
     Regions that got no words are packed into a new window of their own (or, when a
     whole window failed, split in halves), down to one region at a time.
     """
     audio, slots = _assemble(regions, s)
-    raws = _decode(engine, audio, s)
+    raws = _decode(engine, audio, s, beam)
     looped = any(has_loop(r.text, s.max_repeats) for r in raws)
     if looped and len(regions) > 1:
         per: list[list[Segment]] = [[] for _ in regions]
@@ -289,8 +302,8 @@ def _transcribe(engine: WhisperEngine, regions: list[_Region], s: PipelineSettin
         else:
             groups = [lost]
         for group in groups:
-            for i, segs in zip(group, _transcribe(engine, [regions[i] for i in group], s, True),
-                               strict=True):
+            redo = _transcribe(engine, [regions[i] for i in group], s, True, beam)
+            for i, segs in zip(group, redo, strict=True):
                 per[i] = segs
     for segs in per:
         for j, seg in enumerate(segs):
@@ -307,5 +320,19 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
     """
     s = settings or PipelineSettings()
     for group in _windows(_regions(pieces, s), s):
-        for segs in _transcribe(engine, group, s, False):
+        per = _transcribe(engine, group, s, False, s.first_beam)
+        if s.first_beam is not None and s.recheck_below > 0:
+            unsure = [i for i, segs in enumerate(per)
+                      if segs and _confidence(segs) < s.recheck_below]
+            for k in range(0, len(unsure), s.recheck_regions):
+                part = unsure[k:k + s.recheck_regions]
+                again = _transcribe(engine, [group[i] for i in part], s, True)
+                for i, segs in zip(part, again, strict=True):
+                    if segs and _confidence(segs) > _confidence(per[i]):
+                        per[i] = segs
+        for segs in per:
             yield from segs
+
+
+def _confidence(segs: list[Segment]) -> float:
+    return float(np.mean([seg.confidence for seg in segs])) if segs else 0.0
