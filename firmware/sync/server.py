@@ -265,8 +265,12 @@ class Server:
             if start <= total < start + k:
                 clips.append(c)
             total += 1
-        nxt = start + len(clips)
-        return {"clips": clips, "total": total, "next": nxt if nxt < total else None}
+        while True:  # as many entries as fit in one reply frame
+            nxt = start + len(clips)
+            out = {"clips": clips, "total": total, "next": nxt if nxt < total else None}
+            if len(clips) <= 1 or len(json.dumps(out)) <= self.chunk_max:
+                return out
+            clips.pop()
 
     def _read(self, seq, payload):
         self._need_session()
@@ -400,8 +404,15 @@ class Server:
         k = _int(req, "max", 1, 16, 16)
         evs = self.state.events + getattr(self.store, "events", [])
         page = evs[start:start + k]
-        nxt = start + len(page)
-        return {"events": page, "total": len(evs), "next": nxt if nxt < len(evs) else None}
+        while True:  # as many events as fit in one reply frame
+            nxt = start + len(page)
+            out = {"events": page, "total": len(evs), "next": nxt if nxt < len(evs) else None}
+            if len(json.dumps(out)) <= self.chunk_max:
+                return out
+            if len(page) <= 1:
+                page = [{"event": "too_large", "t": page[0].get("t") if page else 0}]
+            else:
+                page = page[:-1]
 
     def _ping(self, req):
         return {"pong": True}

@@ -79,3 +79,26 @@ async def test_advertising_carries_badge_id_and_status(tmp_path):
     finally:
         await scanner.stop_scanning()
         await b.stop()
+
+
+async def test_many_clips_list_in_pages_that_fit_a_frame(tmp_path):
+    from companion.sync import badge_status
+
+    sides = make_clips(tmp_path / "c", "bk-a-rather-long-badge-id", 30, blocks_each=2)
+    link = VirtualLink()
+    comp = link.add_device("companion")
+    await comp.power_on()
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w")
+    ks = KeyStore(tmp_path / "keys.json")
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch="b1", agent="x" * 60)
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            st = await badge_status(t, ks, "b1")
+        assert len(st["clips_unsynced"]) == 30 and st["storage"]["clips"]["closed"] == 30
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        assert rep.ok and rep.synced == 30
+        check_spool(tmp_path / "spool", sides)
+    finally:
+        await b.stop()
