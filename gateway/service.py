@@ -23,8 +23,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.ingest import GatewayState, snapshot
@@ -102,6 +104,12 @@ class Gateway:
         self._metrics: MetricsServer | None = None
         self._started = False
         self.port: int | None = None
+
+    def on_transcript(self, hook: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]) -> None:
+        """Run `hook(transcript_document)` for every new session transcript; the (kind,
+        payload) pairs it returns are published on `…/{badge}/{session}/{kind}` together
+        with the transcript (e.g. `[("findings", {...})]` from the compliance checks)."""
+        self.state.transcript_hooks.append(hook)
 
     # -- lifecycle -------------------------------------------------------------------------
 

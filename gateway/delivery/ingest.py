@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,9 @@ class GatewayState:
         self.counters: dict[str, float] = dict.fromkeys(
             ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
         self.errors: list[str] = []
+        self.transcript_hooks: list[Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = []
+        """Called with each new transcript document; return (kind, payload) pairs to publish
+        on `…/{badge}/{session}/{kind}` in the same transaction (e.g. compliance findings)."""
 
     def error(self, text: str) -> None:
         log.error("%s", text)
@@ -282,6 +286,12 @@ class GatewayState:
             transcript = {"kind": "transcript", **common, "clips": [c["clip_id"] for c in good],
                           "transcript": doc, "vtt": vtt or ""}
             msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
+            for hook in self.transcript_hooks:
+                try:
+                    for kind, payload in hook(transcript):
+                        msgs += self.publisher.messages(f"{base}/{kind}", payload, kind=kind)
+                except Exception as exc:  # noqa: BLE001 - a failing add-on must not stop delivery
+                    self.error(f"session {badge}/{session}: transcript hook failed: {type(exc).__name__}: {exc}")
             from gateway.compliance.publish import findings_document  # compliance findings
 
             findings = findings_document(doc, common, [json.loads(c["sidecar"]) for c in good])

@@ -81,3 +81,37 @@ def test_gateway_run_transcribes_and_delivers_valid_asyncapi_payloads(
            {**next(m for m in capture.messages if "/audio/" in m["topic"]), "payload": b"\0" * 131073}]
     errors, _ = validate(load_spec(), bad)
     assert len(errors) == 2 and "'sha256' is a required property" in errors[0]
+
+
+def test_transcript_hooks_publish_documents_with_the_transcript(broker_factory, whisper_model, speech, tmp_path):
+    from gateway.delivery import PublisherSettings
+    from gateway.service import Gateway, GatewaySettings
+
+    broker = broker_factory()
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    make_session(spool, clips=1, blocks=[_adpcm_blocks(decode_wav(speech["IT0011W0001"]).samples)])
+    rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out))
+    rx.start()
+    gw = Gateway(GatewaySettings(spool_dir=spool, broker=BrokerSettings.from_url(broker.url),
+                                 model_dir=whisper_model.path,
+                                 publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-hook")))
+    seen = []
+
+    def summary_hook(transcript: dict) -> list[tuple[str, dict]]:
+        seen.append(transcript["transcript"]["text"])
+        return [("summary", {"kind": "summary", "revision": transcript["revision"],
+                              "text_chars": len(transcript["transcript"]["text"])})]
+
+    def broken(transcript: dict) -> list[tuple[str, dict]]:
+        raise RuntimeError("rule pack missing")
+
+    gw.on_transcript(broken)
+    gw.on_transcript(summary_hook)
+    report = gw.run_once()
+    gw.close()
+    summary = rx.run(until=lambda s: s.transcripts >= 1, timeout_s=20)
+    rx.close()
+    assert report.delivered and report.sessions_transcribed == 1 and seen and seen[0]
+    assert any("rule pack missing" in e for e in report.errors)
+    found = json.loads((out / "acme/sh01/B0001/S0001/summary.json").read_text())
+    assert found["text_chars"] == len(seen[0]) and summary.clips_verified == 1
