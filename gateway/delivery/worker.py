@@ -141,16 +141,37 @@ class TranscribeWorker:
             log.error("session %s not transcribed: %s", folder, exc)
             return
         revision = max(int(m["revision"]) + 1, int(time.time() * 1000))
-        doc = {"kind": "transcript", "tenant": m["tenant"], "branch": m["branch"],
-               "gateway": self.settings.worker_id, "badge": m["badge"], "session": m["session"],
-               "revision": revision,
-               "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-               "clips": [c["clip_id"] for c in m["clips"]], "transcript": text.document, "vtt": text.vtt}
-        self._publisher(m["tenant"], m["branch"]).enqueue(f"{m['badge']}/{m['session']}/transcript", doc,
-                                                          kind="transcript")
+        common = {"tenant": m["tenant"], "branch": m["branch"], "gateway": self.settings.worker_id,
+                  "badge": m["badge"], "session": m["session"], "revision": revision,
+                  "generated_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        doc = {"kind": "transcript", **common, "clips": [c["clip_id"] for c in m["clips"]],
+               "transcript": text.document, "vtt": text.vtt}
+        pub = self._publisher(m["tenant"], m["branch"])
+        base = f"{m['badge']}/{m['session']}"
+        msgs = pub.messages(f"{base}/transcript", doc, kind="transcript")
+        findings = self._findings(text.document, common, wavs)
+        if findings is not None:
+            msgs += pub.messages(f"{base}/findings", findings, kind="findings")
+        pub.outbox.put(msgs)  # transcript and findings in one transaction
+        pub.wake()
         self.transcribed += 1
         log.info("worker %s transcribed %s/%s (%.1f s of audio)", self.settings.worker_id, m["badge"],
                  m["session"], text.audio_s)
+
+    @staticmethod
+    def _findings(document: dict[str, Any], common: dict[str, Any], wavs: list[Path]) -> dict[str, Any] | None:
+        """The compliance findings for the transcript, as the branch gateway publishes them."""
+        try:
+            from gateway.compliance.publish import findings_document
+        except ImportError:
+            return None
+        sidecars = []
+        for wav in wavs:
+            try:
+                sidecars.append(json.loads(wav.with_suffix(".json").read_text()).get("sidecar", {}))
+            except (OSError, ValueError):
+                continue
+        return findings_document(document, common, sidecars)
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set."""

@@ -41,7 +41,8 @@ def test_two_workers_share_the_transcription_of_a_branch_gateways_sessions(
     assert branch.run_once().delivered
     branch.close()
     try:
-        summary = rx.run(until=lambda s: s.transcripts >= 1, timeout_s=60)
+        summary = rx.run(until=lambda s: s.transcripts >= 1 and
+                         (compliance / "acme/sh01/B0001/S0001/findings.json").exists(), timeout_s=60)
     finally:
         stop.set()
         for t in threads:
@@ -50,5 +51,7 @@ def test_two_workers_share_the_transcription_of_a_branch_gateways_sessions(
     doc = json.loads((compliance / "acme/sh01/B0001/S0001/transcript.json").read_text())
     assert doc["gateway"] in ("worker-0", "worker-1") and doc["transcript"]["text"]
     assert doc["clips"] == ["B0001-00000001", "B0001-00000002"]
+    findings = json.loads((compliance / "acme/sh01/B0001/S0001/findings.json").read_text())
+    assert findings["revision"] == doc["revision"] and findings["gateway"] == doc["gateway"]
     assert sum(w.transcribed for w in workers) == 1  # claimed once, transcribed once
     assert all(w.receiver.handled > 0 for w in workers)  # the broker spread the messages
