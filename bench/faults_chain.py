@@ -50,6 +50,8 @@ class Expect:
     """ADPCM blocks handed to the store (the audio the badge heard)."""
     reported_ms: int = -1
     """For a clip lost whole at a cut: dropped audio the badge reported at boot (-1: none)."""
+    note: str = ""
+    """Where the fault struck, for the campaign's problem lines."""
 
 
 @dataclass
@@ -163,12 +165,13 @@ def check_received(out: Path, expects: list[Expect], summary: dict[str, Any],
                 r.gaps += 1
                 r.gaps_reported += int(e.reported_ms >= 0)
                 if e.reported_ms < 0:
-                    r.problems.append(f"{e.clip_id}: {heard_s:.2f} s lost at the cut, not reported")
+                    r.problems.append(f"{e.clip_id}: {heard_s:.2f} s lost at the cut, not reported "
+                                      f"({e.note})")
                 continue
             r.lost += 1
             r.gaps += 1
             r.gaps_reported += int(e.clip_id in missing or e.badge in reported)
-            r.problems.append(f"{e.clip_id}: not received")
+            r.problems.append(f"{e.clip_id}: not received {e.note}".rstrip())
             continue
         raw = paths[0].read_bytes()
         import io

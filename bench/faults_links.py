@@ -29,7 +29,8 @@ __all__ = ["link_runs", "make_clips"]
 BRANCH = "faults-branch"
 
 
-def make_clips(folder: Path, badge: str, n: int, rng: random.Random) -> list[dict]:
+def make_clips(folder: Path, badge: str, n: int, rng: random.Random,
+               blocks: tuple[int, int] = (20, 70)) -> list[dict]:
     """``n`` chained clips as `badgekit sim record` writes them (WAV + sidecar)."""
     sink = FolderSink(str(folder))
     out = []
@@ -37,7 +38,7 @@ def make_clips(folder: Path, badge: str, n: int, rng: random.Random) -> list[dic
         sink.open_clip({"badge": badge, "session": f"{badge}-s1", "seq": seq,
                         "start_epoch": 1_764_000_000 + seq * 60, "sample_rate": 16000,
                         "session_offset_samples": seq * 16000 * 60})
-        for i in range(rng.randint(20, 70)):
+        for i in range(rng.randint(*blocks)):
             sink.write_block(blk(seq, i))
         out.append(sink.close_clip())
     return out

@@ -22,8 +22,9 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from badgekit import mpy
 from faults_chain import Expect, RunResult
+
+from badgekit import mpy
 from firmware import clipfmt
 
 __all__ = ["BRANCH", "BadgeProc", "power_runs", "sync_serial"]
@@ -51,7 +52,10 @@ class BadgeProc:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode(errors="replace")
         if '"ready": true' not in line:
-            rest = self.proc.stdout.read().decode(errors="replace") if self.proc.poll() is not None else ""
+            try:
+                rest = self.proc.communicate(timeout=10)[0].decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                rest = ""
             self.close()
             raise RuntimeError(f"badge {badge} did not boot: {line.strip()} {rest.strip()}")
         self.ready = json.loads(line)
@@ -79,23 +83,31 @@ class BadgeProc:
             self._slave = -1
 
 
-async def _sync(port: str, spool: Path, keystore: Path) -> dict:
+async def _sync(port: str, spool: Path, keystore: Path, logs: bool) -> dict:
+    from companion.client import BadgeClient
     from companion.keystore import KeyStore
     from companion.spool import Spool
-    from companion.sync import sync_badge
+    from companion.sync import connect, sync_badge
     from companion.transport.serial import SerialTransport
 
+    ks = KeyStore(keystore)
     async with SerialTransport(port) as t:
-        rep = await sync_badge(t, Spool(spool), KeyStore(keystore), branch=BRANCH, operator="faults")
-    return rep.as_dict()
+        rep = await sync_badge(t, Spool(spool), ks, branch=BRANCH, operator="faults")
+    out = rep.as_dict()
+    if logs:  # what `badgekit companion logs` shows staff: the badge's boot events
+        async with SerialTransport(port) as t, BadgeClient(t) as c:
+            await connect(c, ks, BRANCH)
+            out["events"] = await c.logs()
+    return out
 
 
-def sync_serial(port: str, spool: Path, keystore: Path) -> dict | str:
-    """One companion sync over the serial port: its report, or the error's message."""
+def sync_serial(port: str, spool: Path, keystore: Path, logs: bool = False) -> dict | str:
+    """One companion sync over the serial port: its report (with the badge's event log
+    under ``events`` if ``logs``), or the error's message."""
     from companion.sync_errors import SyncError
 
     try:
-        return asyncio.run(_sync(port, spool, keystore))
+        return asyncio.run(_sync(port, spool, keystore, logs))
     except (SyncError, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"
 
@@ -129,8 +141,10 @@ def _expects(job: _Job, model: dict, events: list[dict]) -> list[Expect]:
         seq, blocks = model["open"]
         cid = clipfmt.clip_id(job.badge, seq)
         ev = [e for e in events if e.get("clip_id") == cid and e["event"] in ("empty_removed", "recovered")]
+        cut = model.get("cut") or {}
         out.append(Expect(job.run, job.badge, cid, seq, None, prev, blocks,
-                          reported_ms=int(ev[0].get("dropped_ms") or 0) if ev else -1))
+                          reported_ms=int(ev[0].get("dropped_ms") or 0) if ev else -1,
+                          note=f"cut during {cut.get('op')}, write {cut.get('write')} of {cut.get('of')}"))
     return out
 
 
@@ -157,23 +171,35 @@ def power_runs(n: int, seed: int, work: Path, spool: Path, keystore: Path,
     for k, j in enumerate(jobs):
         model, res = models[j.badge], results[j.run]
         events: list[dict] = []
-        if j.when == "syncing":
-            cut_at = rng.randrange(max(1, sync_writes))
-            b = BadgeProc(j.image, j.badge, cut_at)
-            first = sync_serial(b.port, spool, keystore)
-            tail = b.wait_exit()
-            if not any("cut" in x for x in tail):
-                res.problems.append(f"the cut at write {cut_at} was not reached ({first!r:.80})")
-        b = BadgeProc(j.image, j.badge)
-        events = b.ready["events"]
-        rep = sync_serial(b.port, spool, keystore)
-        b.close()
-        if isinstance(rep, str) or not rep["ok"]:
-            res.problems.append(f"sync after the reboot failed: {rep!r:.200}")
+        try:
+            events = _run(j, rng, sync_writes, spool, keystore, res)
+        except RuntimeError as exc:  # a badge that does not boot is a finding of the run
+            res.problems.append(str(exc)[-600:])
         expects += _expects(j, model, events)
         if (k + 1) % 50 == 0:
             log(f"  power cuts: {k + 1}/{n} runs synced")
     return expects
+
+
+def _run(j: _Job, rng: random.Random, sync_writes: int, spool: Path, keystore: Path,
+         res: RunResult) -> list[dict]:
+    """Cut (while syncing) if the job says so, reboot, sync; the badge's event log."""
+    events: list[dict] = []
+    if j.when == "syncing":
+        cut_at = rng.randrange(max(1, sync_writes))
+        b = BadgeProc(j.image, j.badge, cut_at)
+        first = sync_serial(b.port, spool, keystore)
+        tail = b.wait_exit()
+        if not any("cut" in x for x in tail):
+            res.problems.append(f"the cut at write {cut_at} was not reached ({first!r:.80})")
+    b = BadgeProc(j.image, j.badge)
+    rep = sync_serial(b.port, spool, keystore, logs=j.when == "recording")
+    b.close()
+    if isinstance(rep, str) or not rep["ok"]:
+        res.problems.append(f"sync after the reboot failed: {rep!r:.200}")
+    else:
+        events = rep.get("events", [])
+    return events
 
 
 def _calibrate(jobs: list[_Job], work: Path) -> int:
