@@ -59,6 +59,10 @@ def _validate(spec: dict, pointer: str, instance: object) -> list[str]:
 
 def validate(spec: dict, messages: list[dict]) -> tuple[list[str], set[str]]:
     """Return (errors, names of the channels seen)."""
+    retain_of = {}
+    for op in spec["operations"].values():
+        binding = op["bindings"]["$ref"].split("/")[-1]
+        retain_of[op["channel"]["$ref"].split("/")[-1]] = spec["components"]["operationBindings"][binding]["mqtt"]["retain"]
     routes = []
     for name, ch in spec["channels"].items():
         ((msg_name, ref),) = ch["messages"].items()
@@ -77,8 +81,7 @@ def validate(spec: dict, messages: list[dict]) -> tuple[list[str], set[str]]:
         base = f"#/components/messages/{msg_name}"
         if "headers" in spec_msg:
             errors += [f"{m['topic']} headers: {e}" for e in _validate(spec, base + "/headers", m["headers"])]
-        retain = spec_msg["bindings"]["mqtt"]["retain"]
-        if m["retain"] and not retain:
+        if m["retain"] and not retain_of[channel]:
             errors.append(f"{m['topic']}: retained, the spec says not")
         ctype = spec_msg.get("contentType", spec.get("defaultContentType"))
         if m["content_type"] not in (None, ctype):
