@@ -61,7 +61,9 @@ class SerialLink:
                 return True, False
             return bool(ev & select.POLLIN), bool(ev & select.POLLOUT)
         r = bool(self.poll.poll(0 if want_write else timeout_ms))
-        w = bool(self.poll_out.poll(timeout_ms if want_write and not r else 0)) if want_write else False
+        w = False
+        if want_write:
+            w = bool(self.poll_out.poll(0 if r else timeout_ms))
         return r, w
 
     def readinto(self, mv):

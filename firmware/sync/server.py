@@ -18,7 +18,12 @@ import json
 import os
 import struct
 
-from firmware.sync import auth, frame, proto
+from firmware.sync import admin, auth, frame, proto
+from firmware.sync.checks import Reject as _Reject
+from firmware.sync.checks import hexs as _hex
+from firmware.sync.checks import integer as _int
+from firmware.sync.checks import text as _text
+from firmware.sync.checks import unhex as _unhex
 
 try:
     from micropython import const
@@ -33,44 +38,6 @@ MAX_REQUEST = const(512)  # the largest request payload a badge accepts
 MAX_CHUNK = const(1536)  # the largest clip bytes in one DATA frame
 _LIST_PAGE = const(12)
 _MIN_CHUNK = const(64)
-
-
-class _Reject(Exception):
-    def __init__(self, code, msg):
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-
-
-def _hex(b):
-    import binascii
-
-    return binascii.hexlify(b).decode()
-
-
-def _unhex(s, n):
-    import binascii
-
-    if not isinstance(s, str) or len(s) != 2 * n:
-        raise _Reject(proto.E_BAD_PAYLOAD, "expected {} hex bytes".format(n))
-    try:
-        return binascii.unhexlify(s)
-    except ValueError:
-        raise _Reject(proto.E_BAD_PAYLOAD, "not hex")
-
-
-def _int(d, key, lo, hi, default=None):
-    v = d.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
-        raise _Reject(proto.E_BAD_PAYLOAD, "{} must be an integer {}..{}".format(key, lo, hi))
-    return v
-
-
-def _text(d, key, maxlen=32):
-    v = d.get(key)
-    if not isinstance(v, str) or not v or len(v) > maxlen:
-        raise _Reject(proto.E_BAD_PAYLOAD, "{} must be 1..{} characters".format(key, maxlen))
-    return v
 
 
 class Server:
@@ -207,7 +174,7 @@ class Server:
             raise _Reject(proto.E_REPLAY, "sequence number reused")
         self.rx_seq = seq
 
-    def _need_session(self):
+    def need_session(self):
         if self.session is None:
             raise _Reject(proto.E_AUTH_REQUIRED, "authenticate first")
 
@@ -242,7 +209,7 @@ class Server:
 
     def _info(self, req):
         if self.state.enrolled:
-            self._need_session()
+            self.need_session()
         st = self.state
         s = self.store.status()
         out = {"badge": st.badge, "fw": FW_VERSION, "enrolled": st.enrolled, "branch": st.branch,
@@ -256,7 +223,7 @@ class Server:
         return out
 
     def _list(self, req):
-        self._need_session()
+        self.need_session()
         start = _int(req, "start", 0, 1 << 30, 0)
         k = _int(req, "max", 1, _LIST_PAGE, _LIST_PAGE)
         clips = []
@@ -273,7 +240,7 @@ class Server:
             clips.pop()
 
     def _read(self, seq, payload):
-        self._need_session()
+        self.need_session()
         try:
             cid, off, length, chunk = proto.unpack_read(payload)
         except (ValueError, UnicodeError):
@@ -335,7 +302,7 @@ class Server:
             self.stream = None
 
     def _ack(self, req):
-        self._need_session()
+        self.need_session()
         cid = _text(req, "clip", 64)
         sha = _text(req, "sha256", 64)
         st = self.store
@@ -351,76 +318,13 @@ class Server:
         self.state.last_sync = self.state.now()
         return {"clip": cid, "deleted": deleted}
 
-    def _set_time(self, req):
-        self._need_session()
-        epoch = _int(req, "epoch", 1577836800, 4102444800)
-        drift = self.state.set_time(epoch)
-        return {"clock": self.state.now(), "drift_s": drift}
-
-    def _get_config(self, req):
-        self._need_session()
-        return self.state.config
-
-    def _set_config(self, req):
-        self._need_session()
-        from firmware.sync.state import config_error
-
-        for k in req:
-            err = config_error(k, req[k])
-            if err:
-                raise _Reject(proto.E_CONFIG, err)
-        self.state.config.update(req)
-        if "storage_warn_pct" in req:
-            self.store.warn_pct = req["storage_warn_pct"]
-        self.state.log("config_set", keys=list(req))
-        return self.state.config
-
-    def _enroll(self, req):
-        st = self.state
-        if st.enrolled:
-            if self.session is None:
-                raise _Reject(proto.E_ENROLLED, "badge is enrolled at branch {}; re-enroll it "
-                              "from that branch".format(st.branch))
-            key = auth.wrap(self.session.key, _unhex(req.get("key"), 32))
-        else:
-            key = _unhex(req.get("key"), 32)
-        branch = _text(req, "branch")
-        agent = _text(req, "agent", 64)
-        old = (st.branch, st.agent)
-        n = 0
-        if self.on_enroll is not None:
-            n = self.on_enroll(auth.kek_of(key))
-        st.secret, st.branch, st.agent = key, branch, agent
-        st.log("enrolled", branch=branch, agent=agent, previous_branch=old[0],
-               previous_agent=old[1])
-        self._end_session = True
-        self.nb = None
-        return {"badge": st.badge, "branch": branch, "agent": agent, "rewrapped": n}
-
-    def _logs(self, req):
-        if self.state.enrolled:
-            self._need_session()
-        start = _int(req, "start", 0, 1 << 30, 0)
-        k = _int(req, "max", 1, 16, 16)
-        evs = self.state.events + getattr(self.store, "events", [])
-        page = evs[start:start + k]
-        while True:  # as many events as fit in one reply frame
-            nxt = start + len(page)
-            out = {"events": page, "total": len(evs), "next": nxt if nxt < len(evs) else None}
-            if len(json.dumps(out)) <= self.chunk_max:
-                return out
-            if len(page) <= 1:
-                page = [{"event": "too_large", "t": page[0].get("t") if page else 0}]
-            else:
-                page = page[:-1]
-
     def _ping(self, req):
         return {"pong": True}
 
 
 _HANDLERS = {
     proto.HELLO: Server._hello, proto.AUTH: Server._auth, proto.INFO: Server._info,
-    proto.LIST: Server._list, proto.ACK: Server._ack, proto.SET_TIME: Server._set_time,
-    proto.GET_CONFIG: Server._get_config, proto.SET_CONFIG: Server._set_config,
-    proto.ENROLL: Server._enroll, proto.LOGS: Server._logs, proto.PING: Server._ping,
+    proto.LIST: Server._list, proto.ACK: Server._ack, proto.SET_TIME: admin.set_time,
+    proto.GET_CONFIG: admin.get_config, proto.SET_CONFIG: admin.set_config,
+    proto.ENROLL: admin.enroll, proto.LOGS: admin.logs, proto.PING: Server._ping,
 }
