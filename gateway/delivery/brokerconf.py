@@ -132,9 +132,14 @@ def write_acl(path: Path, tenant: str, gateways: dict[str, str], receivers: Iter
 
 
 def mosquitto_config(tls_port: int | None, certs: CertSet | None, password_file: Path | None,
-                     acl_file: Path | None, host: str = "127.0.0.1", require_client_cert: bool = False) -> str:
-    """Extra Mosquitto config lines: a TLS listener, the password file and the ACL."""
-    lines = []
+                     acl_file: Path | None, host: str = "127.0.0.1", require_client_cert: bool = False,
+                     max_queued_messages: int = 100_000) -> str:
+    """Extra Mosquitto config lines: a TLS listener, the password file and the ACL.
+
+    `max_queued_messages` is raised from Mosquitto's 1,000 so that a receiver that is away
+    for a day keeps its queue (beyond the limit the broker drops QoS 1 messages for it;
+    the gateways would send them again, unconfirmed, but later)."""
+    lines = [f"max_queued_messages {max_queued_messages}"]
     if password_file:
         lines.append(f"password_file {password_file}")
     if acl_file:
