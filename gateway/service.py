@@ -188,9 +188,7 @@ class Gateway:
         self.start()
         while not stop.is_set():
             try:
-                busy = self.poll()
-            except DeliveryError:
-                raise
+                busy = self.poll()  # a DeliveryError (credentials refused) ends the service
             except OSError as exc:  # a spool on a flaky disk: report, keep serving
                 self.state.error(f"spool scan failed: {exc}")
                 busy = 0
