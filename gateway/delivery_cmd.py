@@ -197,6 +197,8 @@ def receive(
             typer.echo(f"  gap {g.badge}: {g.reason}")
         for m in summary.missing:
             typer.echo(f"  missing {m}")
+        for r in summary.recovered:
+            typer.echo(f"  recovered after a power cut {r}")
 
 
 def work(

@@ -66,6 +66,8 @@ class ReceiverSummary:
     """Clips a session manifest lists that were not received."""
     transcripts: int = 0
     sessions: int = 0
+    recovered: list[str] = field(default_factory=list)
+    """Verified clips the badge closed after a power cut (their last second may be lost)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class ReceiverSummary:
             "missing": self.missing,
             "transcripts": self.transcripts,
             "sessions": self.sessions,
+            "recovered": self.recovered,
         }
 
 
@@ -215,6 +218,7 @@ class Receiver:
             missing=missing,
             transcripts=c.get("transcripts", 0),
             sessions=len({(x["badge"], x["session"]) for x in clips}),
+            recovered=[x["clip_id"] for x in clips if x["verified"] and x["recovered"]],
         )
 
     def close(self) -> None:

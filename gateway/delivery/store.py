@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS clips (
   tenant TEXT NOT NULL, branch TEXT NOT NULL, badge TEXT NOT NULL, session TEXT NOT NULL,
   clip_id TEXT PRIMARY KEY, seq INTEGER, sha256 TEXT, prev_sha256 TEXT,
   record_sha256 TEXT, custody INTEGER NOT NULL DEFAULT 0, audio INTEGER NOT NULL DEFAULT 0,
-  verified INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');
+  verified INTEGER NOT NULL DEFAULT 0, recovered INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS docs (
   topic TEXT PRIMARY KEY, kind TEXT NOT NULL, revision INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -192,8 +193,8 @@ class ReceiverStore:
             return
         write_atomic(self.session_dir(info) / "clips" / f"{info.clip_id}.wav", data)
         self.db.execute(
-            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=? WHERE clip_id=?",
-            (check.seq, check.sha256, check.prev_sha256, info.clip_id))
+            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=? WHERE clip_id=?",
+            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), info.clip_id))
         self._settle(info.clip_id)
 
     def _record(self, info: TopicInfo, data: bytes) -> None:
@@ -274,7 +275,7 @@ class ReceiverStore:
 
     def clips(self) -> list[dict[str, Any]]:
         cols = ["tenant", "branch", "badge", "session", "clip_id", "seq", "sha256", "prev_sha256",
-                "record_sha256", "custody", "audio", "verified", "error"]
+                "record_sha256", "custody", "audio", "verified", "recovered", "error"]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM clips ORDER BY badge, seq").fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 

@@ -72,8 +72,11 @@ def make_session(
     blocks: list[list[bytes]] | None = None,
     start_epoch: int = 1_790_000_000,
     custody: bool = True,
+    recovered: tuple[int, ...] = (),
 ) -> list[dict]:
-    """Write `clips` clips of one session; returns their sidecars (chained hashes)."""
+    """Write `clips` clips of one session; returns their sidecars (chained hashes).
+
+    `recovered` lists clip indexes closed as after a power cut (trailer flag, dropped ms)."""
     folder = spool / badge / session
     last = last_clip(spool, badge)
     if prev_sha256 is None and last:
@@ -91,7 +94,10 @@ def make_session(
         data = blocks[k] if blocks else quiet_blocks(blocks_per_clip, salt=seq)
         for b in data:
             sink.write_block(b)
-        side = sink.close_clip(len(data) * SPB)
+        if k in recovered:  # closed by the store's boot recovery after a power cut
+            side = sink.close_clip(len(data) * SPB, dropped_ms=400, flags=clipfmt.FLAG_RECOVERED)
+        else:
+            side = sink.close_clip(len(data) * SPB)
         offset += len(data) * SPB + 16000
         if custody:
             write_json_atomic(folder / f"{side['clip_id']}.custody.json", custody_record(side))

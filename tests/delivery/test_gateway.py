@@ -39,7 +39,7 @@ def broker(broker_factory):
 
 def test_spool_to_receiver_chunked_verified_identical(broker, tmp_path):
     spool, out = tmp_path / "spool", tmp_path / "out"
-    sides = make_session(spool, clips=2, blocks_per_clip=600)  # 153 KB of ADPCM: two parts each
+    sides = make_session(spool, clips=2, blocks_per_clip=600, recovered=(1,))  # 153 KB: two parts each
     sides += make_session(spool, session="S0002", clips=1, blocks_per_clip=20)
     rx = _receiver(broker, out)
     gw = _gateway(broker, spool)
@@ -50,6 +50,7 @@ def test_spool_to_receiver_chunked_verified_identical(broker, tmp_path):
     summary = _finish(rx)
     assert (summary.clips_received, summary.clips_verified, summary.duplicates_dropped) == (3, 3, 0)
     assert summary.gaps == [] and summary.missing == [] and summary.failed == []
+    assert summary.recovered == [sides[1]["clip_id"]]
     for side in sides:
         got = out / "acme/sh01/B0001" / side["session"] / "clips" / f"{side['clip_id']}.wav"
         assert got.read_bytes() == (spool / "B0001" / side["session"] / f"{side['clip_id']}.wav").read_bytes()
@@ -57,6 +58,7 @@ def test_spool_to_receiver_chunked_verified_identical(broker, tmp_path):
         assert custody["record"]["sha256"] == side["sha256"]
     manifest = json.loads((out / "acme/sh01/B0001/S0001/manifest.json").read_text())
     assert [c["sha256"] for c in manifest["clips"]] == [s["sha256"] for s in sides[:2]]
+    assert [c["recovered"] for c in manifest["clips"]] == [False, True]
     assert manifest["gaps"] == [] and manifest["transcript"]["revision"] is None
 
 
