@@ -102,3 +102,24 @@ async def test_many_clips_list_in_pages_that_fit_a_frame(tmp_path):
         check_spool(tmp_path / "spool", sides)
     finally:
         await b.stop()
+
+
+async def test_notifications_paced_by_flow_control(tmp_path):
+    """With one notification buffer the radio must wait for the stack again and again;
+    nothing is lost or reordered."""
+    sides = make_clips(tmp_path / "c", "bk-fc", 2, blocks_each=80)
+    link = VirtualLink()
+    comp = link.add_device("companion")
+    await comp.power_on()
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w", max_inflight=1)
+    ks = KeyStore(tmp_path / "keys.json")
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch="b1", agent="A")
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        assert rep.ok and rep.synced == 2
+        assert b.radio.stats["busy"] > 0  # the stack said "no buffer" and the radio waited
+        check_spool(tmp_path / "spool", sides)
+    finally:
+        await b.stop()
