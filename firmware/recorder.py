@@ -100,7 +100,7 @@ class Recorder:
         self._fill = 0
         self._samples = 0
         self._tail = 0
-        self._open = False
+        self.clip_open = False  # a clip is open in the sink
         self.clips = 0
         self.kept_samples = 0
         self.last_sidecar = None
@@ -176,7 +176,7 @@ class Recorder:
             "sample_rate": RATE_HZ,
         }
         self.sink.open_clip(meta)
-        self._open = True
+        self.clip_open = True
         if self.on_open is not None:
             self.on_open(meta)
         self._enc.reset()
@@ -209,7 +209,7 @@ class Recorder:
             self.sink.write_block(self._out)
             self._fill = 0
         side = self.sink.close_clip(self._samples)
-        self._open = False
+        self.clip_open = False
         # a store that owns the chain may assign the number itself: follow it
         if isinstance(side, dict) and isinstance(side.get("seq"), int):
             self.seq = side["seq"] + 1
