@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.ingest import GatewayState, snapshot
@@ -96,6 +96,7 @@ class Gateway:
         self.settings = settings
         state = settings.state_path
         state.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_state(state)
         self.outbox = Outbox(state / "gateway.db")
         self.publisher = Publisher(settings.broker, settings.publisher, self.outbox)
         self.state = GatewayState(self.outbox, self.publisher, state)
@@ -147,6 +148,7 @@ class Gateway:
     def close(self) -> None:
         self.stop()
         self.outbox.close()
+        self._lock.close()
 
     # -- work ------------------------------------------------------------------------------
 
@@ -210,3 +212,25 @@ class Gateway:
             errors=list(self.state.errors),
             delivered=delivered and st.pending == 0,
         )
+
+
+def _lock_state(state: Path) -> IO[str]:
+    """One gateway per state folder: a second one would do all the work twice."""
+    import fcntl
+    import os
+
+    f = open(state / "gateway.lock", "a+")  # noqa: SIM115 - held for the gateway's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        other = f.read().strip() or "?"
+        f.close()
+        raise DeliveryError(f"another gateway (pid {other}) is already using {state}; stop it or "
+                            "give this one its own --state folder") from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+

@@ -102,7 +102,11 @@ class Connection:
         if self.connected.is_set():
             self.disconnects += 1
             code = int(getattr(rc, "value", rc) or 0)
-            (log.info if code == 0 else log.warning)("disconnected from %s: %s", self.broker.url, rc)
+            if code == 0x8E:
+                log.error("disconnected from %s: another client with the id %s took over the session "
+                          "(give every gateway and receiver its own id)", self.broker.url, self.client_id)
+            else:
+                (log.info if code == 0 else log.warning)("disconnected from %s: %s", self.broker.url, rc)
         self.connected.clear()
 
     def start(self, require: bool = True) -> None:

@@ -255,3 +255,15 @@ def test_missing_model_is_reported_and_everything_else_is_delivered(broker, tmp_
     assert summary.clips_verified == 2
     manifest = json.loads((out / "acme/sh01/B0001/S0001/manifest.json").read_text())
     assert manifest["transcript"]["revision"] is None and "no-such-model" in manifest["transcript"]["error"]
+
+
+def test_a_second_gateway_on_the_same_state_folder_is_refused(broker, tmp_path):
+    from gateway.delivery import DeliveryError
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    first = _gateway(broker, spool)
+    with pytest.raises(DeliveryError, match="already using"):
+        _gateway(broker, spool)
+    first.close()
+    _gateway(broker, spool).close()  # free again once the first one is gone
