@@ -1,10 +1,13 @@
-"""Publish the outbox over MQTT 5 with QoS 1; delete each message only after its PUBACK.
+"""Publish the outbox over MQTT 5 with QoS 1; a message leaves only once acknowledged.
 
 `Publisher.start()` connects (a refused password is a `BrokerAuthError` at once) and
 runs one pump thread: it publishes pending messages in order with at most `window`
-unacknowledged, deletes acknowledged ones in batches, and on a lost connection starts
-a fresh client and publishes everything still pending again (the receiver drops the
-duplicates by `msg_id`). A message the broker refuses is kept as rejected with a clear
+unacknowledged and settles the broker's PUBACKs in batches. With `await_receipts` (the
+default) a PUBACK only marks a message sent; it leaves the outbox when a receiver's
+receipt on `…/_gateway/{id}/receipts` names it, and every unconfirmed message is sent
+again after each (re)connect, because a broker killed before saving forgets what it
+acknowledged. On a lost connection the pump starts a fresh client and publishes
+everything still pending again (the receiver drops the duplicates by `msg_id`). A message the broker refuses is kept as rejected with a clear
 reason (`MessageTooLargeError`, `MessageRejectedError`), and the rest keeps flowing:
 
 - over the broker's announced Maximum Packet Size: rejected before sending;

@@ -25,6 +25,7 @@ class PublisherSettings:
     """Keep a message whose PUBACK says "no matching subscribers" (0x10) and send it again
     after `hold_s`: with no receiver subscribed the broker would forget it."""
     hold_s: float = 2.0
+    """Seconds before a message nobody was subscribed to is sent again."""
     await_receipts: bool = True
     """Keep acknowledged messages until a receiver confirms it stored them (end to end)."""
     resend_unconfirmed_s: float = 300.0
@@ -39,5 +40,6 @@ class PublisherStats:
     rejected: int
     reconnects: int
     outbox_depth: int
+    """Messages not yet delivered (pending or unconfirmed)."""
     confirmed: int
     last_error: str
