@@ -29,8 +29,12 @@ class SerialTransport(Transport):
         import serial
 
         try:
-            self._ser = serial.Serial(self.port, self.baud, timeout=0, write_timeout=10)
+            self._ser = serial.Serial(self.port, self.baud, timeout=0, write_timeout=10,
+                                      exclusive=True)  # one companion per port at a time
         except (serial.SerialException, OSError, ValueError) as exc:
+            if "exclusively lock" in str(exc):  # held by another companion (exclusive=True)
+                raise LinkError(f"{self.port} is busy: another companion is using this badge "
+                                "(a sync in progress?); try again when it is done") from None
             raise LinkError(f"cannot open serial port {self.port}: {exc}") from None
         ser = self._ser
         ser.reset_input_buffer()
