@@ -42,14 +42,16 @@ __all__ = ["ClipResult", "SyncReport", "Progress", "EnrollResult", "sync_badge",
 
 @dataclass(frozen=True)
 class ClipResult:
-    """What happened to one clip: synced | already | rejected | skipped."""
+    """What happened to one clip: synced | already (in the spool from an earlier run) |
+    rejected (failed verification) | failed (the badge could not read it) | skipped
+    (quarantined or missing on the badge). Only ``acked`` clips may leave the badge."""
 
     clip_id: str
     status: str
     bytes: int
     sha256: str
     acked: bool
-    message: str = ""
+    message: str = ""  # set only when something needs attention
 
 
 @dataclass(frozen=True)
@@ -185,9 +187,14 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
         return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
                           f"clip is {c.state} on the badge; kept there for inspection"), 0
     if spool.committed(badge, c.seq, c.sha256):
-        acked = await _ack(client, c, ack)
+        try:
+            acked = await _ack(client, c, ack)
+        except BadgeReplyError as exc:
+            return ClipResult(c.clip_id, "already", 0, c.sha256, False,
+                              f"clip {c.clip_id} is in the spool but the badge refused the "
+                              f"ack: {exc}"), 0
         prog.done_bytes += c.size
-        return ClipResult(c.clip_id, "already", 0, c.sha256, acked, "already in the spool"), 0
+        return ClipResult(c.clip_id, "already", 0, c.sha256, acked), 0
     received = 0
     for attempt in (1, 2):
         inc = spool.incoming(badge, c.clip_id)
@@ -207,6 +214,10 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
                             progress(prog)
             if inc.offset != c.size:
                 raise LinkError(f"clip {c.clip_id} ended at {inc.offset} of {c.size} bytes")
+        except BadgeReplyError as exc:  # the badge could not read this clip: try the others
+            inc.close()
+            return ClipResult(c.clip_id, "failed", received, c.sha256, False,
+                              f"clip {c.clip_id}: {exc}; the clip stays on the badge"), received
         except BaseException:
             inc.close()  # keep what is durable: the next run resumes from here
             raise
@@ -218,7 +229,12 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
                 prog.done_bytes -= c.size  # a resumed clip failed: fetch it whole once more
                 continue
             return ClipResult(c.clip_id, "rejected", received, c.sha256, False, str(exc)), received
-        acked = await _ack(client, c, ack)
+        try:
+            acked = await _ack(client, c, ack)
+        except BadgeReplyError as exc:  # durable in the spool; the next sync acks it again
+            return ClipResult(c.clip_id, "synced", received, c.sha256, False,
+                              f"clip {c.clip_id} is in the spool but the badge refused the "
+                              f"ack: {exc}"), received
         return ClipResult(c.clip_id, "synced", received, c.sha256, acked), received
     raise AssertionError("unreachable")
 

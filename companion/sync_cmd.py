@@ -139,7 +139,8 @@ def register(app: typer.Typer) -> None:
         sp, ks = Spool(spool_dir), KeyStore(keystore)
         results = _run(_sync_all(targets, sp, ks, branch, s.branch.operator or None, not no_ack,
                                  live=not json_out))
-        failed = [r for r in results if isinstance(r, str) or not r.ok]
+        failed = [r for r in results
+                  if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
         if json_out:
             _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
         else:
@@ -150,7 +151,7 @@ def register(app: typer.Typer) -> None:
                 _out.print(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
                            f"{r.seconds:.1f} s into {spool_dir}")
                 for c in r.clips:
-                    if c.status not in ("synced", "already"):
+                    if c.message:
                         _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
         if failed:
             raise typer.Exit(1)

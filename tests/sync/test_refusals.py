@@ -185,3 +185,31 @@ async def test_enrollment_cut_before_the_badge_stored_the_key(tmp_path):
         assert res.previous_agent == "A" and ks.get("bk-0099").previous is None
     finally:
         await b.stop()
+
+
+async def test_unreadable_clip_is_reported_and_the_rest_synced(tmp_path):
+    _link, comp, b, ks, sides = await _setup(tmp_path, 3)
+    bad = sides[0]["clip_id"]
+    real_read = b.store.read
+
+    def flaky(clip_id, offset, length):
+        if clip_id == bad and offset > 500:
+            raise OSError(5, "flash read error")
+        return real_read(clip_id, offset, length)
+
+    b.store.read = flaky
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        st = {c.clip_id: c for c in rep.clips}
+        assert st[bad].status == "failed" and not st[bad].acked
+        assert "read failed" in st[bad].message and "stays on the badge" in st[bad].message
+        assert all(st[s["clip_id"]].acked for s in sides[1:])
+        assert [c["clip_id"] for c in b.store.list_clips()] == [bad]
+        b.store.read = real_read  # the flash recovers: the next sync resumes the clip
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        assert rep.ok and [c.status for c in rep.clips] == ["synced"]
+        assert list(b.store.list_clips()) == []
+    finally:
+        await b.stop()
