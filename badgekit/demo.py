@@ -209,17 +209,20 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
         recv_out = work / "received"
         receiver = procs.start(
             BADGKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(recv_out),
-                       "--idle-exit", "15", "--json", "-q"],
+                       "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
                    "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch"]
         if model:
             gw_args += ["--model", model]
         gateway = json.loads(_cli(gw_args, what="gateway").stdout)
+        # `gateway run --once` returns only when the receiver has confirmed every message,
+        # so the receiver can be told to stop now and print its summary.
+        os.killpg(receiver.pid, signal.SIGTERM)
         try:
             out, err = receiver.communicate(timeout=300)
         except subprocess.TimeoutExpired as exc:
-            raise DemoError("the receiver did not finish within 5 minutes") from exc
+            raise DemoError("the receiver did not stop within 5 minutes") from exc
         if receiver.returncode not in (0, 1):
             raise DemoError(f"receiver failed ({receiver.returncode}): {err.strip()[-300:]}")
         return gateway, json.loads(out)
