@@ -128,7 +128,9 @@ def test_full_spool_disk_stops_before_acking(tray, companion, small_disk):
     assert res.exit_code == 1, res.stdout
     assert "Traceback" not in res.stderr and "error:" in res.stderr
     assert "space" in res.stderr.lower() or "full" in res.stderr.lower(), res.stderr
-    recs = _verify_spool(spool, "full-1", True)
+    # companion/spool.py leaves the sidecar's .partial behind when the disk fills while
+    # writing it (the gateway ignores *.partial; the next sync replaces it, checked below)
+    recs = _verify_spool(spool, "full-1", tolerate_partial=True)
     assert len(recs) < 12
     # exactly the durable clips were acked: the rest wait on the badge
     assert _unsynced(companion, b.port) == 12 - len(recs)
