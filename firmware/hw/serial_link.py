@@ -5,7 +5,9 @@
 ``SerialLink.usb()`` (the USB CDC console, ``sys.stdin.buffer`` /
 ``sys.stdout.buffer``), ``SerialLink.fd(n)`` (a file descriptor, e.g. the master end
 of a pty handed over by ``badgekit sim badge``; it should be non-blocking). Gives
-firmware.sync.link the ``wait`` / ``readinto`` / ``write`` it needs.
+firmware.sync.link the ``wait`` / ``readinto`` / ``write`` it needs. On USB CDC the
+REPL must be detached first (``os.dupterm(None, 0)`` on ports that attach it), or
+the sync stream and the console share one port.
 """
 
 import select

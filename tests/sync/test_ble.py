@@ -21,7 +21,7 @@ async def test_four_badges_sync_concurrently_over_ble(tmp_path):
     ks, spool = KeyStore(tmp_path / "keys.json"), Spool(tmp_path / "spool")
     badges, sides = [], []
     for i in range(4):
-        sides += make_clips(tmp_path / f"c{i}", f"bk-10{i}", 3, blocks_each=60)
+        sides += make_clips(tmp_path / f"c{i}", f"bk-10{i}", 3, blocks_each=200)
         badges.append(await start_ble_badge(link, tmp_path / f"c{i}", tmp_path / f"w{i}"))
     try:
         for b in badges:
