@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.sync.helpers import SerialBadge, check_spool, cli, make_clips
 
@@ -19,6 +20,19 @@ def _first_line(proc: subprocess.Popen, timeout_s: float = 30) -> str:
     line = proc.stdout.readline()
     assert time.monotonic() < deadline and line, "sim badge --ble printed nothing"
     return line.strip()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
 
 
 def test_cli_over_ble_hci_link(tmp_path):
@@ -71,3 +85,30 @@ def test_cli_syncs_four_serial_badges_at_once(tmp_path, micropython):
     finally:
         for b in badges:
             b.close()
+
+
+def test_sim_badge_command_prints_its_pty_first_and_stops_cleanly(tmp_path):
+    make_clips(tmp_path / "clips", "bk-5e1", 1)
+    proc = subprocess.Popen([sys.executable, "-m", "badgekit", "sim", "badge", "--clips",
+                             str(tmp_path / "clips")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        first = _first_line(proc)
+        assert first.startswith("serial: /dev/pts/"), first
+        port = first.split(": ", 1)[1]
+        r = cli("companion", "status", "--port", port, "--json", "--keystore",
+                str(tmp_path / "k.json"), env={"BADGEKIT_CONFIG": str(tmp_path / "cfg")})
+        assert r.returncode == 0 and json.loads(r.stdout)["badge"] == "bk-5e1"
+        kids = _children(proc.pid)
+        assert kids  # the MicroPython badge
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=10)
+    time.sleep(0.2)
+    assert not [k for k in kids if os.path.exists(f"/proc/{k}")]  # it went with the command
+
+    r = cli("sim", "badge", "--clips", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "not a folder of clips" in r.stderr
+    r = cli("companion", "status", "--port", "/dev/null-not-a-port", "--json")
+    assert r.returncode == 1 and "cannot open serial port" in r.stderr
+    assert "Traceback" not in r.stderr
