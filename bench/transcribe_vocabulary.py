@@ -14,12 +14,24 @@ import argparse
 import sys
 from dataclasses import replace
 
-from badgekit.meeting import build_meeting, manifest_references, shared_speech_dir
+import numpy as np
+
+from badgekit.meeting import (
+    build_meeting,
+    manifest_references,
+    read_wav,
+    resample,
+    shared_speech_dir,
+)
 from gateway.transcribe.engine import EngineSettings, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
 from gateway.transcribe.vocabulary import load_vocabulary
-from tests.gateway.transcribe_support import speech_pcm
+
+
+def speech_pcm(path) -> np.ndarray:
+    x, rate = read_wav(path)
+    return np.clip(np.round(resample(x, rate) * 32767), -32768, 32767).astype(np.int16)
 
 
 def main() -> int:
