@@ -1,4 +1,4 @@
-"""The local broker keeps QoS 1 messages for an absent subscriber across a crash.
+"""The local broker keeps every QoS 1 message queued for an absent subscriber.
 
 `badgekit.broker.LocalBroker` turns persistence on so that a broker SIGKILLed and
 restarted still holds what it had saved. Found by the fault campaign: run as root,
@@ -51,3 +51,38 @@ def test_queued_messages_survive_a_broker_crash(broker_factory):
     sub.loop_stop()
     assert got == [f"m{i}".encode() for i in range(5)], broker.log_tail()
     assert "Permission denied" not in broker.log_tail()
+
+
+def test_a_long_queue_for_an_absent_receiver_is_kept_whole(broker_factory):
+    """Found by the fault campaign: a gateway publishing a day's clips faster than the
+    receiver stores them (or while it is away) overflowed Mosquitto's default queue of
+    1,000 messages per client, and the broker silently dropped the rest."""
+    broker = broker_factory()
+    sub = _client(broker.port, "faults-slow")
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.loop_start()
+    sub.subscribe("faults/q", qos=1)
+    assert subscribed.wait(5)
+    sub.disconnect()
+    sub.loop_stop()
+    n = 2500
+    pub = _client(broker.port, "faults-burst")
+    pub.loop_start()
+    infos = [pub.publish("faults/q", str(i).encode(), qos=1) for i in range(n)]
+    for info in infos:
+        info.wait_for_publish(10)
+    pub.disconnect()
+    pub.loop_stop()
+    got: list[bytes] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="faults-slow", clean_session=False)
+    sub.on_message = lambda _c, _u, m: got.append(m.payload)
+    sub.connect("127.0.0.1", broker.port)
+    sub.loop_start()
+    deadline = time.monotonic() + 20
+    while len(got) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    sub.disconnect()
+    sub.loop_stop()
+    assert sorted(int(x) for x in got) == list(range(n))
