@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.transcribe.errors import ModelUnavailableError
+from gateway.transcribe.errors import ModelUnavailableError, TranscribeError
 
 __all__ = [
     "EngineSettings",
@@ -165,4 +165,7 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelUnavailableError(
             f"cannot load the Whisper model in {info.path}: {exc}", info.path) from None
+    if s.language not in model.supported_languages:
+        raise TranscribeError(f"language {s.language!r} is not one the model knows (e.g. zh, "
+                              f"en, yue); it knows {len(model.supported_languages)} codes")
     return WhisperEngine(model, s, info.path, info.sha256)

@@ -14,6 +14,7 @@ from gateway.transcribe import (
     AudioError,
     EngineSettings,
     ModelUnavailableError,
+    TranscribeError,
     Transcriber,
     TranscribeSettings,
     load_engine,
@@ -108,7 +109,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
 
-def test_missing_or_wrong_model_is_named(tmp_path):
+def test_missing_or_wrong_model_is_named(tmp_path, whisper_model):
     with pytest.raises(ModelUnavailableError, match="does not exist"):
         load_engine(EngineSettings(model_dir=str(tmp_path / "nowhere")))
     wrong = tmp_path / "wrong"
@@ -121,3 +122,5 @@ def test_missing_or_wrong_model_is_named(tmp_path):
     (wrong / "tokenizer.json").write_text("{}")
     with pytest.raises(ModelUnavailableError, match="cannot load"):
         load_engine(EngineSettings(model_dir=str(wrong)))
+    with pytest.raises(TranscribeError, match="language 'xx'"):
+        load_engine(EngineSettings(model_dir=str(whisper_model.path), language="xx"))
