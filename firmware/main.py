@@ -1,0 +1,23 @@
+"""The badge's boot entry point, installed as ``/main.py`` by `badgekit hardware deploy`.
+
+MicroPython runs ``/main.py`` after boot (``__name__ == "__main__"``): it starts the badge
+application (firmware.badge). Ctrl-C on a UART console (KeyboardInterrupt) ends it and
+drops to the REPL; on USB the badge turns Ctrl-C off (sync frames may contain 0x03), so
+hold the button at power-on to get the REPL. Imported as ``firmware.main`` (the
+self-test imports every module) it does nothing.
+"""
+
+__all__ = ["run"]
+
+
+def run():
+    from firmware import badge
+
+    try:
+        badge.main()
+    except KeyboardInterrupt:
+        print("badge stopped (KeyboardInterrupt): REPL")
+
+
+if __name__ == "__main__":
+    run()
