@@ -70,6 +70,7 @@ class Row:
     gaps: int
     gaps_reported: int
     problems: tuple[str, ...]
+    nested: int = 0
 
     @property
     def ok(self) -> bool:
@@ -87,7 +88,8 @@ def rows(results: dict[str, RunResult]) -> list[Row]:
                        sum(r.lost for r in rs), round(sum(r.window_lost_s for r in rs), 3),
                        round(max(r.window_lost_s for r in rs), 3), sum(r.duplicates for r in rs),
                        sum(r.gaps for r in rs), sum(r.gaps_reported for r in rs),
-                       tuple(f"{r.run}: {p}" for r in rs for p in r.problems)))
+                       tuple(f"{r.run}: {p}" for r in rs for p in r.problems),
+                       sum(r.nested for r in rs)))
     return out
 
 
@@ -142,6 +144,7 @@ def campaign(s: Settings, work: Path, log=print) -> tuple[list[Row], dict]:
     finally:
         down.close()
     check_received(down.out, expects, summary, results)
+    summary["said"] = sorted({f"{r.kind}: {r.said}" for r in results.values() if r.said})
     summary["stage_seconds"] = {k: round(v, 1) for k, v in times.items()}
     summary["gateway_passes"] = {k: {x: v.get(x) for x in ("clips_in", "delivered", "unconfirmed",
                                                            "outbox_depth")}
@@ -176,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['duplicates_dropped']} redelivered copies dropped, gaps reported by the chain "
           f"check {len(summary['gaps'])}, missing {len(summary['missing'])}, failed {len(summary['failed'])}")
     print("gateway --once passes of the badge batches: " + json.dumps(summary["gateway_passes"]))
+    for r in rs:
+        if r.nested:
+            print(f"{r.fault}: {r.nested} of the {r.runs} runs were cut again during their recovery boot")
+    for x in summary["said"]:
+        print(f"the user was told ({x})")
     print("stage seconds: " + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()))
     print(f"run time {secs:.0f} s")
     bad = [r for r in rs if not r.ok]

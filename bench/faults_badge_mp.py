@@ -3,6 +3,7 @@
 
     micropython bench/faults_badge_mp.py record JOBS.json
     micropython bench/faults_badge_mp.py serve IMAGE FD BADGE [CUT_WRITE]
+    micropython bench/faults_badge_mp.py bootcut IMAGE BADGE U SEED
 
 ``record``: for each job ``{"image", "badge", "seed", "cut_u", "secret"}`` format a
 littlefs2 RAM block device (firmware.ramdisk), enroll the badge's sync state, and record
@@ -19,6 +20,9 @@ CUT_WRITE the power dies at that device write counted from the end of boot: the 
 saved as IMAGE, nothing more reaches the link, and the process exits (the companion sees
 the link drop). Prints ``{"ready": ...}`` with the boot's recovery events, and
 ``{"session_writes": n}`` each time a companion disconnects.
+
+``bootcut``: the power dies again during the recovery boot of IMAGE, at fraction U of
+that boot's device writes (a dry boot counts them); the torn copy replaces IMAGE.
 """
 
 import json
@@ -92,6 +96,8 @@ def workload(job, cutter):
         cutter.op = "open"
         store.open_clip(_meta(job["badge"], seq))
         model["open"] = [seq, 0]
+        if cutter.snap is not None:  # the power died inside open_clip: no audio handed over
+            break
         for i in range(nblocks):
             cutter.op = "write"
             model["open"][1] = i + 1
@@ -184,9 +190,35 @@ def serve(image, fd, badge, cut_at):
         srv.reset()
 
 
+def bootcut(image, badge, u, seed):
+    base = ramdisk.RAMBlockDev.load(image, BS)
+
+    def boot(cutter):
+        dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(base.data))
+        dev.on_write = cutter.hook
+        ramdisk.mount(dev, MNT)
+        store = clipstore.ClipStore(MNT + "/store", KEY, badge=badge)
+        dev.on_write = None
+        store.index.close_handle()
+        ramdisk.umount(MNT)
+
+    random.seed(seed)
+    dry = Cutter()
+    boot(dry)
+    at = int(u * dry.n) if dry.n else -1
+    cutter = Cutter(at)
+    if at >= 0:
+        boot(cutter)
+    if cutter.snap is not None:
+        ramdisk.RAMBlockDev(BS, NBLK, cutter.snap).save(image)
+    print(json.dumps({"boot_cut": at if cutter.snap is not None else None, "of": dry.n}))
+
+
 def main(argv):
     if argv[0] == "record":
         record(argv[1])
+    elif argv[0] == "bootcut":
+        bootcut(argv[1], argv[2], float(argv[3]), int(argv[4]))
     else:
         serve(argv[1], int(argv[2]), argv[3], int(argv[4]) if len(argv) > 4 else -1)
 

@@ -68,6 +68,10 @@ class RunResult:
     gaps: int = 0
     gaps_reported: int = 0
     problems: list[str] = field(default_factory=list)
+    nested: bool = False
+    """A power-cut run cut again during its recovery boot."""
+    said: str = ""
+    """What the user was told about the fault (a command's error line), if anything."""
 
 
 class Downstream:

@@ -66,6 +66,7 @@ def spool_runs(n: int, seed: int, work: Path, down: Downstream, results: dict[st
                 res.problems.append(f"enroll failed: {enr.stderr.strip()[-200:]}")
             first = _companion(env, "sync", *common, "--spool", str(mnt / "spool"))
             said = first.stderr.lower()
+            res.said = next((x for x in first.stderr.splitlines() if "error" in x.lower()), "")
             full = first.returncode != 0
             res.gaps += int(full)
             if full and "traceback" not in said and ("space" in said or "full" in said):
