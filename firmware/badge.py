@@ -18,13 +18,13 @@ privacy LED the customer sees. Details and the task layout: docs/badge.md.
 import os
 import time
 
-from firmware import clipkeys, clipstore
+from firmware import badgestatus, clipkeys, clipstore
+from firmware.badgestatus import NoStore
 from firmware.hw import button as hw_button
 from firmware.hw import led as hw_led
 from firmware.hw import pins, storage
 from firmware.session import Session, rtc_clock
 from firmware.sync import proto, server, state
-from firmware.sync.adv import status_byte
 from firmware.sync.checks import Reject
 
 __all__ = ["Badge", "NoStore", "main", "recorder_opts", "DEFAULT_STATE_DIR"]
@@ -40,38 +40,6 @@ def recorder_opts(config):
     sens = config.get("vad_sensitivity", 2)
     return {"gain_q8": max(1, min(8192, q8)), "max_clip_ms": config.get("max_clip_s", 300) * 1000,
             "on_db10": _VAD_ON_DB10[max(0, min(3, sens))]}
-
-
-class NoStore:
-    """Stands in for the ClipStore when its medium is missing: INFO tells why, nothing else."""
-
-    recording = False
-    warn_pct = 80
-
-    def __init__(self, why):
-        self.why = why
-
-    def status(self):
-        return {"fault": self.why, "warning": True, "warnings": [self.why], "full": False,
-                "readonly": True, "recording": False, "clips": {"closed": 0}}
-
-    def list_clips(self):
-        return iter(())
-
-    def read(self, clip_id, offset, length):
-        raise clipstore.ClipNotFoundError(clip_id)
-
-    def info(self, clip_id):
-        raise clipstore.ClipNotFoundError(clip_id)
-
-    def ack(self, clip_id, sha256=None):
-        raise clipstore.ClipNotFoundError(clip_id)
-
-    def mark_synced(self, clip_id):
-        pass
-
-    def set_key(self, new_key):
-        raise clipstore.StoreReadOnlyError(self.why)
 
 
 def _makedirs(path):
@@ -374,62 +342,17 @@ class Badge:
             self.sess.low_storage_pct = 100 - store.warn_pct
 
     def mic_health(self):
-        if "mic" in self.errors:
-            return {"code": "error", "text": self.errors["mic"]}
-        rec = self.sess.rec if self.sess is not None else None
-        if rec is None:
-            return {"code": "off", "text": "mic off (not recording)"}
-        h = rec.health()
-        return {"code": h.code, "text": h.text, "silent_s": h.silent_s}
+        return badgestatus.mic_health(self)
 
     def led_state(self):
-        if self.errors.get("store") or self.errors.get("mic"):
-            return hw_led.ERROR
-        if self.sess is None:
-            return hw_led.ERROR
-        if self.mic_health()["code"] == "mic_silent":
-            return hw_led.ERROR
-        return self.sess.led_state()
-
-    def error_list(self):
-        out = []
-        for part in self.errors:
-            out.append(part + ": " + self.errors[part])
-        return out
+        return badgestatus.led_state(self)
 
     def info(self):
-        """Hardware and recording facts for the sync INFO reply (kept small: one frame)."""
-        sess = self.sess
-        rec = {"state": "unavailable"}
-        if sess is not None:
-            rec = {"state": "recording" if sess.recording else "idle", "session": sess.session,
-                   "resumed": sess.resumed, "stop_reason": sess.stop_reason,
-                   "frames": self.frames}
-        store = self.store
-        warnings = store.status().get("warnings", []) if store is not None else []
-        out = {}  # type: dict
-        out["mic"] = self.mic_health()
-        out["led"] = self.led_state()
-        out["recording"] = rec
-        out["errors"] = self.error_list() + warnings
-        out["ble"] = self.notes.get("ble", "on")
-        out["uptime_s"] = time.ticks_diff(time.ticks_ms(), self.booted_ms) // 1000
-        if self.medium is not None:
-            out["store_medium"] = self.medium.kind
-        crashed = {}
-        for name in self.tasks:
-            if self.tasks[name]["restarts"]:
-                crashed[name] = self.tasks[name]["restarts"]
-        if crashed:
-            out["task_restarts"] = crashed
-        return out
+        """Hardware and recording facts for the sync INFO reply (firmware.badgestatus)."""
+        return badgestatus.info(self)
 
     def adv_status(self):
-        store = self.store
-        s = store.status() if store is not None else NoStore("no store").status()
-        return status_byte(self.st is not None and self.st.enrolled,
-                           s["clips"].get("closed", 0) > 0, s["warning"],
-                           bool(self.sess and self.sess.recording), bool(self.errors))
+        return badgestatus.adv_status(self)
 
     def shutdown(self):
         """Leave cleanly (KeyboardInterrupt): close the open clip, power the mic down. The
