@@ -36,3 +36,42 @@ def test_ble_badges_scan_enroll_sync_and_staff_commands(tray, companion):
     assert by["air-one"]["unsynced_clips"] == 0 and by["air-one"]["last_sync_epoch"]
     table = companion(*scan)
     assert table.exit_code == 0 and "air-two" in table.stdout and "Sun Mei" in table.stdout
+
+
+def test_one_radio_hears_a_tray_of_ble_badges(tmp_path, companion):
+    """Four badges on one link, one companion radio: scan finds and reads them all at once."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.companion.simbadge import make_clips
+
+    folders = []
+    for i, name in enumerate(["bt-a", "bt-b", "bt-c", "bt-d"]):
+        make_clips(tmp_path / name, name, i + 1)
+        folders.append(str(tmp_path / name))
+    log = tmp_path / "tray.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.companion.ble_tray", *folders],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while log.read_text().count("ble: ") < 4:
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        lines = log.read_text().splitlines()
+        hci = lines[0].split()[1]
+        addr = {ln.split()[2]: ln.split()[1] for ln in lines if ln.startswith("ble: ")}
+        scan = ["scan", "--no-serial", "--ble-timeout-s", "1", "--hci", hci]
+        assert companion("enroll", "--ble", addr["bt-b"], "--hci", hci,
+                         "--agent", "Zhou Yu").exit_code == 0
+        rep = _json(companion(*scan, "--json"))
+        ids = [b["badge_id"] for b in rep["badges"]]
+        # unenrolled badges (warnings) first, most audio waiting first; then the enrolled one
+        assert ids == ["bt-d", "bt-c", "bt-a", "bt-b"], ids
+        assert {b["address"] for b in rep["badges"]} == set(addr.values())
+        b = rep["badges"][-1]
+        assert b["agent"] == "Zhou Yu" and b["authenticated"] and b["unsynced_clips"] == 2
+    finally:
+        proc.kill()
+        proc.wait(10)
