@@ -86,7 +86,7 @@ def _run(coro: Any) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    config_app = typer.Typer(help="Badge config (get/set) and the settings file (path/show).",
+    config_app = typer.Typer(help="Badge config (get/set) and the settings file (path/show/init).",
                              no_args_is_help=True)
     app.add_typer(config_app, name="config")
 
