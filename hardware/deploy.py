@@ -200,6 +200,7 @@ def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR
     lib = target / "lib"
     report.host_rebuilt = _install(report.built, build_dir, lib, None, root)
     shutil.copyfile(PINMAP_PATH, target / "pinmap.json")
+    shutil.copyfile(root / "main.py", target / "main.py")  # the boot entry point
     (target / "hwrev").write_text(rev + "\n", encoding="utf-8")
     report.output, code = _run_local(target, lib, None, timeout)
     report.checks = parse_selftest(report.output)
@@ -229,7 +230,7 @@ def deploy_argv(port: str, stage: Path, rev: str, set_time: bool = True) -> list
     """The mpremote command line that copies a staged build to the badge and self-tests it."""
     argv = ["connect", port, "exec", _CLEAN, "+", "fs", "cp", "-r", str(stage / "lib" / "firmware"),
             ":lib", "+", "fs", "cp", str(stage / "pinmap.json"), ":pinmap.json", "+", "fs", "cp",
-            str(stage / "hwrev"), ":hwrev"]
+            str(stage / "hwrev"), ":hwrev", "+", "fs", "cp", str(stage / "main.py"), ":main.py"]
     if set_time:
         argv += ["+", "rtc", "--set"]
     return argv + ["+", "soft-reset", "+", "exec", _RUN_SELFTEST.format(rev="")]
@@ -261,6 +262,7 @@ def deploy_port(port: str, rev: str | None = None, build_dir: Path = BUILD_DIR,
     if stage != build_dir:
         report.host_rebuilt = _install(report.built, build_dir, stage / "lib", arch, root)
     shutil.copyfile(PINMAP_PATH, stage / "pinmap.json")
+    shutil.copyfile(root / "main.py", stage / "main.py")
     (stage / "hwrev").write_text(rev + "\n", encoding="utf-8")
     report.output = _mpremote_run(deploy_argv(port, stage, rev, set_time), timeout)
     report.checks = parse_selftest(report.output)
