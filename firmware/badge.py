@@ -226,7 +226,12 @@ class Badge:
             self._early.append((kind, fields))
 
     def fail(self, part, err):
-        msg = err if isinstance(err, str) else "{}: {}".format(type(err).__name__, err)
+        if isinstance(err, str):
+            msg = err
+        elif isinstance(err, OSError) and err.args and isinstance(err.args[0], str):
+            msg = err.args[0]  # our own errors (no SD card, store full) read as they are
+        else:
+            msg = "{}: {}".format(type(err).__name__, err)
         msg = msg[:120]
         if self.errors.get(part) != msg:
             self.errors[part] = msg

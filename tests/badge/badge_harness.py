@@ -1,0 +1,181 @@
+# mypy: ignore-errors
+"""MicroPython side of the badge tests: firmware/badge.py on the unix port.
+
+    micropython tests/badge/badge_harness.py < CONFIG_JSON_LINE + commands   (MICROPYPATH: repo + fakehw)
+
+The `machine` module is the stand-in of tests/firmware/fakehw (imported, not copied),
+with its RTC made to run (host time plus whatever the companion sets). The store lives
+on a file-backed block device that survives a killed process (the badge's flash across
+a reset). The mic is a real speech WAV, looped (``"mic": "wav"``), or the default I2S
+mic on the stand-in's I2S with no audio (``"dead"``) or without I2S at all (``"none"``).
+Sync runs on the pty master given as ``fd``. Commands on stdin after the config line, one per line:
+``press MS`` (hold the button MS ms), ``status`` (prints one JSON line), ``crash``
+(the next mic read raises). The first stdout line is ``{"ready": ...}``.
+"""
+
+import json
+import select
+import sys
+import time
+
+import machine
+
+_BS = 4096
+
+
+class FileBlockDev:
+    """littlefs block device over a host file, created blank once, kept across runs."""
+
+    def __init__(self, path, count):
+        self.n = count
+        try:
+            self.f = open(path, "r+b")
+        except OSError:
+            with open(path, "wb") as f:
+                blank = b"\xff" * _BS
+                for _ in range(count):
+                    f.write(blank)
+            self.f = open(path, "r+b")
+        self.blank = b"\xff" * _BS
+
+    def readblocks(self, block, buf, offset=0):
+        self.f.seek(block * _BS + offset)
+        self.f.readinto(buf)
+
+    def writeblocks(self, block, buf, offset=None):
+        self.f.seek(block * _BS + (offset or 0))
+        self.f.write(buf)
+        self.f.flush()  # in the OS once written: a killed process keeps it, like flash
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.n
+        if op == 5:
+            return _BS
+        if op == 6:
+            self.f.seek(arg * _BS)
+            self.f.write(self.blank)
+            self.f.flush()
+        return 0
+
+
+class RunningRTC(machine.RTC):
+    """The stand-in RTC, running on host time; settable like the badge's."""
+
+    offset = 0
+
+    def datetime(self, dt=None):
+        if dt is None:
+            ns = time.time_ns()
+            t = ns // 1000000000 + RunningRTC.offset
+            tm = time.gmtime(t)
+            return (tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], (ns // 1000) % 1000000)
+        t = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
+        RunningRTC.offset = t - time.time()
+        return None
+
+
+machine.RTC = RunningRTC
+
+
+class LoopMic:
+    """A real speech recording as the microphone, played again from the start at its end."""
+
+    crash = False
+
+    def __init__(self, path):
+        from firmware.hw.mic import WavMic
+
+        self.path = path
+        self.m = WavMic(path)
+        self.mk = WavMic
+
+    def readinto(self, buf):
+        if LoopMic.crash:
+            LoopMic.crash = False
+            raise RuntimeError("injected fault in the mic read")
+        n = self.m.readinto(buf)
+        if n <= 0:
+            self.m.close()
+            self.m = self.mk(self.path)
+            n = self.m.readinto(buf)
+        return n
+
+    def close(self):
+        self.m.close()
+
+
+def main(cfg):
+    from firmware import badge, badgetasks
+    from firmware.hw import pins
+
+    board = pins.load(cfg.get("rev"))
+    gpio = board["pins"]["button"]
+    if cfg.get("hold_button"):
+        machine.Pin.levels[gpio] = 0
+    mic = None
+    if cfg.get("mic") == "wav":
+        def mic():
+            return LoopMic(cfg["wav"])
+    elif cfg.get("mic") == "none":
+        del machine.I2S
+    dev = FileBlockDev(cfg["flash"], cfg.get("blocks", 512)) if cfg.get("flash") else None
+    opts = {"badge_id": cfg["badge"], "rev": cfg.get("rev"), "bdev": dev,
+            "state_dir": cfg["state_dir"], "mic": mic, "serial": cfg["fd"], "ble": True,
+            "frame_us": cfg.get("frame_us", 19900), "wdt_ms": 0,
+            "mic_retry_ms": cfg.get("mic_retry_ms", 500), "long_ms": 600, "trace": True}
+    if badge.maintenance_requested(cfg.get("rev")):
+        print(json.dumps({"maintenance": True}))
+        return
+    b = badge.Badge(**opts).boot()
+    print(json.dumps({"ready": True, "status": status(b)}))
+
+    async def control(b):
+        import asyncio
+
+        p = select.poll()
+        p.register(sys.stdin, select.POLLIN)
+        while True:
+            if not p.poll(0):
+                await asyncio.sleep_ms(10)
+                continue
+            line = sys.stdin.readline()
+            if not line:
+                await asyncio.sleep_ms(1000)
+                continue
+            words = line.split()
+            if words and words[0] == "press":
+                machine.Pin.levels[gpio] = 0
+                await asyncio.sleep_ms(int(words[1]))
+                machine.Pin.levels[gpio] = 1
+            elif words and words[0] == "crash":
+                LoopMic.crash = True
+            elif words and words[0] == "status":
+                print(json.dumps({"status": status(b)}))
+
+    try:
+        badgetasks.run(b, [("control", control)])
+    finally:
+        b.shutdown()
+
+
+def status(b):
+    led_sets = [e[2] for e in machine.LOG if e[0] == "set" and e[1] == pins.pin("led")]
+    del machine.LOG[:]
+    s = b.info()
+    s["store"] = b.store.status()
+    for k in ("events", "recoveries"):
+        s["store"].pop(k, None)
+    s["store_open_clip"] = bool(getattr(b.store, "recording", False))
+    s["led_state"] = b.led.state if b.led is not None else None
+    s["led_gpio_writes"] = len(led_sets)
+    s["mic_powered"] = b.mic is not None
+    s["tasks"] = b.tasks
+    s["running"] = b.running
+    s["events"] = b.st.events if b.st is not None else []
+    return s
+
+
+from firmware.hw import pins  # noqa: E402
+
+main(json.loads(sys.stdin.readline()))  # the config: first line on stdin
