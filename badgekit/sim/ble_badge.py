@@ -48,7 +48,7 @@ class SimBleBadge:
 
 
 async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None = None,
-                          max_inflight: int = 8) -> SimBleBadge:
+                          max_inflight: int = 8, auth_timeout_ms: int = 30000) -> SimBleBadge:
     from badgekit.sim import bluetooth_shim
 
     bluetooth_shim.install()
@@ -85,7 +85,7 @@ async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None 
         s = store.status()
         return fw_radio.status_byte(st.enrolled, s["clips"]["closed"] > 0, s["warning"])
 
-    rad = fw_radio.Radio(srv, badge, status_fn=status, ble=ble)
+    rad = fw_radio.Radio(srv, badge, status_fn=status, ble=ble, auth_timeout_ms=auth_timeout_ms)
     box: list[SimBleBadge] = []
     task = asyncio.get_running_loop().create_task(rad.serve(stop=lambda: box[0].stopping))
     box.append(SimBleBadge(badge, str(device.public_address).split("/")[0], rad, srv, store, task,

@@ -9,6 +9,8 @@
   (``TX_UUID``; the badge's frames). Both carry the same byte stream as the serial
   link (firmware.sync.frame), cut to the connection's MTU (up to 247, ATT payload
   MTU - 3 per notification).
+- A central that has not authenticated within ``auth_timeout_ms`` is disconnected, so a
+  stranger cannot keep the badge's one connection busy.
 - Flow control: ``gatts_notify`` raises OSError when the stack has no buffer left
   (NimBLE's ENOMEM); the loop then waits a little and sends the same bytes again, so
   notifications go out as fast as the link drains them and none is lost.
@@ -54,8 +56,11 @@ class Radio:
     """Serve ``server`` (firmware.sync.server.Server) over BLE. ``status_fn()`` gives
     the status byte for advertising."""
 
-    def __init__(self, server, badge_id, status_fn=None, ble=None, mtu=_MTU):
+    def __init__(self, server, badge_id, status_fn=None, ble=None, mtu=_MTU,
+                 auth_timeout_ms=30000):
         self.server = server
+        self.auth_timeout_ms = auth_timeout_ms  # a central that does not authenticate is dropped
+        self.conn_ms = 0
         self.badge_id = badge_id
         self.status_fn = status_fn
         self.ble = ble if ble is not None else bluetooth.BLE()
@@ -81,6 +86,7 @@ class Radio:
     def _irq(self, event, data):
         if event == _IRQ_CENTRAL_CONNECT:
             self.conn = data[0]
+            self.conn_ms = link.ticks_ms()
             self.mtu = 23
             self.held = b""
             self.server.reset()
@@ -116,6 +122,11 @@ class Radio:
         srv = self.server
         while stop is None or not stop():
             now = link.ticks_ms()
+            if (self.conn is not None and srv.session is None
+                    and now - self.conn_ms > self.auth_timeout_ms):
+                self.stats["dropped"] = self.stats.get("dropped", 0) + 1
+                self.ble.gap_disconnect(self.conn)  # free the badge for its own branch
+                self.conn_ms = now
             if self.rx_ready or self.held:
                 self.rx_ready = False
                 data = self.held + self.ble.gatts_read(self.rx_h)

@@ -6,9 +6,10 @@ import asyncio
 
 from badgekit.blelink import VirtualLink
 from badgekit.sim.ble_badge import start_ble_badge
+from companion.client import BadgeClient
 from companion.keystore import KeyStore
 from companion.spool import Spool
-from companion.sync import enroll_badge, sync_badge
+from companion.sync import connect, enroll_badge, sync_badge
 from companion.transport.ble import BleTransport
 from firmware.sync.adv import parse_adv
 from tests.sync.helpers import check_spool, make_clips
@@ -121,5 +122,28 @@ async def test_notifications_paced_by_flow_control(tmp_path):
         assert rep.ok and rep.synced == 2
         assert b.radio.stats["busy"] > 0  # the stack said "no buffer" and the radio waited
         check_spool(tmp_path / "spool", sides)
+    finally:
+        await b.stop()
+
+
+async def test_a_central_that_never_authenticates_is_dropped(tmp_path):
+    make_clips(tmp_path / "c", "bk-idle", 1)
+    link = VirtualLink()
+    comp = link.add_device("companion")
+    await comp.power_on()
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w", auth_timeout_ms=300)
+    ks = KeyStore(tmp_path / "keys.json")
+    try:
+        t = BleTransport(b.address, bumble_device=comp)
+        await t.open()  # connects, subscribes, says nothing
+        chunks = [c async for c in t.chunks()]  # ends when the badge drops the link
+        assert chunks == [] and b.radio.stats.get("dropped", 0) >= 1
+        await t.close()
+        async with BleTransport(b.address, bumble_device=comp) as t:  # the badge is free again
+            await enroll_badge(t, ks, branch="b1", agent="A")
+            async with BadgeClient(t) as c:
+                await connect(c, ks, "b1")
+                await asyncio.sleep(0.6)  # an authenticated session is not dropped
+                assert (await c.info())["enrolled"]
     finally:
         await b.stop()
