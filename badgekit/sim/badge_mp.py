@@ -24,6 +24,8 @@ from firmware import clipfmt, clipkeys, clipstore, ramdisk
 from firmware.hw.serial_link import SerialLink
 from firmware.sync import link, server, state
 
+__all__ = ["FileBlockDev", "fill", "main"]
+
 _MNT = "/badgeflash"
 _BS = 4096
 
