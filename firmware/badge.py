@@ -104,6 +104,7 @@ class Badge:
         self.mic = self.button = self.led = self.link = self.usb_server = self.radio = None
         self.running = []  # names of the tasks started
         self.frames = 0  # mic frames recorded since boot
+        self.late_max_us = 0  # worst lateness of a mic read (the I2S buffer must cover it)
         self.booted_ms = time.ticks_ms()
         self._early = []  # events before the event log is open
 

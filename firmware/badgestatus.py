@@ -80,7 +80,7 @@ def info(b):
     if sess is not None:
         rec = {"state": "recording" if sess.recording else "idle", "session": sess.session,
                "resumed": sess.resumed, "stop_reason": sess.stop_reason,
-               "frames": b.frames}
+               "frames": b.frames, "late_max_ms": b.late_max_us // 1000}
     store = b.store
     warnings = store.status().get("warnings", []) if store is not None else []
     out = {}  # type: dict

@@ -15,7 +15,6 @@ readable with the companion's logs) and the task restarted after a back-off
 too. Every wait is a sleep or has a timeout; nothing blocks the loop but one mic read.
 """
 
-import asyncio
 import time
 
 from firmware.sync import link
@@ -36,6 +35,8 @@ _EARLY_US = const(2000)  # a read that waited this long means the schedule was e
 
 
 async def _guard(b, name, fn):
+    import asyncio
+
     delay = BACKOFF_MS[0]
     while True:
         t0 = time.ticks_ms()
@@ -52,6 +53,8 @@ async def _guard(b, name, fn):
 
 
 async def record(b):
+    import asyncio
+
     period = b.frame_us
     due = time.ticks_us()
     empty = 0
@@ -73,6 +76,9 @@ async def record(b):
         if not sess.recording or b.mic is None:
             continue
         t0 = time.ticks_us()
+        late = time.ticks_diff(t0, due)  # how far behind its due time this frame is read
+        if late > b.late_max_us:
+            b.late_max_us = late
         n = b.mic.readinto(sess.buffer())
         now = time.ticks_us()
         due = time.ticks_add(due, period)
@@ -95,6 +101,8 @@ async def record(b):
 
 
 async def ui(b):
+    import asyncio
+
     while True:
         now = time.ticks_ms()
         if b.button is not None:
@@ -126,6 +134,8 @@ async def ble(b):
 
 
 async def watch(b):
+    import asyncio
+
     wdt = None
     if b.wdt_ms:
         try:
@@ -142,6 +152,8 @@ async def watch(b):
 
 
 async def _main(b, extra):
+    import asyncio
+
     specs = [("rec", record), ("ui", ui), ("watch", watch)]
     if b.link is not None and b.usb_server is not None:
         specs.append(("usb", usb))
@@ -159,5 +171,10 @@ async def _main(b, extra):
 
 
 def run(b, extra=()):
-    """Run the badge's tasks until interrupted. ``extra``: more (name, async fn(badge))."""
+    """Run the badge's tasks until interrupted. ``extra``: more (name, async fn(badge)).
+
+    (asyncio is imported inside the tasks: the self-test imports every module, also
+    where asyncio is not on the path.)"""
+    import asyncio
+
     asyncio.run(_main(b, extra))
