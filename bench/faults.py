@@ -130,6 +130,9 @@ def campaign(s: Settings, work: Path, log=print) -> tuple[list[Row], dict]:
         t = time.monotonic()
         passes = {"power": down.gateway_once(work / "spool-power", "gw-power"),
                   "links": down.gateway_once(work / "spool-links", "gw-links")}
+        n_clips = sum(1 for sp in ("spool-power", "spool-links")
+                      for _ in (work / sp).glob("*/*/*.custody.json"))
+        down.wait_received(n_clips)  # the kill runs below start with the receiver idle
         times["downstream of power + link runs"] = time.monotonic() - t
         t = time.monotonic()
         expects += broker_runs(s.broker_runs, s.seed, work / "broker", down, results, log)

@@ -77,7 +77,7 @@ class RunResult:
 class Downstream:
     """One broker and one receiver; gateways run against them on spools."""
 
-    def __init__(self, work: Path, client_id: str = "faults-rx", idle_exit_s: float = 6.0) -> None:
+    def __init__(self, work: Path, client_id: str = "faults-rx", idle_exit_s: float = 15.0) -> None:
         from badgekit.broker import LocalBroker
 
         self.work = work
@@ -111,6 +111,15 @@ class Downstream:
             raise RuntimeError(f"gateway run on {spool} failed ({proc.returncode}): "
                                f"{proc.stderr.strip()[-400:]}")
         return json.loads(proc.stdout)
+
+    def wait_received(self, n: int, timeout_s: float = 600) -> bool:
+        """Wait until the receiver has filed ``n`` clips (its queue drained)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if sum(1 for _ in self.out.glob("*/*/*/*/clips/*.wav")) >= n:
+                return True
+            time.sleep(0.2)
+        return False
 
     def finish(self, timeout_s: float = 600) -> dict[str, Any]:
         """Wait for the receiver to go idle; its summary."""
