@@ -70,9 +70,9 @@ class LocalBroker:
             "persistence true",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
-            # keep an absent or slow receiver's whole queue: the default drops QoS 1
-            # messages past 1,000 per client, silently
-            "max_queued_messages 0",
+            # keep an absent or slow receiver's queue: the default drops QoS 1 messages
+            # past 1,000 per client, silently (as gateway.delivery.brokerconf does)
+            "max_queued_messages 100000",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
