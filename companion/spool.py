@@ -167,7 +167,14 @@ class Spool:
         from firmware import clipfmt
 
         inc.close()
-        prev = self.ledger(badge).get(seq - 1)
+        ledger = self.ledger(badge)
+        had = ledger.get(seq)
+        if had is not None and had.get("sha256") != expect_sha256:
+            reason = (f"a different clip with seq {seq} is already in the spool (hash "
+                      f"{str(had.get('sha256'))[:12]}…); the badge reused a sequence number")
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
+        prev = ledger.get(seq - 1)
         want_prev = prev["sha256"] if prev is not None else None
         try:
             with open(inc.path, "rb") as f:

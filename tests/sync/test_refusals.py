@@ -213,3 +213,29 @@ async def test_unreadable_clip_is_reported_and_the_rest_synced(tmp_path):
         assert list(b.store.list_clips()) == []
     finally:
         await b.stop()
+
+
+async def test_a_reused_clip_id_never_overwrites_the_spool(tmp_path):
+    """A badge whose flash was wiped starts its numbers again: the spool keeps the first
+    clip of that id, rejects the other, and the badge keeps it."""
+    link, comp, b, ks, _sides = await _setup(tmp_path, 1)
+    spool = tmp_path / "spool"
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            assert (await sync_badge(t, Spool(spool), ks, branch="b1")).ok
+    finally:
+        await b.stop()
+    first = next(spool.glob("*/*/*.wav")).read_bytes()
+    make_clips(tmp_path / "c2", "bk-0099", 1, blocks_each=41)  # same id, other audio
+    b2 = await start_ble_badge(link, tmp_path / "c2", tmp_path / "w2")  # the wiped badge
+    try:
+        async with BleTransport(b2.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch="b1", agent="A")
+        async with BleTransport(b2.address, bumble_device=comp) as t:
+            rep = await sync_badge(t, Spool(spool), ks, branch="b1")
+        (res,) = rep.clips
+        assert res.status == "rejected" and not res.acked and "reused" in res.message
+        assert next(spool.glob("*/*/*.wav")).read_bytes() == first
+        assert len(list(b2.store.list_clips())) == 1
+    finally:
+        await b2.stop()
