@@ -10,7 +10,8 @@ a reset). The mic is a real speech WAV, looped (``"mic": "wav"``), or the defaul
 mic on the stand-in's I2S with no audio (``"dead"``) or without I2S at all (``"none"``).
 Sync runs on the pty master given as ``fd``. Commands on stdin after the config line, one per line:
 ``press MS`` (hold the button MS ms), ``status`` (prints one JSON line), ``crash``
-(the next mic read raises). The first stdout line is ``{"ready": ...}``.
+(the next mic read raises), ``reset_late`` (zero the worst mic-read lateness).
+The first stdout line is ``{"ready": ...}``.
 """
 
 import json
@@ -148,6 +149,8 @@ def main(cfg):
                 machine.Pin.levels[gpio] = 0
                 await asyncio.sleep_ms(int(words[1]))
                 machine.Pin.levels[gpio] = 1
+            elif words and words[0] == "reset_late":
+                b.late_max_us = 0
             elif words and words[0] == "crash":
                 LoopMic.crash = True
             elif words and words[0] == "status":
