@@ -50,7 +50,7 @@ def db_to_q(db_tenths):
 class Gate:
     """Adaptive voice-activity gate with pre-roll, hangover, min and max clip length."""
 
-    def __init__(self, target, preroll_ms=440, hangover_ms=600, min_clip_ms=1000,
+    def __init__(self, target, preroll_ms=500, hangover_ms=600, min_clip_ms=1000,
                  max_clip_ms=60000, backtrack_ms=200, onset_frames=2, on_db10=60,
                  low_db10=40, tilt_db10=80):
         if preroll_ms < 0 or hangover_ms < 0 or backtrack_ms < 0:

@@ -49,6 +49,8 @@ lobby = [('noise', 3 * S, 1500), ('tone', 2 * S, 6000), ('noise', 4 * S, 1500)]
 long_talk = [('noise', S, 30)] + [('tone', 15, 3000), ('noise', 5, 30)] * 75 + [('noise', 2 * S, 30)]
 blip = [('noise', 2 * S, 30), ('tone', 3, 3000), ('noise', 3 * S, 30)]
 silence = [('zero', 20 * S, 0)]
+# a turn whose first 480 ms are too weak to hear over the room (a breath, a soft onset)
+lead_in = [('noise', 3 * S, 600), ('tone', 24, 40), ('tone', S, 6000), ('noise', 2 * S, 600)]
 louder = [('noise', 5 * S, 30), ('noise', 30 * S, 2000), ('tone', 2 * S, 12000),
           ('noise', 5 * S, 2000)]
 result = {
@@ -59,6 +61,7 @@ result = {
     'blip': run(blip, min_clip_ms=1500),
     'silence': run(silence),
     'preroll300': run(quiet, preroll_ms=300, backtrack_ms=0),
+    'lead_in': run(lead_in),
 }
 print(json.dumps(result))
 """
@@ -93,6 +96,15 @@ def test_pre_roll_and_hangover_surround_speech(cp):
         assert first >= (on - 1.0) * S and first + n <= (off + 1.0) * S  # silence dropped
     p300 = res["preroll300"][0]
     assert (2.0 - 0.3) * S - 320 * 3 <= p300[0] <= (2.0 - 0.3) * S
+
+
+def test_default_pre_roll_keeps_a_weak_lead_in_before_the_first_loud_frame(cp):
+    # the lead-in (3.00-3.48 s) is quieter than the room, so only the pre-roll reaches it
+    clips = cp["lead_in"]
+    assert len(clips) == 1
+    first, n, _ = clips[0]
+    assert first <= 3.0 * S
+    assert first + n >= (3.48 + 1.0 + 0.6) * S
 
 
 def test_noisy_room_adapts_and_still_finds_speech(cp):
