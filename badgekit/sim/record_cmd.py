@@ -27,7 +27,7 @@ def record(
     seq: int = typer.Option(0, "--seq", help="Sequence number of the first clip."),
     prev_sha256: str | None = typer.Option(None, "--prev-sha256", help="Hash of the badge's previous clip."),
     gain_db: float = typer.Option(0.0, "--gain", help="Gain in dB after DC removal."),
-    preroll_ms: int = typer.Option(440, "--preroll-ms", min=300, help="Audio kept before speech (>= 300)."),
+    preroll_ms: int = typer.Option(500, "--preroll-ms", min=300, help="Audio kept before speech (>= 300)."),
     hangover_ms: int = typer.Option(600, "--hangover-ms", min=600, help="Audio kept after speech (>= 600)."),
     min_clip_ms: int = typer.Option(1000, "--min-clip-ms", min=20),
     max_clip_ms: int = typer.Option(60000, "--max-clip-ms", min=1000),

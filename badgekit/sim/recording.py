@@ -45,7 +45,7 @@ class RecordSettings:
     """Hash of the badge's previous clip (64 zeros for the first one)."""
     gain_db: float = 0.0
     """Gain applied after DC removal, in dB (-48 .. +30)."""
-    preroll_ms: int = 440
+    preroll_ms: int = 500
     """Audio kept before detected speech onset."""
     hangover_ms: int = 600
     """Audio kept after the last speech frame."""
