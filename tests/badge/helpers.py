@@ -69,7 +69,7 @@ class BadgeProc:
 
     def __init__(self, work: Path, badge: str = "BK-TEST01", rev: str = "A", mic: str = "wav",
                  wav: Path | None = None, frame_us: int = 5000, flash: bool = True,
-                 hold_button: bool = False) -> None:
+                 hold_button: bool = False, blocks: int = 512) -> None:
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
         master, self._slave = os.openpty()
@@ -80,7 +80,7 @@ class BadgeProc:
         cfg = {"fd": master, "badge": badge, "rev": rev, "mic": mic,
                "wav": str(wav) if wav else None, "frame_us": frame_us,
                "state_dir": str(work / "state"), "hold_button": hold_button,
-               "flash": str(work / "flash.img") if flash else None, "blocks": 512}
+               "flash": str(work / "flash.img") if flash else None, "blocks": blocks}
         self.proc = mpy.popen(HARNESS, extra_path=[FAKEHW],
                               pass_fds=(master,), stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,

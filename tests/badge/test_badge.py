@@ -129,6 +129,28 @@ async def test_records_speech_syncs_while_recording_and_resumes_after_a_reset(
         b.kill()
 
 
+async def test_a_full_store_stops_the_session_with_an_error_until_synced(
+        tmp_path, meeting, micropython):
+    ks = KeyStore(tmp_path / "keys.json")
+    with BadgeProc(tmp_path / "badge", wav=meeting, blocks=64) as b:  # 256 KiB of flash
+        async with SerialTransport(b.port) as t:
+            await enroll_badge(t, ks, branch=BRANCH, agent="agent-li")
+        b.press(100)
+        st = wait_for(lambda: (s := b.status())["recording"]["stop_reason"] and s,
+                      timeout_s=40, what="the store to fill up")
+        assert st["recording"]["stop_reason"] == "storage_error"
+        assert st["recording"]["state"] == "idle"
+        assert st["led_state"] == "error" and not st["mic_powered"]
+        assert any("store full" in e for e in st["errors"]) and b.alive
+        rep = await _sync(b.port, Spool(tmp_path / "spool"), ks)  # the branch takes the clips
+        assert rep.ok and rep.synced >= 1
+        _check_chain(tmp_path / "spool", "BK-TEST01")
+        b.press(100)  # room again: a new meeting starts
+        st = wait_for(lambda: (s := b.status())["recording"]["state"] == "recording" and s,
+                      what="recording again")
+        assert st["led_state"] == "recording"
+
+
 @pytest.mark.parametrize("mic", ["dead", "none"])
 async def test_a_missing_or_dead_mic_is_an_error_not_a_crash(tmp_path, mic, micropython):
     with BadgeProc(tmp_path / "badge", mic=mic) as b:
