@@ -12,6 +12,8 @@ from firmware.sync.adv import status_byte
 
 __all__ = ["NoStore", "mic_health", "led_state", "error_list", "info", "adv_status"]
 
+_MAX_ERRORS = 6
+
 
 class NoStore:
     """Stands in for the ClipStore when its medium is missing: INFO tells why, nothing else."""
@@ -87,7 +89,8 @@ def info(b):
     out["mic"] = mic_health(b)
     out["led"] = b.led_state()
     out["recording"] = rec
-    out["errors"] = error_list(b) + warnings
+    errs = error_list(b) + warnings
+    out["errors"] = [e[:100] for e in errs[:_MAX_ERRORS]]  # INFO must fit one reply frame
     out["ble"] = b.notes.get("ble", "on")
     out["uptime_s"] = time.ticks_diff(time.ticks_ms(), b.booted_ms) // 1000
     if b.medium is not None:

@@ -88,6 +88,11 @@ async def test_records_speech_syncs_while_recording_and_resumes_after_a_reset(
         sides = _check_chain(spool_dir, "BK-TEST01")
         assert {s["session"] for s in sides} == {session}
         assert all(s["samples"] > 16000 for s in sides)  # real speech, not blips
+        async with SerialTransport(b.port) as t:  # what the branch tool sees
+            info = await badge_status(t, ks, BRANCH)
+        assert info["recording"]["state"] == "recording" and info["recording"]["session"] == session
+        assert info["mic"]["code"] == "ok" and info["led"] == "recording"
+        assert info["errors"] == [] and info["agent"] == "agent-wang"
 
         # a crash of the recording task is logged and the task restarted
         b.cmd("crash")
