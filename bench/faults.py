@@ -147,7 +147,8 @@ def campaign(s: Settings, work: Path, log=print) -> tuple[list[Row], dict]:
     finally:
         down.close()
     check_received(down.out, expects, summary, results)
-    summary["said"] = sorted({f"{r.kind}: {r.said}" for r in results.values() if r.said})
+    said = [f"{r.kind}: {r.said}" for r in results.values() if r.said]
+    summary["said"] = said[:1] + [x for x in said[1:] if "acknowledged" in x][:1]
     summary["stage_seconds"] = {k: round(v, 1) for k, v in times.items()}
     summary["gateway_passes"] = {k: {x: v.get(x) for x in ("clips_in", "delivered", "unconfirmed",
                                                            "outbox_depth")}
