@@ -75,7 +75,7 @@ class Row:
     @property
     def ok(self) -> bool:
         return (self.lost == 0 and self.duplicates == 0 and self.gaps == self.gaps_reported
-                and self.intact + 0 >= 0 and not self.problems and self.window_lost_s_max <= 1.0)
+                and not self.problems and self.window_lost_s_max <= 1.0)
 
 
 def rows(results: dict[str, RunResult]) -> list[Row]:
@@ -169,8 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     work = a.keep or Path(tempfile.mkdtemp(prefix="badgekit-faults-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
+    from faults_spool import SpoolDiskError
+
     try:
         rs, summary = campaign(s, work, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except SpoolDiskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)

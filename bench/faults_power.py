@@ -193,13 +193,18 @@ def _run(j: _Job, rng: random.Random, sync_writes: int, spool: Path, keystore: P
     if j.when == "syncing":
         cut_at = rng.randrange(max(1, sync_writes))
         b = BadgeProc(j.image, j.badge, cut_at)
-        first = sync_serial(b.port, spool, keystore)
-        tail = b.wait_exit()
+        try:
+            first = sync_serial(b.port, spool, keystore)
+            tail = b.wait_exit()
+        finally:
+            b.close()
         if not any("cut" in x for x in tail):
             res.problems.append(f"the cut at write {cut_at} was not reached ({first!r:.80})")
     b = BadgeProc(j.image, j.badge)
-    rep = sync_serial(b.port, spool, keystore, logs=j.when == "recording")
-    b.close()
+    try:
+        rep = sync_serial(b.port, spool, keystore, logs=j.when == "recording")
+    finally:
+        b.close()
     if isinstance(rep, str) or not rep["ok"]:
         res.problems.append(f"sync after the reboot failed: {rep!r:.200}")
     else:
@@ -220,10 +225,12 @@ def _calibrate(jobs: list[_Job], work: Path) -> int:
     ks = KeyStore(cal / "keys.json")
     ks.put(j.badge, bytes.fromhex(j.secret), BRANCH, AGENT)
     b = BadgeProc(image, j.badge)
-    sync_serial(b.port, cal / "spool", cal / "keys.json")
-    import time
+    try:
+        sync_serial(b.port, cal / "spool", cal / "keys.json")
+        import time
 
-    time.sleep(0.3)
-    lines = b.lines()
+        time.sleep(0.3)
+    finally:
+        lines = b.lines()
     writes = [x["session_writes"] for x in lines if "session_writes" in x]
     return max(writes) if writes else 1
