@@ -11,13 +11,13 @@ counted, and each loss or shortened clip checked for a report.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,8 @@ def _index(out: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _prefix_ok(info: clipfmt.WavInfo, data: bytes, seq: int) -> bool:
+def _prefix_ok(data: bytes, seq: int) -> bool:
+    """True if ``data`` is the first blocks the recorder handed over for clip ``seq``."""
     from powercut_checks import blk  # bench/ is on sys.path when run from bench/faults.py
 
     n = len(data) // clipfmt.BLOCK_ALIGN
@@ -163,7 +164,7 @@ def check_received(out: Path, expects: list[Expect], summary: dict[str, Any],
     found = _index(out)
     reported = {g.get("badge", "") for g in summary.get("gaps", [])}
     missing = set(summary.get("missing", []))
-    shas = Counter()
+    runs_of: dict[str, list[str]] = {}
     for e in expects:
         r = results[e.run]
         r.expected += 1
@@ -187,8 +188,6 @@ def check_received(out: Path, expects: list[Expect], summary: dict[str, Any],
             r.problems.append(f"{e.clip_id}: not received {e.note}".rstrip())
             continue
         raw = paths[0].read_bytes()
-        import io
-
         try:
             info = clipfmt.verify_wav(io.BytesIO(raw), prev_sha256=e.prev_sha256,
                                       expect_sha256=e.sha256)
@@ -196,11 +195,11 @@ def check_received(out: Path, expects: list[Expect], summary: dict[str, Any],
             r.lost += 1
             r.problems.append(f"{e.clip_id}: {exc}")
             continue
-        shas[info.sha256] += 1
+        runs_of.setdefault(info.sha256, []).append(e.run)
         if e.sha256 is None:  # the clip open at the cut, recovered at boot
             data = raw[info.data_offset:info.data_offset + info.trailer.data_len]
             kept = info.trailer.data_len // clipfmt.BLOCK_ALIGN
-            if not _prefix_ok(info, data, e.seq) or kept > e.blocks:
+            if not _prefix_ok(data, e.seq) or kept > e.blocks:
                 r.lost += 1
                 r.problems.append(f"{e.clip_id}: recovered audio is not what was recorded")
                 continue
@@ -219,8 +218,7 @@ def check_received(out: Path, expects: list[Expect], summary: dict[str, Any],
                                       f"recovered={bool(info.trailer.recovered)} "
                                       f"dropped_ms={info.trailer.dropped_ms}")
         r.intact += 1
-    for sha, n in shas.items():
-        if n > 1:
-            for r in results.values():
-                r.problems.append(f"audio {sha[:12]} kept under {n} clip ids")
-                break
+    for sha, runs in runs_of.items():
+        if len(runs) > 1:  # the same audio under two clip ids is a copy too
+            results[runs[-1]].duplicates += len(runs) - 1
+            results[runs[-1]].problems.append(f"audio {sha[:12]} kept under {len(runs)} clip ids")
