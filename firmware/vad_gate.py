@@ -69,7 +69,9 @@ class Gate:
         self.tilt_q = db_to_q(tilt_db10)
         n = self.preroll + self.backtrack + self.onset + 1
         self.ring_frames = n
-        self._ring = [array("h", bytes(2 * FRAME_SAMPLES)) for _ in range(n)]
+        # one zero template for every slot: no garbage between the slots to fragment the heap
+        zero = bytes(2 * FRAME_SAMPLES)
+        self._ring = [array("h", zero) for _ in range(n)]
         self._snr = array("i", bytes(4 * n))
         self._wmin = array("i", bytes(8 * _SUBS))  # sub-window minima: mid, then high
         self._sub_k = 0
