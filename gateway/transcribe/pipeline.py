@@ -15,9 +15,11 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
    temperature fallback, no-speech gate); words are assigned to the region under their
    midpoint, so a segment never straddles two turns and every time maps exactly back to
    the recording;
-5. regions that got no words (a swallowed turn) are packed into a window of their own
-   and decoded again; a window whose text loops (`max_repeats`) is split in halves;
-   down to one region at a time.
+5. regions that got no words, or text no turn of that length could hold (fewer than
+   `min_chars_per_s` or more than `max_chars_per_s`: a swallowed turn, or a neighbour's
+   turn copied onto it), are packed into a window of their own and decoded again; a
+   window whose text loops (`max_repeats`) is split in halves; down to one region at a
+   time, where a loop that persists keeps one copy of its unit.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class Segment:
     temperature: float
     words: tuple[Word, ...] = ()
     redecoded: bool = False
-    """True when this text came from decoding its region alone (loop or swallowed turn)."""
+    """True when this text came from a second decoding (lost, implausible or looping turn)."""
 
     @property
     def confidence(self) -> float:
