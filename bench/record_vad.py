@@ -6,7 +6,10 @@ clean utterances) with pink noise, a ventilation hum and bursts (knocks, keyboar
 clatter, rustle), each at 10 and 5 dB SNR. Our gate runs as firmware under the real
 MicroPython unix port (`badgekit sim record` path: gate + ADPCM + clip files); its
 clips' offsets and lengths give the kept samples. webrtcvad (mode 2) decides per 20 ms
-frame in the same run; its decisions get the same pre-roll and hangover.
+frame in the same run; its decisions get the same pre-roll and hangover. A cell passes
+when the gate keeps >= 99.5 % of the speech, at least as much speech as webrtcvad and
+drops at least as much non-speech; the gate's missed speech is shown in ms at a turn's
+onset / inside it / at its tail.
 
     .venv/bin/python bench/record_vad.py [--seconds 300] [--seeds 4 0 1]
 """
