@@ -200,9 +200,10 @@ def check_session(files: list[Path]) -> SessionCheck:
         assert a.seq is not None and b.seq is not None
         if b.seq != a.seq + 1:
             missing = tuple(range(a.seq + 1, b.seq))
+            seqs = str(missing[0]) if len(missing) == 1 else f"{missing[0]}..{missing[-1]}"
             gaps.append(Gap(a.clip_id, b.clip_id or "", missing,
                             f"{len(missing)} clip(s) missing between {a.clip_id} and "
-                            f"{b.clip_id} (seq {missing[0]}..{missing[-1]})"))
+                            f"{b.clip_id} (seq {seqs})"))
         elif b.prev_sha256 != a.sha256:
             gaps.append(Gap(a.clip_id, b.clip_id or "", (),
                             f"chain broken between {a.clip_id} and {b.clip_id}: "
