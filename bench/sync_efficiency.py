@@ -48,6 +48,7 @@ class _RawServer:
     """Stands in for the sync server: an endless supply of raw bytes, no protocol."""
 
     stream = None
+    session = True  # counts as authenticated: the radio never drops this central
 
     def __init__(self, total: int) -> None:
         self.left = total
@@ -91,6 +92,8 @@ async def ble_raw(link, comp, total: int) -> dict:
     radio.wake.set()
     t0, c0 = time.monotonic(), time.process_time()
     while t.bytes_in < total:
+        if task.done():
+            task.result()  # the radio loop failed: raise its error
         await asyncio.sleep(0.001)
     dt, cpu = time.monotonic() - t0, time.process_time() - c0
     await t.close()
