@@ -144,16 +144,17 @@ async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -
 async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
                      branch: str | None = None, progress: ProgressFn | None = None,
                      operator: str | None = None, ack: bool = True,
-                     chunk: int | None = None) -> SyncReport:
+                     chunk: int | None = None, timeout_s: float = 10.0) -> SyncReport:
     """Sync every clip of the badge on ``transport`` into ``spool`` (see module doc).
 
     ``progress(p)`` gets a Progress after every chunk; ``operator`` names the staff
     member in custody records (default: the login name); ``ack=False`` copies and
     verifies but lets the badge keep its clips; ``chunk`` overrides the clip bytes per
-    DATA frame (default: what suits the transport)."""
+    DATA frame (default: what suits the transport); ``timeout_s`` is how long a silent
+    badge is waited for."""
     t0 = time.monotonic()
     in0, out0 = transport.bytes_in, transport.bytes_out
-    async with BadgeClient(transport) as client:
+    async with BadgeClient(transport, timeout_s) as client:
         h = await connect(client, keystore, branch)
         clips = sorted(await client.list_clips(), key=lambda c: c.seq)
         prog = Progress(h.badge, clips_total=len(clips),
@@ -254,12 +255,12 @@ def _operator() -> str:
 
 
 async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str, agent: str,
-                       set_time: bool = True) -> EnrollResult:
+                       set_time: bool = True, timeout_s: float = 10.0) -> EnrollResult:
     """Pair the badge with ``branch`` and ``agent``; a new secret goes to both ends.
 
     An enrolled badge of this branch is re-enrolled (moved to ``agent``; its clips stay,
     re-wrapped under the new key); a badge of another branch is refused."""
-    async with BadgeClient(transport) as client:
+    async with BadgeClient(transport, timeout_s) as client:
         h = await client.hello()
         prev_branch, prev_agent = h.branch, h.agent
         old = keystore.get(h.badge)
@@ -298,9 +299,9 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
 
 
 async def badge_status(transport: Transport, keystore: KeyStore,
-                       branch: str | None = None) -> dict[str, Any]:
+                       branch: str | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
     """The badge's info; authenticated when it is enrolled (an unenrolled badge answers)."""
-    async with BadgeClient(transport) as client:
+    async with BadgeClient(transport, timeout_s) as client:
         h = await client.hello()
         if h.enrolled:
             await connect(client, keystore, branch)
