@@ -90,6 +90,7 @@ def run(
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe", help="Transcribe sessions."),
+    rules: Path = typer.Option(None, "--rules", help="Compliance rule pack (TOML) for the findings; default: the bundled pack."),
     settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
     state: Path = typer.Option(None, "--state", help="State + outbox folder (default: SPOOL/.badgekit-gateway)."),
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
@@ -102,6 +103,7 @@ def run(
     quiet: bool = typer.Option(False, "-q", "--quiet"),
 ) -> None:
     """Watch the spool; verify, transcribe and deliver every clip over MQTT exactly once."""
+    from gateway.compliance import ComplianceError
     from gateway.delivery import DeliveryError, PublisherSettings
     from gateway.delivery.transcriber import TranscriberError
     from gateway.service import Gateway, GatewaySettings
@@ -116,12 +118,14 @@ def run(
             publisher=PublisherSettings(tenant=tenant, branch=branch,
                                         gateway_id=gateway_id or _default_gateway_id(spool),
                                         chunk_bytes=chunk_kib * 1024),
-            state_dir=state, model_dir=model, language=language, transcribe=transcribe,
+            state_dir=state, model_dir=model, language=language, transcribe=transcribe, rules_path=rules,
             settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
         )
         gw = Gateway(settings)
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
+    except ComplianceError as exc:
+        raise _fail(f"--rules: {exc}") from None
     if gw.transcriber is not None:
         try:
             gw.transcriber.check()

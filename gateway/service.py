@@ -53,6 +53,8 @@ class GatewaySettings:
     """Speech model folder; None: the bundled model."""
     language: str | None = None
     transcribe: bool = True
+    rules_path: Path | None = None
+    """Compliance rule pack (TOML) for the findings; None: the bundled life and savings pack."""
     """False: deliver audio, custody and manifests only (transcripts come from elsewhere)."""
     settle_s: float = 10.0
     """A session is transcribed once no clip arrived for this long."""
@@ -94,12 +96,18 @@ class Gateway:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        rules = None
+        if settings.rules_path is not None:  # load first: a broken pack stops start-up, not a session
+            from gateway.compliance.rules import load_rules
+
+            rules = load_rules(settings.rules_path)
         state = settings.state_path
         state.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_state(state)
         self.outbox = Outbox(state / "gateway.db")
         self.publisher = Publisher(settings.broker, settings.publisher, self.outbox)
         self.state = GatewayState(self.outbox, self.publisher, state)
+        self.state.rules = rules
         self.scanner = SpoolScanner(settings.spool_dir)
         self.transcriber = SessionTranscriber(settings.model_dir, settings.language) if settings.transcribe else None
         self._metrics: MetricsServer | None = None

@@ -93,6 +93,8 @@ class GatewayState:
             ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
         self.errors: list[str] = []
         self.transcript_hooks: list[Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = []
+        self.rules: Any = None
+        """Compliance RulePack for findings (None: the bundled pack)."""
         """Called with each new transcript document; return (kind, payload) pairs to publish
         on `…/{badge}/{session}/{kind}` in the same transaction (e.g. compliance findings)."""
 
@@ -294,7 +296,8 @@ class GatewayState:
                     self.error(f"session {badge}/{session}: transcript hook failed: {type(exc).__name__}: {exc}")
             from gateway.compliance.publish import findings_document  # compliance findings
 
-            findings = findings_document(doc, common, [json.loads(c["sidecar"]) for c in good])
+            findings = findings_document(doc, common, [json.loads(c["sidecar"]) for c in good],
+                                         rules=self.rules)
             if findings is not None:
                 msgs += self.publisher.messages(f"{base}/findings", findings, kind="findings")
         manifest = {
