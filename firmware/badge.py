@@ -42,16 +42,6 @@ def recorder_opts(config):
             "on_db10": _VAD_ON_DB10[max(0, min(3, sens))]}
 
 
-def _makedirs(path):
-    cur = ""
-    for part in path.strip("/").split("/"):
-        cur += "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass
-
-
 def _badge_id():
     try:
         import binascii
@@ -74,19 +64,22 @@ class Badge:
     """One badge: its parts, its state and the decisions the tasks ask for.
 
     Options (all optional; the defaults are the real badge): ``badge_id``, ``rev`` (board
-    revision), ``bdev`` (block device for the store instead of SD/flash), ``state_dir``
+    revision), ``bdev`` (block device for the store instead of SD/flash), ``store_dir`` (a
+    folder for the store, nothing mounted: simulators on a host), ``state_dir``
     (session, sync state, key slot), ``mic`` (a factory returning a mic backend with
     ``readinto``/``close``; default the I2S mic), ``serial`` ("usb", "uart:N", a file
     descriptor number, a link object or None), ``ble`` (True, False or a ``bluetooth.BLE``
     object), ``frame_us`` (the pace of mic reads), ``wdt_ms`` (watchdog; 0 = off),
     ``mic_retry_ms``, ``long_ms`` (long press), ``trace`` (print task crashes)."""
 
-    def __init__(self, badge_id=None, rev=None, bdev=None, state_dir=DEFAULT_STATE_DIR, mic=None,
+    def __init__(self, badge_id=None, rev=None, bdev=None, store_dir=None,
+                 state_dir=DEFAULT_STATE_DIR, mic=None,
                  serial="usb", ble=True, frame_us=19900, wdt_ms=30000, mic_retry_ms=5000,
                  long_ms=1500, trace=False, clock=None):
         self.badge_id = badge_id or _badge_id()
         self.rev = rev
         self.bdev = bdev
+        self.store_dir = store_dir
         self.state_dir = state_dir.rstrip("/")
         self.mic_factory = mic
         self.serial = serial
@@ -131,7 +124,7 @@ class Badge:
             self.fail(part, exc)
 
     def _open_state(self):
-        _makedirs(self.state_dir)
+        storage.makedirs(self.state_dir)
         self.st = state.BadgeState(self.state_dir + "/sync.json", self.badge_id)
         for kind, fields in self._early:
             self.st.log(kind, **fields)
@@ -141,10 +134,13 @@ class Badge:
         self.board = pins.load(self.rev)
 
     def _open_store(self):
-        self.medium = storage.mount(self.board, self.bdev)
+        if self.store_dir is not None:  # a folder already there (a simulator on a host)
+            self.medium = storage.Medium("folder", self.store_dir, self.store_dir)
+        else:
+            self.medium = storage.mount(self.board, self.bdev)
         if self.medium.formatted:
             self.log("store_formatted", medium=self.medium.kind)
-        _makedirs(self.medium.store_root)
+        storage.makedirs(self.medium.store_root)
         self.keys = clipkeys.KeyFile(self.state_dir + "/keys.json")
         key, old, _src = self.keys.load()
         warn = self.st.config.get("storage_warn_pct", 80) if self.st else 80

@@ -25,7 +25,7 @@ except ImportError:  # CPython host
     def const(x):  # type: ignore[misc]
         return x
 
-__all__ = ["run", "record", "ui", "usb", "ble", "watch", "BACKOFF_MS"]
+__all__ = ["run", "serve", "record", "ui", "usb", "ble", "watch", "BACKOFF_MS"]
 
 BACKOFF_MS = (500, 30000)
 _UI_MS = const(20)
@@ -151,7 +151,8 @@ async def watch(b):
         await asyncio.sleep_ms(1000)
 
 
-async def _main(b, extra):
+async def serve(b, extra=()):
+    """The badge's tasks as one coroutine (``run`` runs it; a host loop may await it)."""
     import asyncio
 
     specs = [("rec", record), ("ui", ui), ("watch", watch)]
@@ -166,8 +167,12 @@ async def _main(b, extra):
         b.tasks.setdefault(name, {"restarts": 0, "error": None})
         tasks.append(asyncio.create_task(_guard(b, name, fn)))
     b.running = [name for name, _fn in specs]
-    while True:
-        await asyncio.sleep_ms(1000)
+    try:
+        while True:
+            await asyncio.sleep_ms(1000)
+    finally:  # cancelled or interrupted: stop every task with it
+        for t in tasks:
+            t.cancel()
 
 
 def run(b, extra=()):
@@ -177,4 +182,4 @@ def run(b, extra=()):
     where asyncio is not on the path.)"""
     import asyncio
 
-    asyncio.run(_main(b, extra))
+    asyncio.run(serve(b, extra))

@@ -18,7 +18,7 @@ device with a littlefs superblock that fails to mount is left untouched
 import os
 import time
 
-__all__ = ["StorageError", "Medium", "mount", "holds_littlefs", "SD_MOUNT", "PART_MOUNT"]
+__all__ = ["StorageError", "Medium", "mount", "makedirs", "holds_littlefs", "SD_MOUNT", "PART_MOUNT"]
 
 SD_MOUNT = "/sd"
 PART_MOUNT = "/store"
@@ -41,6 +41,17 @@ class Medium:
 
     def as_dict(self):
         return {"kind": self.kind, "path": self.path, "formatted": self.formatted}
+
+
+def makedirs(path):
+    """Create ``path`` and its parents (no error if they exist)."""
+    cur = ""
+    for part in path.strip("/").split("/"):
+        cur += "/" + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
 
 
 def _block_size(dev):
