@@ -19,6 +19,7 @@ the badge be acknowledged. Re-running after any crash never duplicates a clip.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -44,12 +45,19 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via ``<path>.partial`` and a rename; on any failure
+    (a full disk, say) the temporary file is removed and the error re-raised."""
     tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)

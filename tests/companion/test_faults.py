@@ -21,7 +21,7 @@ def _json(res) -> dict | list:
     return json.loads(res.stdout)
 
 
-def _verify_spool(spool: Path, badge: str, tolerate_partial: bool = False) -> list[dict]:
+def _verify_spool(spool: Path, badge: str) -> list[dict]:
     """Every complete clip (custody record present) verifies; nothing half-written is visible."""
     out = []
     for custody in sorted((spool / badge).glob("*/*.custody.json")):
@@ -33,7 +33,7 @@ def _verify_spool(spool: Path, badge: str, tolerate_partial: bool = False) -> li
         out.append(rec)
     # (the badge folder's own dot-folders hold resumable downloads, never seen by the gateway)
     visible = [p for p in (spool / badge).glob("[!.]*/*") if p.name.endswith(".partial")]
-    assert tolerate_partial or not visible, visible
+    assert not visible, visible
     return out
 
 
@@ -128,15 +128,19 @@ def test_full_spool_disk_stops_before_acking(tray, companion, small_disk):
     assert res.exit_code == 1, res.stdout
     assert "Traceback" not in res.stderr and "error:" in res.stderr
     assert "space" in res.stderr.lower() or "full" in res.stderr.lower(), res.stderr
-    # companion/spool.py leaves the sidecar's .partial behind when the disk fills while
-    # writing it (the gateway ignores *.partial; the next sync replaces it, checked below)
-    recs = _verify_spool(spool, "full-1", tolerate_partial=True)
+    recs = _verify_spool(spool, "full-1")
+    # a write cut short by the full disk leaves no temporary file behind; the only
+    # .partial allowed is the resumable download in .incoming (with its durable .offset)
+    stray = [p for p in spool.rglob("*.partial")
+             if p.parent.name != ".incoming" or not p.name.endswith(".wav.partial")]
+    assert not stray, stray
     assert len(recs) < 12
     # exactly the durable clips were acked: the rest wait on the badge
     assert _unsynced(companion, b.port) == 12 - len(recs)
     filler.unlink()  # room again: the next sync finishes the job
     assert companion("sync", "--port", b.port, "--spool", str(spool)).exit_code == 0
     assert sorted(r["seq"] for r in _verify_spool(spool, "full-1")) == list(range(1, 13))
+    assert not list(spool.rglob("*.partial")), list(spool.rglob("*.partial"))
     assert _unsynced(companion, b.port) == 0
 
 
