@@ -10,7 +10,7 @@ from firmware import clipstore
 from firmware.hw import led as hw_led
 from firmware.sync.adv import status_byte
 
-__all__ = ["NoStore", "mic_health", "led_state", "error_list", "info", "adv_status"]
+__all__ = ["NoStore", "mic_health", "led_state", "error_list", "battery", "info", "adv_status"]
 
 _MAX_ERRORS = 6
 
@@ -75,6 +75,21 @@ def error_list(b):
     return out
 
 
+def battery(b):
+    """(mV, percent) from the battery ADC (firmware.hw.probe), or None where there is none.
+    The percentage is a linear estimate between 3.30 V (empty) and 4.15 V (full)."""
+    if b.board is None:
+        return None
+    try:
+        from firmware.hw import probe
+
+        mv = int(probe.battery_volts(b.board, samples=4) * 1000)
+    except Exception:  # the unix port, no ADC, no divider: INFO simply has no battery
+        return None
+    pct = (mv - 3300) * 100 // 850
+    return mv, max(0, min(100, pct))
+
+
 def info(b):
     """Hardware and recording facts for the sync INFO reply (kept small: one frame)."""
     sess = b.sess
@@ -95,6 +110,9 @@ def info(b):
     out["uptime_s"] = time.ticks_diff(time.ticks_ms(), b.booted_ms) // 1000
     if b.medium is not None:
         out["store_medium"] = b.medium.kind
+    bat = battery(b)
+    if bat is not None:
+        out["battery_mv"], out["battery_pct"] = bat
     crashed = {}
     for name in b.tasks:
         if b.tasks[name]["restarts"]:
