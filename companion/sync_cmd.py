@@ -1,20 +1,26 @@
 """`badgekit companion enroll | sync | status`: the sync protocol's commands.
 
     badgekit companion enroll --port /dev/pts/N --agent NAME [--branch B] [--keystore F]
-    badgekit companion sync --port /dev/pts/N [--port ...] [--ble ADDR ...] --spool DIR
+    badgekit companion sync --port /dev/pts/N [--port ...] [--ble ADDR ...] [--hci SPEC ...]
+                            --spool DIR
     badgekit companion status --port /dev/pts/N --json
 
 Defaults for branch, operator and spool come from the companion settings file
 (companion.settings); ``--keystore`` (or BADGEKIT_KEYSTORE) picks the key store file.
-Several ``--port``/``--ble`` badges sync concurrently with a live progress table.
+Several ``--port``/``--ble`` badges sync concurrently with a live progress table. For
+sync, BLE badges share one bumble radio per distinct ``--hci``: one ``--hci`` serves every
+``--ble``; several pair with the ``--ble`` addresses in order (repeat a spec for badges on
+the same radio). A radio is opened once and closed when the sync ends.
 Every refusal or fault ends with one ``error:`` line and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,10 @@ BLES = typer.Option(None, "--ble", help="BLE address of a badge (repeat for seve
 HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
                    help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); "
                         "default: the system's Bluetooth.")
+HCIS = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
+                    help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); one "
+                         "for every --ble, or one per --ble in order; default: the system's "
+                         "Bluetooth.")
 KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
                         help="Branch key store file (default: <config dir>/keystore.json).")
 BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
@@ -62,6 +72,18 @@ def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -
     if not out:
         raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
     return out
+
+
+def _ble_radios(bles: list[str], hcis: list[str]) -> list[tuple[str, str | None]]:
+    """Pair each --ble address with its --hci spec (None: the system's Bluetooth)."""
+    if not hcis:
+        return [(b, None) for b in bles]
+    if len(set(hcis)) == 1:
+        return [(b, hcis[0]) for b in bles]
+    if len(hcis) != len(bles):
+        raise _fail(f"{len(hcis)} different --hci radios for {len(bles)} --ble badges: give "
+                    "one --hci for all, or one per --ble in the same order", 2)
+    return list(zip(bles, hcis, strict=True))
 
 
 async def _with(transport: Any, fn: Any) -> Any:
@@ -123,7 +145,7 @@ def register(app: typer.Typer) -> None:
                        f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s")
 
     @app.command()
-    def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: str = HCI,
+    def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
              spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
              branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
              no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
@@ -135,10 +157,13 @@ def register(app: typer.Typer) -> None:
         s = _settings()
         branch = branch or s.branch.id
         spool_dir = spool or s.spool.path or str(_default_spool())
-        targets = _targets(port, ble, hci)
+        if not port and not ble:
+            raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
+        serial = _targets(port, None, None) if port else []
+        radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
         sp, ks = Spool(spool_dir), KeyStore(keystore)
-        results = _run(_sync_all(targets, sp, ks, branch, s.branch.operator or None, not no_ack,
-                                 live=not json_out))
+        results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
+                                 not no_ack, live=not json_out))
         failed = [r for r in results
                   if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
         if json_out:
@@ -191,8 +216,45 @@ def _default_spool() -> Path:
     return data_dir() / "spool"
 
 
-async def _sync_all(targets: list[Any], spool: Any, keystore: Any, branch: str,
-                    operator: str | None, ack: bool, live: bool) -> list[Any]:
+async def _sync_all(serial: list[Any], radios: list[tuple[str, str | None]], spool: Any,
+                    keystore: Any, branch: str, operator: str | None, ack: bool,
+                    live: bool) -> list[Any]:
+    """Sync the serial transports and the BLE badges (address, HCI spec) concurrently,
+    opening one bumble radio per distinct HCI spec for all the badges on it."""
+    from companion.transport import make_transport
+    from companion.transport.ble import BleTransport
+
+    async with contextlib.AsyncExitStack() as stack:
+        devices: dict[str, Any] = {}
+        for spec in dict.fromkeys(h for _, h in radios if h):
+            devices[spec] = await stack.enter_async_context(_open_radio(spec))
+        targets = serial + [BleTransport(a, bumble_device=devices[h]) if h
+                            else make_transport(ble=a) for a, h in radios]
+        return await _sync_targets(targets, spool, keystore, branch, operator, ack, live)
+
+
+@contextlib.asynccontextmanager
+async def _open_radio(spec: str) -> AsyncIterator[Any]:
+    """companion.blescan.radio, with a failure to open it as one LinkError."""
+    from companion.blescan import radio
+    from companion.sync_errors import LinkError
+
+    cm = radio(spec)
+    try:
+        dev = await cm.__aenter__()
+    except Exception as exc:  # noqa: BLE001 - bumble raises many types
+        raise LinkError(f"cannot open BLE HCI transport {spec}: {exc}") from None
+    try:
+        yield dev
+    except BaseException as exc:
+        if not await cm.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await cm.__aexit__(None, None, None)
+
+
+async def _sync_targets(targets: list[Any], spool: Any, keystore: Any, branch: str,
+                        operator: str | None, ack: bool, live: bool) -> list[Any]:
     from companion.sync import sync_badge
     from companion.sync_errors import SyncError
 
