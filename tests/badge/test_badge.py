@@ -219,3 +219,33 @@ def test_deploy_installs_main_py(tmp_path):
     i = argv.index(":main.py")
     assert argv[i - 1] == str(tmp_path / "main.py") and argv[i - 3:i - 1] == ["fs", "cp"]
     assert argv.index(":main.py") < argv.index("soft-reset")
+
+
+def test_store_medium_is_formatted_only_when_it_holds_no_littlefs(micropython):
+    code = """
+import json
+from firmware.hw import storage
+from firmware.ramdisk import RAMBlockDev
+out = {}
+blank = RAMBlockDev(4096, 32)
+out['blank'] = storage.mount({}, blank, '/m1').formatted
+again = storage.mount({}, blank, '/m1').formatted  # a second boot: mounts, no format
+out['again'] = again
+broken = RAMBlockDev(4096, 32)
+import vfs
+vfs.VfsLfs2.mkfs(broken)
+for b in (0, 1):  # both superblock copies damaged after the name: no longer mounts
+    for i in range(16, 64):
+        broken.data[b * 4096 + i] ^= 0x5A
+before = bytes(broken.data)
+try:
+    storage.mount({}, broken, '/m2')
+    out['broken'] = 'mounted'
+except storage.StorageError as e:
+    out['broken'] = str(e)
+out['untouched'] = bytes(broken.data) == before
+print(json.dumps(out))
+"""
+    out = json.loads(micropython(code=code).stdout.decode().strip().splitlines()[-1])
+    assert out["blank"] is True and out["again"] is False
+    assert "does not mount" in out["broken"] and out["untouched"]
