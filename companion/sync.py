@@ -113,6 +113,7 @@ class EnrollResult:
     previous_branch: str | None
     previous_agent: str | None
     clock_drift_s: int
+    config: dict[str, int] | None = None  # the badge's config after enrollment, if set
 
 
 ProgressFn = Callable[[Progress], None]
@@ -255,11 +256,14 @@ def _operator() -> str:
 
 
 async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str, agent: str,
-                       set_time: bool = True, timeout_s: float = 10.0) -> EnrollResult:
+                       set_time: bool = True, config: dict[str, int] | None = None,
+                       timeout_s: float = 10.0) -> EnrollResult:
     """Pair the badge with ``branch`` and ``agent``; a new secret goes to both ends.
 
-    An enrolled badge of this branch is re-enrolled (moved to ``agent``; its clips stay,
-    re-wrapped under the new key); a badge of another branch is refused."""
+    Then the badge's clock is set (``set_time``) and, given ``config`` (keys of
+    firmware.sync.state.CONFIG_DEFAULTS, e.g. the companion settings' ``[badge]`` table),
+    its config. An enrolled badge of this branch is re-enrolled (moved to ``agent``; its
+    clips stay, re-wrapped under the new key); a badge of another branch is refused."""
     async with BadgeClient(transport, timeout_s) as client:
         h = await client.hello()
         prev_branch, prev_agent = h.branch, h.agent
@@ -295,7 +299,8 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
         drift = 0
         if set_time:
             drift = int((await client.set_time()).get("drift_s", 0))
-    return EnrollResult(h.badge, branch, agent, prev_branch, prev_agent, drift)
+        applied = dict(await client.set_config(dict(config))) if config else None
+    return EnrollResult(h.badge, branch, agent, prev_branch, prev_agent, drift, applied)
 
 
 async def badge_status(transport: Transport, keystore: KeyStore,

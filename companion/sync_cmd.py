@@ -1,6 +1,7 @@
 """`badgekit companion enroll | sync | status`: the sync protocol's commands.
 
     badgekit companion enroll --port /dev/pts/N --agent NAME [--branch B] [--keystore F]
+        (also sets the badge's clock, and its config from the settings' [badge] table)
     badgekit companion sync --port /dev/pts/N [--port ...] [--ble ADDR ...] [--hci SPEC ...]
                             --spool DIR
     badgekit companion status --port /dev/pts/N --json
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -133,16 +135,20 @@ def register(app: typer.Typer) -> None:
         from companion.keystore import KeyStore
         from companion.sync import enroll_badge
 
-        branch = branch or _settings().branch.id
+        s = _settings()
+        branch = branch or s.branch.id
+        config = dataclasses.asdict(s.badge)  # the [badge] table: the badge's config
         (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
         ks = KeyStore(keystore)
-        res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent)))
+        res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
+                                                    config=config)))
         if json_out:
             _print_json(res.__dict__)
         else:
             moved = f" (was {res.previous_agent})" if res.previous_agent else ""
             _out.print(f"enrolled badge [bold]{res.badge}[/] at branch {res.branch} for agent "
-                       f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s")
+                       f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s; "
+                       "config set from the settings' [badge] table")
 
     @app.command()
     def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,

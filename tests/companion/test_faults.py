@@ -49,6 +49,27 @@ def _sync_proc(companion: Companion, port: str, spool: Path) -> subprocess.Popen
                             stderr=subprocess.PIPE, text=True, env=companion.subprocess_env())
 
 
+def test_enroll_sets_the_badge_config_from_the_settings(tray, companion):
+    b = tray("cfg-1", clips=1)
+    settings = companion.home / "cfg" / "companion.toml"
+    settings.write_text("[branch]\nid = 'branch-01'\n\n[badge]\ngain_db = 12\n"
+                        "vad_sensitivity = 0\nmax_clip_s = 45\nmax_session_min = 90\n"
+                        "storage_warn_pct = 70\n")
+    want = {"gain_db": 12, "vad_sensitivity": 0, "max_clip_s": 45, "max_session_min": 90,
+            "storage_warn_pct": 70}
+    res = companion("enroll", "--port", b.port, "--agent", "Agent A", "--json")
+    assert _json(res)["config"] == want
+    assert _json(companion("config", "get", "--port", b.port, "--json"))["config"] == want
+    # a changed [badge] table reaches the badge at the next (re-)enrollment
+    settings.write_text("[branch]\nid = 'branch-01'\n\n[badge]\nmax_clip_s = 600\n")
+    assert companion("enroll", "--port", b.port, "--agent", "Agent B").exit_code == 0
+    got = _json(companion("config", "get", "--port", b.port, "--json"))["config"]
+    assert got == {"gain_db": 0, "vad_sensitivity": 2, "max_clip_s": 600,
+                   "max_session_min": 240, "storage_warn_pct": 80}
+    kinds = [e["event"] for e in _json(companion("logs", "--port", b.port, "--json"))["events"]]
+    assert kinds.count("config_set") == 2
+
+
 def test_reenrol_moves_a_badge_to_another_agent_keeping_its_clips(tray, companion):
     b = tray("move-1", clips=4)
     assert companion("enroll", "--port", b.port, "--agent", "Agent A").exit_code == 0
