@@ -88,6 +88,28 @@ def _ble_radios(bles: list[str], hcis: list[str]) -> list[tuple[str, str | None]
     return list(zip(bles, hcis, strict=True))
 
 
+def _reachable(settings: Any, hcis: list[str], keystore: str | None
+               ) -> tuple[list[str], list[str], list[str]]:
+    """Serial ports and BLE addresses of the reachable badges this branch can sync (what
+    `scan` finds: USB badge ports, the settings' extra ports, BLE on the system radio or on
+    the one --hci), plus a line for every badge or port left out and why."""
+    from companion.scan import run_scan
+
+    if len(set(hcis)) > 1:
+        raise _fail("with several --hci radios, name the badges with --ble", 2)
+    found = _run(run_scan(settings, hci=hcis or None, keystore=keystore))
+    ports: list[str] = []
+    bles: list[str] = []
+    skipped = [f"{r['address']}: {r['reason']}" for r in found.skipped]
+    for r in found.badges:
+        if r.ours and r.authenticated:
+            (ports if r.transport == "serial" else bles).append(r.address)
+        else:
+            why = r.problem or ("not enrolled" if not r.enrolled else f"enrolled at branch {r.branch}")
+            skipped.append(f"{r.badge_id} ({r.address}): {why}")
+    return ports, bles, skipped
+
+
 async def _with(transport: Any, fn: Any) -> Any:
     async with transport:
         return await fn(transport)
@@ -156,15 +178,22 @@ def register(app: typer.Typer) -> None:
              branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
              no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
                                          "badges keep their clips.")) -> None:
-        """Copy every clip off the badges into the spool, verified, then acknowledge them."""
+        """Copy every clip off the badges into the spool, verified, then acknowledge them.
+
+        With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
         from companion.keystore import KeyStore
         from companion.spool import Spool
 
         s = _settings()
         branch = branch or s.branch.id
         spool_dir = spool or s.spool.path or str(_default_spool())
-        if not port and not ble:
-            raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
+        if not port and not ble:  # no badge named: every reachable badge of this branch
+            port, ble, skipped = _reachable(s, list(hci or []), keystore)
+            for why in skipped:
+                _err.print(f"skipped: {escape(why)}", soft_wrap=True)
+            if not port and not ble:
+                raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
+                            "name one with --port PATH or --ble ADDRESS")
         serial = _targets(port, None, None) if port else []
         radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
         sp, ks = Spool(spool_dir), KeyStore(keystore)
