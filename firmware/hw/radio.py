@@ -9,6 +9,9 @@
   (``TX_UUID``; the badge's frames). Both carry the same byte stream as the serial
   link (firmware.sync.frame), cut to the connection's MTU (up to 247, ATT payload
   MTU - 3 per notification).
+- One central at a time: a second central that connects while one is connected is
+  disconnected at once (``stats["refused"]``); the first one's session, MTU and pending
+  bytes are left as they were.
 - A central that has not authenticated within ``auth_timeout_ms`` is disconnected, so a
   stranger cannot keep the badge's one connection busy.
 - Flow control: ``gatts_notify`` raises OSError when the stack has no buffer left
@@ -85,10 +88,16 @@ class Radio:
     # ---- radio events (scheduled IRQs on the badge, loop callbacks under the shim) ------
     def _irq(self, event, data):
         if event == _IRQ_CENTRAL_CONNECT:
+            if self.conn is not None and self.conn != data[0]:
+                # busy with a central: refuse the newcomer, keep the open session as it is
+                self.stats["refused"] = self.stats.get("refused", 0) + 1
+                self.ble.gap_disconnect(data[0])
+                return
             self.conn = data[0]
             self.conn_ms = link.ticks_ms()
             self.mtu = 23
             self.held = b""
+            self.ble.gatts_read(self.rx_h)  # drop what an earlier central left unread
             self.server.reset()
             self.stats["connections"] += 1
         elif event == _IRQ_CENTRAL_DISCONNECT:
@@ -97,10 +106,11 @@ class Radio:
                 self.server.reset()
                 self.advertise()
         elif event == _IRQ_GATTS_WRITE:
-            if data[1] == self.rx_h:
+            if data[1] == self.rx_h and data[0] == self.conn:
                 self.rx_ready = True
         elif event == _IRQ_MTU_EXCHANGED:
-            self.mtu = data[1]
+            if data[0] == self.conn:
+                self.mtu = data[1]
         self.wake.set()
 
     def advertise(self):

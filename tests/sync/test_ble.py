@@ -147,3 +147,43 @@ async def test_a_central_that_never_authenticates_is_dropped(tmp_path):
                 assert (await c.info())["enrolled"]
     finally:
         await b.stop()
+
+
+async def test_a_second_central_is_refused_while_a_session_is_open(tmp_path):
+    """One central at a time: a newcomer is disconnected, the open session carries on."""
+    from bumble.hci import Address
+
+    sides = make_clips(tmp_path / "c", "bk-one", 2, blocks_each=40)
+    link = VirtualLink()
+    comp, other = link.add_device("companion"), link.add_device("second-phone")
+    await comp.power_on()
+    await other.power_on()
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w")
+    ks = KeyStore(tmp_path / "keys.json")
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch="b1", agent="A")
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            mtu = t.mtu
+            async with BadgeClient(t) as c:
+                await connect(c, ks, "b1")
+                session = b.radio.server.session
+                assert session is not None
+                # the badge advertises while connected (a status refresh does, and the
+                # stack allows several connections), so a second phone gets through
+                b.radio.advertise()
+                conn = await asyncio.wait_for(other.connect(Address(b.address)), 10)
+                assert conn is not None
+                deadline = asyncio.get_running_loop().time() + 10
+                while other.connections:  # the badge hangs up on the newcomer
+                    assert asyncio.get_running_loop().time() < deadline, "newcomer kept"
+                    await asyncio.sleep(0.02)
+                assert b.radio.stats["refused"] == 1
+                assert b.radio.server.session is session and b.radio.mtu == mtu == 247
+                info = await c.info()  # the first session still answers, authenticated
+                assert info["enrolled"] and info["storage"]["clips"]["closed"] == 2
+            rep = await sync_badge(t, Spool(tmp_path / "spool"), ks, branch="b1")
+        assert rep.ok and rep.synced == 2
+        check_spool(tmp_path / "spool", sides)
+    finally:
+        await b.stop()
