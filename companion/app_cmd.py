@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from companion import settings as st
+from companion.cliopts import BRANCH, HCI, KEYSTORE
+from companion.cliopts import fail as _fail
 
 __all__ = ["register"]
 
@@ -29,20 +31,8 @@ SETTINGS = typer.Option(None, "--settings", help="Settings file to use instead o
                         envvar="BADGEKIT_COMPANION_SETTINGS")
 PORT = typer.Option(None, "--port", help="Serial port of the badge (e.g. /dev/ttyACM0).")
 BLE = typer.Option(None, "--ble", help="BLE address of the badge.")
-HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
-                   help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); "
-                        "default: the system's Bluetooth.")
-KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
-                        help="Branch key store file (default: <config dir>/keystore.json).")
-BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
 TIMEOUT = typer.Option(None, "--connect-timeout-s", help="Give up on a silent badge after (s).")
 
-
-def _fail(msg: str, code: int = 1) -> typer.Exit:
-    from rich.markup import escape
-
-    _err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _load(path: str | None, flags: dict[str, Any] | None = None) -> st.CompanionSettings:

@@ -32,6 +32,9 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE
+from companion.cliopts import fail as _fail
+
 __all__ = ["register"]
 
 _out = Console(highlight=False)
@@ -39,22 +42,11 @@ _err = Console(stderr=True, highlight=False)
 
 PORTS = typer.Option(None, "--port", help="Serial port of a badge (repeat for several).")
 BLES = typer.Option(None, "--ble", help="BLE address of a badge (repeat for several).")
-HCI = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
-                   help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); "
-                        "default: the system's Bluetooth.")
 HCIS = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
                     help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); one "
                          "for every --ble, or one per --ble in order; default: the system's "
                          "Bluetooth.")
-KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
-                        help="Branch key store file (default: <config dir>/keystore.json).")
-BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
-JSON = typer.Option(False, "--json", help="Print one JSON document.")
 
-
-def _fail(msg: str, code: int = 1) -> typer.Exit:
-    _err.print(f"[red]error:[/] {escape(msg)}", soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _settings() -> Any:
