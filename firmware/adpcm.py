@@ -347,3 +347,29 @@ def decode(data, samples):
         pos += n
         off += BLOCK_BYTES
     return out
+
+
+def encode(pcm, fast=None):
+    """Encode int16 samples (array('h')) into whole blocks; the last one padded with silence.
+
+    The host-side counterpart of `decode` (tests, benchmarks, tools); the badge itself
+    encodes block by block through `Encoder` without allocating.
+    """
+    enc = Encoder(fast)
+    n = len(pcm)
+    nblocks = blocks_for(n)
+    out = bytearray(nblocks * BLOCK_BYTES)
+    buf = array("h", bytes(2 * BLOCK_SAMPLES))
+    blk = bytearray(BLOCK_BYTES)
+    for b in range(nblocks):
+        start = b * BLOCK_SAMPLES
+        m = n - start
+        if m > BLOCK_SAMPLES:
+            m = BLOCK_SAMPLES
+        for i in range(m):
+            buf[i] = pcm[start + i]
+        for i in range(m, BLOCK_SAMPLES):
+            buf[i] = 0
+        enc.encode_block(buf, blk)
+        out[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES] = blk
+    return bytes(out)

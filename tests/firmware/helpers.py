@@ -57,15 +57,4 @@ def encode_plain(pcm: np.ndarray) -> bytes:
 
     from firmware import adpcm
 
-    enc = adpcm.Encoder()
-    buf = array("h", bytes(2 * 505))
-    out = bytearray(256)
-    blocks = []
-    for b in range(adpcm.blocks_for(len(pcm))):
-        seg = np.zeros(505, np.int16)
-        part = pcm[b * 505:(b + 1) * 505]
-        seg[: len(part)] = part
-        buf[:] = array("h", seg.astype("<i2").tobytes())
-        enc.encode_block(buf, out)
-        blocks.append(bytes(out))
-    return b"".join(blocks)
+    return adpcm.encode(array("h", pcm.astype("<i2").tobytes()))
