@@ -31,15 +31,24 @@ _BS = 4096
 
 
 class FileBlockDev:
-    """littlefs block device over a host file (extended block protocol)."""
+    """littlefs block device over a host file (extended block protocol). Every write reaches
+    the OS at once, so a killed process keeps it, like flash. `keep=True` reuses an existing
+    image (a badge's flash across a reset); otherwise the file starts blank."""
 
-    def __init__(self, path, count):
+    def __init__(self, path, count, keep=False):
         self.n = count
-        with open(path, "wb") as f:
-            blank = b"\xff" * _BS
-            for _ in range(count):
-                f.write(blank)
-        self.f = open(path, "r+b")
+        self.f = None
+        if keep:
+            try:
+                self.f = open(path, "r+b")
+            except OSError:
+                pass
+        if self.f is None:
+            with open(path, "wb") as f:
+                blank = b"\xff" * _BS
+                for _ in range(count):
+                    f.write(blank)
+            self.f = open(path, "r+b")
         self.blank = b"\xff" * _BS  # no allocation later: littlefs may call us with the heap locked
 
     def readblocks(self, block, buf, offset=0):
@@ -49,6 +58,7 @@ class FileBlockDev:
     def writeblocks(self, block, buf, offset=None):
         self.f.seek(block * _BS + (offset or 0))
         self.f.write(buf)
+        self.f.flush()
 
     def ioctl(self, op, arg):
         if op == 4:
@@ -58,6 +68,7 @@ class FileBlockDev:
         if op == 6:
             self.f.seek(arg * _BS)
             self.f.write(self.blank)
+            self.f.flush()
         return 0
 
 

@@ -21,43 +21,7 @@ import time
 
 import machine
 
-_BS = 4096
-
-
-class FileBlockDev:
-    """littlefs block device over a host file, created blank once, kept across runs."""
-
-    def __init__(self, path, count):
-        self.n = count
-        try:
-            self.f = open(path, "r+b")
-        except OSError:
-            with open(path, "wb") as f:
-                blank = b"\xff" * _BS
-                for _ in range(count):
-                    f.write(blank)
-            self.f = open(path, "r+b")
-        self.blank = b"\xff" * _BS
-
-    def readblocks(self, block, buf, offset=0):
-        self.f.seek(block * _BS + offset)
-        self.f.readinto(buf)
-
-    def writeblocks(self, block, buf, offset=None):
-        self.f.seek(block * _BS + (offset or 0))
-        self.f.write(buf)
-        self.f.flush()  # in the OS once written: a killed process keeps it, like flash
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return self.n
-        if op == 5:
-            return _BS
-        if op == 6:
-            self.f.seek(arg * _BS)
-            self.f.write(self.blank)
-            self.f.flush()
-        return 0
+from badgekit.sim.badge_mp import FileBlockDev
 
 
 class RunningRTC(machine.RTC):
@@ -120,7 +84,7 @@ def main(cfg):
             return LoopMic(cfg["wav"])
     elif cfg.get("mic") == "none":
         del machine.I2S
-    dev = FileBlockDev(cfg["flash"], cfg.get("blocks", 512)) if cfg.get("flash") else None
+    dev = FileBlockDev(cfg["flash"], cfg.get("blocks", 512), keep=True) if cfg.get("flash") else None
     opts = {"badge_id": cfg["badge"], "rev": cfg.get("rev"), "bdev": dev,
             "state_dir": cfg["state_dir"], "mic": mic, "serial": cfg["fd"], "ble": True,
             "frame_us": cfg.get("frame_us", 19900), "wdt_ms": 0,
