@@ -88,15 +88,18 @@ class Checker:
         def count(dev, kind, block, off, buf):
             counter[0] += 1
 
-        dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(snap))
-        dev.on_write = count
-        try:
-            ramdisk.mount(dev, "/n")
-            s = clipstore.ClipStore("/n/store", KEY)
-            s.index.close_handle()
-        except Exception as e:
-            self.fail(f"nested dry boot: {e}")
-        ramdisk.umount("/n")
+        def boot(on_write, what):
+            dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(snap))
+            dev.on_write = on_write
+            try:
+                ramdisk.mount(dev, "/n")
+                s = clipstore.ClipStore("/n/store", KEY)
+                s.index.close_handle()
+            except Exception as e:
+                self.fail(f"{what}: {e}")
+            ramdisk.umount("/n")
+
+        boot(count, "nested dry boot")
         if counter[0] == 0:
             return
         target = random.randint(0, counter[0] - 1)
@@ -116,15 +119,7 @@ class Checker:
             counter[0] += 1
 
         counter[0] = 0
-        dev = ramdisk.RAMBlockDev(BS, NBLK, bytes(snap))
-        dev.on_write = cut
-        try:
-            ramdisk.mount(dev, "/n")
-            s = clipstore.ClipStore("/n/store", KEY)
-            s.index.close_handle()
-        except Exception as e:
-            self.fail(f"nested boot: {e}")
-        ramdisk.umount("/n")
+        boot(cut, "nested boot")
         if got:
             self.nested += 1
             self.where = ("nested", target)
