@@ -26,6 +26,7 @@ CONFIG_DOCS = {
     "max_clip_s": "longest clip before a seamless split (s)",
     "max_session_min": "a session stops by itself after (min)",
     "storage_warn_pct": "warn (LED, status) at this storage use (%)",
+    "case_id": "customer/case id for the meeting recording now or the next one (\"\" clears)",
 }
 
 
@@ -174,8 +175,9 @@ async def set_time(settings: CompanionSettings, target: Target) -> dict[str, Any
         return {"badge_id": s.badge, "clock": r.get("clock"), "drift_s": float(r.get("drift_s", 0))}
 
 
-def parse_assignments(items: list[str]) -> dict[str, int]:
-    """``["gain_db=6", "max_clip_s", "120"]`` -> ``{"gain_db": 6, "max_clip_s": 120}`` (checked)."""
+def parse_assignments(items: list[str]) -> dict[str, int | str]:
+    """``["gain_db=6", "max_clip_s", "120"]`` -> ``{"gain_db": 6, "max_clip_s": 120}`` (checked);
+    ``case_id`` takes text (``case_id=C-2024-0017``)."""
     from firmware.sync.state import config_error
 
     pairs: list[tuple[str, str]] = []
@@ -191,8 +193,14 @@ def parse_assignments(items: list[str]) -> dict[str, int]:
         else:
             raise OpsError(f"{it}: give a value (KEY=VALUE)")
         pairs.append((k.strip().replace("-", "_"), v.strip()))
-    out: dict[str, int] = {}
+    out: dict[str, int | str] = {}
     for k, v in pairs:
+        if k == "case_id":
+            err = config_error(k, v)
+            if err:
+                raise OpsError(err)
+            out[k] = v
+            continue
         try:
             val = int(v)
         except ValueError:
@@ -213,6 +221,8 @@ async def config_get(settings: CompanionSettings, target: Target,
         cfg = await _call(s.client.get_config(), target)
     if key is not None:
         key = key.replace("-", "_")
+        if key == "case_id":  # only in the reply while one is pending
+            cfg.setdefault("case_id", "")
         if key not in cfg:
             raise OpsError(f"unknown config key {key} (keys: {', '.join(sorted(cfg))})")
         cfg = {key: cfg[key]}
@@ -220,7 +230,7 @@ async def config_get(settings: CompanionSettings, target: Target,
 
 
 async def config_set(settings: CompanionSettings, target: Target,
-                     changes: dict[str, int]) -> dict[str, Any]:
+                     changes: dict[str, int | str]) -> dict[str, Any]:
     async with connect(settings, target) as s:
         cfg = await _call(s.client.set_config(changes), target)
     return {"badge_id": s.badge, "config": cfg, "changed": sorted(changes)}

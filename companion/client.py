@@ -66,6 +66,8 @@ class BadgeClient:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.stray_errors: list[dict[str, Any]] = []
+        self.cases: dict[str, str] = {}
+        """Session -> case id the agent set on the badge (from the last ``list_clips``)."""
 
     # ---- plumbing ----------------------------------------------------------------
     async def start(self) -> None:
@@ -206,6 +208,8 @@ class BadgeClient:
         start: int | None = 0
         while start is not None:
             r = await self.request(proto.LIST, {"start": start, "max": 12})
+            if start == 0:
+                self.cases = _cases(r.get("cases"))
             for c in r.get("clips", []):
                 out.append(ClipEntry(c["clip_id"], int(c["seq"]), int(c["size"]), c["sha256"],
                                      c["state"], int(c.get("samples", 0)), bool(c.get("recovered"))))
@@ -244,7 +248,7 @@ class BadgeClient:
     async def get_config(self) -> dict[str, Any]:
         return await self.request(proto.GET_CONFIG)
 
-    async def set_config(self, values: dict[str, int]) -> dict[str, Any]:
+    async def set_config(self, values: dict[str, int | str]) -> dict[str, Any]:
         return await self.request(proto.SET_CONFIG, values)
 
     async def enroll(self, branch: str, agent: str, secret: bytes) -> dict[str, Any]:
@@ -262,6 +266,18 @@ class BadgeClient:
             out.extend(r.get("events", []))
             start = r.get("next")
         return out
+
+
+def _cases(raw: Any) -> dict[str, str]:
+    """The LIST reply's ``cases`` ([session, case id] pairs); anything malformed is dropped."""
+    from firmware.sync.state import case_error
+
+    out: dict[str, str] = {}
+    for e in raw if isinstance(raw, list) else []:
+        if (isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], str)
+                and e[1] and case_error(e[1]) is None):
+            out[e[0]] = e[1]
+    return out
 
 
 def _json(payload: bytes) -> dict[str, Any]:

@@ -168,8 +168,12 @@ class Spool:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}") from None
 
     def commit(self, badge: str, inc: Incoming, *, clip_id: str, seq: int, expect_sha256: str,
-               custody: dict[str, Any]) -> Committed:
+               custody: dict[str, Any], cases: dict[str, str] | None = None) -> Committed:
         """Verify a complete incoming clip and move it into place with its custody record.
+
+        ``cases`` maps a session to the case id the agent set on the badge for it; the
+        clip's sidecar and custody record then carry ``case_id`` (the audio and its hashes
+        are untouched: the case id is not part of the clip).
 
         Raises VerifyError (the partial file is moved to ``.rejected``) or SpoolError."""
         from firmware import clipfmt
@@ -214,9 +218,14 @@ class Spool:
             "received_epoch": time.time(), "host": socket.gethostname(),
             **custody,
         }
+        side = info.sidecar()
+        case_id = (cases or {}).get(h.session)
+        if case_id:
+            side["case_id"] = record["case_id"] = case_id
+            record["case_source"] = "badge"
         try:
             sdir.mkdir(parents=True, exist_ok=True)
-            _write_atomic(sdir / f"{clip_id}.json", json.dumps(info.sidecar(), indent=2, sort_keys=True))
+            _write_atomic(sdir / f"{clip_id}.json", json.dumps(side, indent=2, sort_keys=True))
             os.replace(inc.path, wav)
             _fsync_dir(sdir)
             _write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))

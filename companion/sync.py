@@ -167,7 +167,8 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
         got = 0
         for c in clips:
             prog.current = c.clip_id
-            r, n = await _sync_clip(client, spool, h.badge, c, chunk, custody, prog, progress, ack)
+            r, n = await _sync_clip(client, spool, h.badge, c, chunk, custody, prog, progress, ack,
+                                    client.cases)
             got += n
             results.append(r)
             prog.clips_done += 1
@@ -184,7 +185,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
 
 async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry, chunk: int,
                      custody: dict[str, Any], prog: Progress, progress: ProgressFn | None,
-                     ack: bool) -> tuple[ClipResult, int]:
+                     ack: bool, cases: dict[str, str] | None = None) -> tuple[ClipResult, int]:
     if c.state not in ("closed", "synced"):
         return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
                           f"clip is {c.state} on the badge; kept there for inspection"), 0
@@ -225,7 +226,8 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
             raise
         try:
             spool.commit(badge, inc, clip_id=c.clip_id, seq=c.seq, expect_sha256=c.sha256,
-                         custody=dict(custody, resumed=attempt > 1 or received < c.size))
+                         custody=dict(custody, resumed=attempt > 1 or received < c.size),
+                         cases=cases)
         except VerifyError as exc:
             if attempt == 1 and received < c.size:
                 prog.done_bytes -= c.size  # a resumed clip failed: fetch it whole once more

@@ -323,7 +323,14 @@ class Badge:
                 self.log("session_start", session=sess.session)
             else:
                 self.log("session_stop", session=sess.session, reason=sess.stop_reason)
+            self.take_case()
         return done
+
+    def take_case(self):
+        """Stamp the case id the agent set on the meeting recording now (sync state)."""
+        st, sess = self.st, self.sess
+        if st is not None:
+            st.take_case(sess.session if sess is not None and sess.recording else None)
 
     def _free_pct(self):
         medium = self.medium
@@ -337,6 +344,7 @@ class Badge:
         if self.st is None:
             return
         cfg = self.st.config
+        self.take_case()
         store = self.store
         if self.sess is not None and store is not None:
             self.sess.recorder_opts = recorder_opts(cfg)

@@ -98,6 +98,9 @@ def info(b):
         rec = {"state": "recording" if sess.recording else "idle", "session": sess.session,
                "resumed": sess.resumed, "stop_reason": sess.stop_reason,
                "frames": b.frames, "late_max_ms": b.late_max_us // 1000}
+        if b.st is not None:
+            rec["case_id"] = b.st.case_of(sess.session) if sess.session else None
+            rec["case_pending"] = b.st.case_id or None
     store = b.store
     warnings = store.status().get("warnings", []) if store is not None else []
     out = {}  # type: dict

@@ -19,9 +19,18 @@ def set_time(srv, req):
     return {"clock": srv.state.now(), "drift_s": drift}
 
 
+def _config(st):
+    """The config reply: the int settings, plus ``case_id`` while one is pending."""
+    if not st.case_id:
+        return st.config
+    out = dict(st.config)
+    out["case_id"] = st.case_id
+    return out
+
+
 def get_config(srv, req):
     srv.need_session()
-    return srv.state.config
+    return _config(srv.state)
 
 
 def set_config(srv, req):
@@ -32,11 +41,16 @@ def set_config(srv, req):
         err = config_error(k, req[k])
         if err:
             raise Reject(proto.E_CONFIG, err)
-    srv.state.config.update(req)
+    st = srv.state
+    for k in req:
+        if k == "case_id":
+            st.set_case(req[k])  # stamped on its meeting by the badge (BadgeState.take_case)
+        else:
+            st.config[k] = req[k]
     if "storage_warn_pct" in req:
         srv.store.warn_pct = req["storage_warn_pct"]
-    srv.state.log("config_set", keys=list(req))
-    return srv.state.config
+    st.log("config_set", keys=list(req))
+    return _config(st)
 
 
 def enroll(srv, req):

@@ -235,6 +235,8 @@ class Server:
         while True:  # as many entries as fit in one reply frame
             nxt = start + len(clips)
             out = {"clips": clips, "total": total, "next": nxt if nxt < total else None}
+            if start == 0 and self.state.cases:  # the case id of each tagged meeting
+                out["cases"] = self.state.cases
             if len(clips) <= 1 or len(json.dumps(out)) <= self.chunk_max:
                 return out
             clips.pop()
