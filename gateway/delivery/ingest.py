@@ -284,9 +284,12 @@ class GatewayState:
         common = {**self.ident, "badge": badge, "session": session, "revision": revision,
                   "generated_at": _now_iso()}
         msgs: list[Message] = []
+        sidecars = [json.loads(c["sidecar"]) for c in good]
+        case_id = next((s["case_id"] for s in sidecars if isinstance(s.get("case_id"), str)
+                        and s["case_id"]), None)  # set by the agent on the badge
         if doc is not None:
-            transcript = {"kind": "transcript", **common, "clips": [c["clip_id"] for c in good],
-                          "transcript": doc, "vtt": vtt or ""}
+            transcript = {"kind": "transcript", **common, "case_id": case_id,
+                          "clips": [c["clip_id"] for c in good], "transcript": doc, "vtt": vtt or ""}
             msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
             for hook in self.transcript_hooks:
                 try:
@@ -294,10 +297,11 @@ class GatewayState:
                         msgs += self.publisher.messages(f"{base}/{kind}", payload, kind=kind)
                 except Exception as exc:  # noqa: BLE001 - a failing add-on must not stop delivery
                     self.error(f"session {badge}/{session}: transcript hook failed: {type(exc).__name__}: {exc}")
-            from gateway.compliance.publish import findings_document  # compliance findings
+            from gateway.compliance.casebook import CaseBook  # compliance findings
+            from gateway.compliance.publish import findings_document
 
-            findings = findings_document(doc, common, [json.loads(c["sidecar"]) for c in good],
-                                         rules=self.rules)
+            findings = findings_document(doc, common, sidecars, rules=self.rules,
+                                         cases=CaseBook(self.state_dir / "cases"))
             if findings is not None:
                 msgs += self.publisher.messages(f"{base}/findings", findings, kind="findings")
         manifest = {
