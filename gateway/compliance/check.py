@@ -65,14 +65,31 @@ def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack)
     return [_Hit(span, _reason(item, span, gap, finder, judge, ms)) for span, gap in chosen]
 
 
+def _agent_said(span: Span, finder: PhraseFinder, cues: tuple[str, ...], window: int) -> str | None:
+    """An agent cue near the hit in the same segment (the customer-only item was the agent's)."""
+    seg = finder.doc.seg
+    here = seg[span.start] if seg else 0
+    for cue in cues:
+        for sc in finder.find(cue, edits=False):
+            if (sc.start <= span.end + window and sc.end >= span.start - window
+                    and (not seg or seg[sc.start] == here)):
+                return cue
+    return None
+
+
 def _reason(item: Item, span: Span, gap: tuple[int, int] | None, finder: PhraseFinder,
             judge: ContextJudge, ms: MatchSettings) -> str | None:
-    """Why a hit does not count (near-miss, negated, disclosure, incomplete), or None."""
+    """Why a hit does not count (near-miss, agent speaking, negated, disclosure,
+    incomplete), or None."""
     w = ms.unless_window_chars
     for u in item.unless:
         if any(su.start <= span.end + w and su.end >= span.start - w
                for su in finder.find(u, edits=False)):
             return f"near-miss: {u}"
+    if item.speaker == "customer":
+        cue = _agent_said(span, finder, judge.lists.agent_cues, ms.speaker_window_chars)
+        if cue:
+            return f"speaker: agent ({cue})"
     if item.negatable:
         reason = judge.reason(span.start, span.end, gap, claim=item.kind == "prohibited")
         if reason:

@@ -78,6 +78,8 @@ class MatchSettings:
     """How far from a hit one of the item's `also` phrases must be."""
     unless_window_chars: int = 4
     """How far around a hit an `unless` near-miss phrase still cancels it."""
+    speaker_window_chars: int = 10
+    """How far around a hit of a customer-only item an agent cue marks the agent as the speaker."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class ContextLists:
     """Words that end the look-back for negation (但是, 不过)."""
     question_after: tuple[str, ...] = ("吗",)
     """Words right after a hit that make it a question, not a claim (保本吗)."""
+    agent_cues: tuple[str, ...] = ()
+    """Agent phrasing (我再讲, 随时问我): near a hit of an item said by the customer
+    (`speaker = "customer"`), in the same segment, it shows the agent said it (不明白的地方我再讲)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,8 @@ class Item:
     negatable: bool = True
     """Whether negation and disclosure context cancels a hit (default: not for required)."""
     note: str = ""
+    speaker: str | None = None
+    """"customer": only the customer says this (the pack's `agent_cues` near a hit drop it)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ def default_rules_path() -> Path:
 
 
 _ITEM_KEYS = {"id", "kind", "severity", "title", "phrases", "near", "pair", "also", "unless",
-              "negatable", "note"}
+              "negatable", "note", "speaker"}
 _PAIR_KEYS = {"first", "then", "gap", "clause"}
 _TOP_KEYS = {"pack", "matching", "context", "item"}
 
@@ -226,11 +233,14 @@ def _item(raw: Any, n: int, src: str) -> Item:
     note = raw.get("note", "")
     if not isinstance(title, str) or not isinstance(note, str):
         raise RulesError(f"{where}: 'title' and 'note' must be strings", src)
+    speaker = raw.get("speaker")
+    if speaker not in (None, "customer"):
+        raise RulesError(f"{where}: 'speaker' must be \"customer\" (or left out)", src)
     return Item(
         id=raw["id"].strip(), kind=kind, severity=severity, title=title, phrases=phrases,
         near=tuple(near), also=_strs(raw.get("also", []), f"{where}: 'also'", src),
         unless=_strs(raw.get("unless", []), f"{where}: 'unless'", src),
-        negatable=negatable, note=note,
+        negatable=negatable, note=note, speaker=speaker,
     )
 
 
