@@ -6,6 +6,10 @@ when that meeting ends. At sync the companion writes it into each clip's sidecar
 custody record, and the gateway checks the meetings of one case together (a required
 disclosure made in the first meeting counts for the second). It is the badge config key
 ``case_id`` (``badgekit companion config set case_id=ID`` does the same).
+
+With ``--session <spool>/<badge>/<session>`` instead of a badge, a meeting already synced
+is tagged in the spool (`companion.casetag`): its sidecars get the case id, its custody
+records the change, the audio and hashes stay as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ def register(app: typer.Typer) -> None:
         case_id: str = typer.Option(None, "--case", help="Case or customer id: 1-32 letters, digits, "
                                     "'-', '_' or '.'."),
         clear: bool = typer.Option(False, "--clear", help="Drop a case id not yet used."),
+        session: str = typer.Option(None, "--session", help="Tag a synced meeting in the spool "
+                                    "instead: its folder <spool>/<badge>/<session>."),
         port: str = typer.Option(None, "--port", help="Serial port of the badge."),
         ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
         hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
@@ -35,6 +41,9 @@ def register(app: typer.Typer) -> None:
 
         if case_id is not None and clear:
             raise _fail("give --case ID or --clear, not both", 2)
+        if session is not None:
+            _tag(session, case_id, clear, port, ble, settings_file, json_out)
+            return
         target = app_cmd._target(port, ble, hci, keystore)
         s = app_cmd._load(settings_file, {"branch.id": branch})
         if case_id is None and not clear:
@@ -59,3 +68,24 @@ def register(app: typer.Typer) -> None:
             app_cmd._print_json(res)
         else:
             app_cmd._out.print(text)
+
+
+def _tag(session: str, case_id: str | None, clear: bool, port: str | None, ble: str | None,
+         settings_file: str | None, json_out: bool) -> None:
+    from companion import app_cmd
+    from companion.casetag import tag_session
+    from companion.sync import _operator
+    from companion.sync_errors import SpoolError
+
+    if port or ble or clear or not case_id:
+        raise _fail("--session tags a synced meeting: give --case ID and no badge (--port/--ble)", 2)
+    s = app_cmd._load(settings_file)
+    try:
+        rep = tag_session(session, case_id.strip(), s.branch.operator or _operator())
+    except SpoolError as exc:
+        raise _fail(str(exc), 2 if "case_id" in str(exc) else 1) from None
+    if json_out:
+        app_cmd._print_json(rep.as_dict())
+    else:
+        app_cmd._out.print(f"{rep.session}: case {rep.case_id} on {len(rep.tagged)} clip(s)"
+                           + (f", {len(rep.unchanged)} had it already" if rep.unchanged else ""))

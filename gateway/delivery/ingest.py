@@ -110,16 +110,17 @@ class GatewayState:
         worked on again; a clip id delivered before that reappears elsewhere with a
         different hash is quarantined (same hash: a harmless second copy)."""
         with self.outbox.lock:
-            row = self.outbox.db.execute("SELECT wav, sha256, status, session FROM gw_clips WHERE clip_id=?",
-                                         (clip.clip_id,)).fetchone()
+            row = self.outbox.db.execute("SELECT wav, sha256, status, session, sidecar FROM gw_clips "
+                                         "WHERE clip_id=?", (clip.clip_id,)).fetchone()
         if row is None:
             return False
-        wav, sha, status, session = row
+        wav, sha, status, session, stored = row
         if status == "quarantined":
             with self.outbox.transaction() as db:
                 db.execute("DELETE FROM gw_clips WHERE clip_id=?", (clip.clip_id,))
             return False
         if wav == str(clip.wav):
+            self._recase(clip, stored, sha)
             return True
         try:
             copy_sha = _read_json(clip.sidecar, "sidecar").get("sha256")
@@ -132,6 +133,22 @@ class GatewayState:
         self._quarantine_clip(clip, f"clip id {clip.clip_id} was already delivered from session {session} "
                                     f"with sha256 {sha[:12]}…; this copy differs", record=False)
         return True
+
+    def _recase(self, clip: SpoolClip, stored: str, sha: str) -> None:
+        """A case id set on a delivered clip afterwards (`badgekit companion case --session`):
+        keep the new sidecar and make its session due again (a new revision with the id)."""
+        try:
+            side = _read_json(clip.sidecar, "sidecar")
+            old = json.loads(stored or "{}")
+        except (_Bad, OSError, ValueError):
+            return
+        if side.get("case_id") == old.get("case_id") or side.get("sha256") != sha:
+            return
+        with self.outbox.transaction() as db:
+            db.execute("UPDATE gw_clips SET sidecar=? WHERE clip_id=?", (json.dumps(side), clip.clip_id))
+            self._touch(db, clip.badge, clip.session, time.time())
+        log.info("clip %s: case id now %s; session %s/%s is due again", clip.clip_id,
+                 side.get("case_id"), clip.badge, clip.session)
 
     # -- clips -----------------------------------------------------------------------------
 

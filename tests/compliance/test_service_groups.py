@@ -1,10 +1,13 @@
 """`gateway run` checks a case's meetings together: real speech transcribed by the running
-service, findings published through a real Mosquitto broker to a real receiver, and the
-earlier meeting remembered across a gateway restart (its state folder)."""
+service, findings published through a real Mosquitto broker to a real receiver, the
+earlier meeting remembered across a gateway restart (its state folder), and a meeting
+tagged in the spool after it was delivered (`badgekit companion case --session`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,17 +58,32 @@ def test_running_gateway_publishes_the_group_result_across_a_restart(
     rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out))
     rx.start()
     try:
-        _meeting(spool, "S0001", speech["IT0011W0001"], 1_790_000_000, "K-7")  # 换一首歌
-        _run(spool, state, broker, rules, whisper_model.path)
-        rx.run(until=lambda s: (out / "acme/sh01/B0001/S0001/findings.json").exists(), timeout_s=20)
-
-        # a second meeting of the same customer and one of another, after a restart
         quiet = speech["TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000"]  # 我有的时候说不清楚你们知道吗
-        _meeting(spool, "S0002", quiet, 1_790_100_000, "K-7")
-        _meeting(spool, "S0003", quiet, 1_790_200_000, "K-8")
+        _meeting(spool, "S0001", speech["IT0011W0001"], 1_790_000_000, "K-7")  # 换一首歌
+        _meeting(spool, "S0002", quiet, 1_790_100_000, None)  # the agent forgot the case id
         _run(spool, state, broker, rules, whisper_model.path)
         rx.run(until=lambda s: all((out / "acme/sh01/B0001" / x / "findings.json").exists()
-                                   for x in ("S0002", "S0003")), timeout_s=20)
+                                   for x in ("S0001", "S0002")), timeout_s=20)
+        assert "group" not in _findings(out, "S0002")
+        wav = next((spool / "B0001" / "S0002").glob("*.wav"))
+        before = hashlib.sha256(wav.read_bytes()).hexdigest()
+
+        # staff tag the delivered meeting; another customer's meeting arrives; the gateway restarts
+        env = {**os.environ, "BADGEKIT_CONFIG": str(tmp_path / "cfg")}
+        env.pop("BADGEKIT_COMPANION_SETTINGS", None)
+        r = subprocess.run([sys.executable, "-m", "badgekit", "companion", "case", "--case", "K-7",
+                            "--session", str(spool / "B0001" / "S0002"), "--json"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["tagged"] == [wav.stem]
+        custody = json.loads(wav.with_name(wav.stem + ".custody.json").read_text())
+        assert custody["case_id"] == "K-7" and custody["case_source"] == "companion"
+        assert custody["case_history"][0]["previous"] is None
+        assert hashlib.sha256(wav.read_bytes()).hexdigest() == before  # the audio is untouched
+        _meeting(spool, "S0003", quiet, 1_790_200_000, "K-8")
+        _run(spool, state, broker, rules, whisper_model.path)
+        rx.run(until=lambda s: (out / "acme/sh01/B0001/S0003/findings.json").exists()
+               and "group" in _findings(out, "S0002"), timeout_s=20)
     finally:
         rx.close()
 
