@@ -4,9 +4,11 @@ Rules live in TOML (`rules/life_savings.toml` is the default pack for life and s
 products). `check_session(transcript_json, rules)` checks one transcript and returns
 `Findings` (`.to_json()` is the payload of `badgekit gateway check --json` and of the
 MQTT findings topic); `check_group` carries required items across sessions of one
-customer or case; `execution_rates` gives per-agent, per-item rates (开口率).
+customer or case; `execution_rates` gives per-agent, per-item rates (开口率); `CaseBook` keeps a case's
+meetings for the gateway's related-group checks (docs/compliance.md).
 """
 
+from gateway.compliance.casebook import CaseBook
 from gateway.compliance.check import check_group, check_session, check_text
 from gateway.compliance.errors import ComplianceError, RulesError, TranscriptError
 from gateway.compliance.findings import Evidence, Findings, ItemResult
@@ -15,6 +17,7 @@ from gateway.compliance.rules import Item, RulePack, default_rules_path, load_ru
 from gateway.compliance.transcript import Segment, Transcript, load_transcript, parse_transcript
 
 __all__ = [
+    "CaseBook",
     "ComplianceError",
     "Evidence",
     "Findings",
