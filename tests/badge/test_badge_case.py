@@ -48,18 +48,18 @@ async def _get_config(port: str, ks: KeyStore) -> dict:
 
 
 def _meeting(b: BadgeProc) -> str:
-    """Record one meeting with at least one closed clip; return its session id."""
-    closed = b.status()["store"]["clips"]["closed"]
+    """Start a meeting and wait until a clip of it is being written; return its session id
+    (stopping the meeting closes that clip)."""
     b.press(100)
-    st = wait_for(lambda: (s := b.status())["recording"]["state"] == "recording" and s, what="recording")
-    wait_for(lambda: b.status()["store"]["clips"]["closed"] > closed, what="a clip recorded")
+    st = wait_for(lambda: (s := b.status())["recording"]["state"] == "recording"
+                  and s["store_open_clip"] and s, what="a clip being recorded")
     return str(st["recording"]["session"])
 
 
 def _stop(b: BadgeProc) -> dict:
     b.press(1000)
     st = wait_for(lambda: (s := b.status())["recording"]["state"] == "idle" and s, what="stopped")
-    time.sleep(1.0)  # the meeting stops at 600 ms of the 1 s hold: let the button go first
+    time.sleep(1.0)  # the meeting stops at 600 ms of the 1 s hold: let the hold end and settle
     return st
 
 
