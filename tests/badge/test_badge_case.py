@@ -81,6 +81,8 @@ async def test_case_id_reaches_the_sidecars_of_its_meeting_only(tmp_path, meetin
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout) == {"badge_id": BADGE, "case_id": "K-2026.0017"}
         assert b.status()["recording"]["case_pending"] == "K-2026.0017"
+        r = _companion(tmp_path, "case", "--port", b.port, "--keystore", str(ks_path), "--branch", BRANCH)
+        assert r.returncode == 0 and "K-2026.0017 is set" in r.stdout, r.stderr
 
         first = _meeting(b)
         assert b.status()["recording"]["case_id"] == "K-2026.0017"
@@ -97,6 +99,12 @@ async def test_case_id_reaches_the_sidecars_of_its_meeting_only(tmp_path, meetin
         _stop(b)
         with pytest.raises(BadgeReplyError, match="case_id may hold only"):
             await _set_case(b.port, ks, "K 1; drop")  # the badge checks it too
+        # an id set by mistake is dropped before any meeting takes it
+        await _set_case(b.port, ks, "WRONG-1")
+        r = _companion(tmp_path, "case", "--clear", "--port", b.port, "--keystore", str(ks_path),
+                       "--branch", BRANCH, "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["case_id"] is None, r.stderr
+        assert b.status()["recording"]["case_pending"] is None
 
         async with SerialTransport(b.port) as t:
             rep = await sync_badge(t, Spool(spool_dir), ks, branch=BRANCH)
