@@ -20,6 +20,7 @@ phases). 0478_00017 has no verified reference and is left out of the meetings.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -56,6 +57,8 @@ def main() -> int:
     ap.add_argument("--pause", type=float, nargs=2, default=[1.0, 4.0])
     ap.add_argument("--model", default=None, help="local CTranslate2 Whisper folder")
     ap.add_argument("--beam", type=int, default=5, help="gateway beam size")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="gateway windows decoded at once (0: one per core)")
     ap.add_argument("--max-regions", type=int, default=None, help="regions per window")
     ap.add_argument("--no-denoise", action="store_true", help="gateway without noise suppression")
     ap.add_argument("--oracle", action="store_true", help="also score noisy turns cut alone")
@@ -68,15 +71,24 @@ def main() -> int:
         return 2
     refs = manifest_references(speech)
     utts = [speech / f"{name}.wav" for name in sorted(refs)]
-    engine = load_engine(EngineSettings(model_dir=args.model, beam_size=args.beam))
-    model = engine.model
+    engine = load_engine(EngineSettings(model_dir=args.model, beam_size=args.beam,
+                                        workers=args.workers))
+    # Plain Whisper gets its own best layout: every core inside its one decode (a whole
+    # file is decoded window after window, each seeking from the last, so it cannot
+    # spread windows over cores the way the gateway does).
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(engine.model_path), device="cpu",
+                         compute_type=engine.settings.compute_type,
+                         cpu_threads=os.cpu_count() or 1, local_files_only=True)
     settings = PipelineSettings()
     if args.max_regions:
         settings = replace(settings, max_regions=args.max_regions)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
     print(f"model {engine.model_path} ({engine.settings.compute_type}), gateway beam {args.beam}, "
-          f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}")
+          f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
+          f"{engine.workers} windows at once; plain: {os.cpu_count()} threads in one decode")
 
     clean: dict[str, str] = {}
     reset_peak()

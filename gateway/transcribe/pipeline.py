@@ -11,21 +11,24 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
 3. regions are packed, in time order, into windows of at most `window_s` with
    `join_gap_ms` of quiet background between them: one encoder pass serves several
    turns, and no window holds a long silence;
-4. each window is decoded with the engine's guards (no conditioning on previous text,
-   temperature fallback, no-speech gate); words are assigned to the region under their
-   midpoint, so a segment never straddles two turns and every time maps exactly back to
-   the recording;
+4. windows are decoded `engine.workers` at a time (one thread per core each: faster than
+   every core on one window), with the engine's guards (no conditioning on previous
+   text, temperature fallback, no-speech gate); words are assigned to the region under
+   their midpoint, so a segment never straddles two turns and every time maps exactly
+   back to the recording;
 5. regions that got no words, or text no turn of that length could hold (fewer than
    `min_chars_per_s` or more than `max_chars_per_s`: a swallowed turn, or a neighbour's
-   turn copied onto it), are packed into a window of their own and decoded again; a
-   window whose text loops (`max_repeats`) is split in halves; down to one region at a
-   time, where a loop that persists keeps one copy of its unit.
+   turn copied onto it), and every region of a window whose text loops (`max_repeats`),
+   are decoded again in a next round, packed half as many to a window, down to one
+   region at a time, where a loop that persists keeps one copy of its unit. The lost
+   turns of all windows share the next round's windows: fewer encoder passes.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -63,13 +66,6 @@ class PipelineSettings:
     """At most this many regions share a window (fewer turns, less cross-talk of text)."""
     join_gap_ms: int = 600
     """Background placed between packed regions."""
-    first_beam: int | None = None
-    """Beam of the first pass (None: the engine's); a small one is fast."""
-    recheck_below: float = 0.0
-    """With `first_beam`, regions whose mean word probability is below this are decoded
-    again with the engine's beam, and the more confident text is kept."""
-    recheck_regions: int = 2
-    """Regions per window when re-checking."""
     max_chars_per_s: float = 9.0
     """More characters than this per second of a region's speech: text from elsewhere."""
     min_chars_per_s: float = 1.2
@@ -185,18 +181,20 @@ def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     return out
 
 
-def _windows(regions: list[_Region], s: PipelineSettings) -> Iterator[list[_Region]]:
-    """Group regions, in order, into windows of at most `window_s` (with the gaps)."""
-    group: list[_Region] = []
+def _windows(regions: list[_Region], s: PipelineSettings, indices: Sequence[int],
+             max_regions: int) -> Iterator[list[int]]:
+    """Group `indices` of regions, in order, into windows of at most `window_s` (with the
+    gaps) and `max_regions` regions."""
+    group: list[int] = []
     length = 0.0
     gap = s.join_gap_ms / 1000
-    for r in regions:
-        dur = len(r.audio) / _RATE
-        if group and (length + gap + dur > s.window_s or len(group) >= s.max_regions):
+    for i in indices:
+        dur = len(regions[i].audio) / _RATE
+        if group and (length + gap + dur > s.window_s or len(group) >= max_regions):
             yield group
             group, length = [], 0.0
         length += dur + (gap if group else 0.0)
-        group.append(r)
+        group.append(i)
     if group:
         yield group
 
@@ -267,10 +265,8 @@ def _split(raws: list[RawSegment], slots: list[_Slot], redecoded: bool) -> list[
     return per
 
 
-def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings,
-            beam: int | None = None) -> list[RawSegment]:
-    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords,
-                                    beam_size=beam)
+def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings) -> list[RawSegment]:
+    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords)
 
 
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
@@ -282,59 +278,53 @@ def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> b
     return too_little or chars / speech_s > s.max_chars_per_s
 
 
-def _transcribe(engine: WhisperEngine, regions: list[_Region], s: PipelineSettings,
-                redecoded: bool, beam: int | None = None) -> list[list[Segment]]:
-    """Segments per region for one window; turns the window lost are decoded again.
+def _decode_window(engine: WhisperEngine, regions: list[_Region], s: PipelineSettings,
+                  redecoded: bool) -> list[list[Segment] | None]:
+    """Segments per region of one window; None for a turn the window lost.
 
-    Regions that got no words are packed into a new window of their own (or, when a
-    whole window failed, split in halves), down to one region at a time.
+    A region is lost when it got no words or implausible text, or when the window looped;
+    a region decoded alone is never lost (a loop that persists keeps one copy of its unit).
     """
     audio, slots = _assemble(regions, s)
-    raws = _decode(engine, audio, s, beam)
-    looped = any(has_loop(r.text, s.max_repeats) for r in raws)
-    if looped and len(regions) > 1:
-        per: list[list[Segment]] = [[] for _ in regions]
-    else:
-        per = _split(raws, slots, redecoded)
-    lost = [i for i, segs in enumerate(per) if not segs or _implausible(segs, regions[i], s)]
-    if lost and len(regions) > 1:
-        if len(lost) == len(regions):
-            half = len(regions) // 2
-            groups = [lost[:half], lost[half:]]
-        else:
-            groups = [lost]
-        for group in groups:
-            redo = _transcribe(engine, [regions[i] for i in group], s, True, beam)
-            for i, segs in zip(group, redo, strict=True):
-                per[i] = segs
-    for segs in per:
-        for j, seg in enumerate(segs):
-            if has_loop(seg.text, s.max_repeats):  # still looping alone: keep one copy
-                segs[j] = replace(seg, text=collapse_loops(seg.text, s.max_repeats), words=())
-    return per
+    raws = _decode(engine, audio, s)
+    if len(regions) > 1 and any(has_loop(r.text, s.max_repeats) for r in raws):
+        return [None for _ in regions]
+    out: list[list[Segment] | None] = []
+    for region, segs in zip(regions, _split(raws, slots, redecoded), strict=True):
+        if len(regions) > 1 and (not segs or _implausible(segs, region, s)):
+            out.append(None)
+            continue
+        out.append([replace(seg, text=collapse_loops(seg.text, s.max_repeats), words=())
+                    if has_loop(seg.text, s.max_repeats) else seg for seg in segs])
+    return out
 
 
 def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
                       settings: PipelineSettings | None = None) -> Iterator[Segment]:
-    """Yield timeline segments of `pieces` in time order, one window at a time.
+    """Yield timeline segments of `pieces` in time order.
 
-    Work starts at the first `next()`: VAD over all pieces, then one window per step.
+    Work starts at the first `next()`: VAD over all pieces, then rounds of windows, each
+    round's windows decoded `engine.workers` at a time. The turns a round lost are packed
+    again, half as many to a window, for the next round, down to one turn at a time.
     """
     s = settings or PipelineSettings()
-    for group in _windows(_regions(pieces, s), s):
-        per = _transcribe(engine, group, s, False, s.first_beam)
-        if s.first_beam is not None and s.recheck_below > 0:
-            unsure = [i for i, segs in enumerate(per)
-                      if segs and _confidence(segs) < s.recheck_below]
-            for k in range(0, len(unsure), s.recheck_regions):
-                part = unsure[k:k + s.recheck_regions]
-                again = _transcribe(engine, [group[i] for i in part], s, True)
-                for i, segs in zip(part, again, strict=True):
-                    if segs and _confidence(segs) > _confidence(per[i]):
+    regions = _regions(pieces, s)
+    per: list[list[Segment]] = [[] for _ in regions]
+    todo, size, redecoded = list(range(len(regions))), s.max_regions, False
+    with ThreadPoolExecutor(max_workers=max(1, engine.workers),
+                            thread_name_prefix="whisper-window") as pool:
+        while todo:
+            windows = list(_windows(regions, s, todo, size))
+            results = pool.map(_decode_window, [engine] * len(windows),
+                               [[regions[i] for i in w] for w in windows],
+                               [s] * len(windows), [redecoded] * len(windows))
+            todo = []
+            for window, result in zip(windows, results, strict=True):
+                for i, segs in zip(window, result, strict=True):
+                    if segs is None:
+                        todo.append(i)
+                    else:
                         per[i] = segs
-        for segs in per:
-            yield from segs
-
-
-def _confidence(segs: list[Segment]) -> float:
-    return float(np.mean([seg.confidence for seg in segs])) if segs else 0.0
+            size, redecoded = max(1, size // 2), True
+    for segs in per:
+        yield from segs
