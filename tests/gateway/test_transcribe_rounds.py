@@ -1,0 +1,120 @@
+"""How windows are packed, decoded at once and decoded again when they lose a turn.
+
+The control flow is checked with a scripted decoder (which window loops, which turn is
+swallowed is then known exactly); a meeting with the real model checks the same path
+end to end: every turn transcribed, in order, at its own time, with windows in parallel.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from badgekit.meeting import build_meeting, manifest_references
+from gateway.transcribe import EngineSettings, load_engine
+from gateway.transcribe.engine import RawSegment, RawWord
+from gateway.transcribe.metrics import cer
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+
+RATE = 16000
+
+
+def _tone_meeting(turns: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Turns of a 2.5 s voiced buzz with 2 s of faint noise between them."""
+    rng = np.random.default_rng(7)
+    t = np.arange(int(2.5 * RATE)) / RATE
+    buzz = (np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t)
+            + 0.3 * np.sin(2 * np.pi * 1100 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    gap = np.zeros(2 * RATE)
+    parts, bounds, pos = [gap], [], 2.0
+    for _ in range(turns):
+        parts += [buzz * 6000, gap]
+        bounds.append((pos, pos + 2.5))
+        pos += 4.5
+    pcm = np.concatenate(parts) + rng.normal(0, 30, sum(len(p) for p in parts))
+    return np.clip(pcm, -32768, 32767).astype(np.int16), bounds
+
+
+class ScriptedEngine:
+    """Writes one 10-character word per speech stretch it hears (where the audio is loud);
+    a window of more than `loop_over` stretches comes back as a loop; records each call."""
+
+    def __init__(self, loop_over: int = 99, swallow_first: bool = False, workers: int = 2):
+        self.loop_over, self.swallow_first, self.workers = loop_over, swallow_first, workers
+        self.calls: list[int] = []
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def transcribe_window(self, audio: np.ndarray, **_: object) -> list[RawSegment]:
+        env = np.abs(audio[: len(audio) // 1600 * 1600]).reshape(-1, 1600).max(axis=1)
+        loud = env > 0.05
+        starts = [i for i in range(len(loud)) if loud[i] and (i == 0 or not loud[i - 1])]
+        ends = [i + 1 for i in range(len(loud)) if loud[i] and (i + 1 == len(loud) or not loud[i + 1])]
+        with self.lock:
+            self.calls.append(len(starts))
+            self.threads.add(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for a second window to start meanwhile
+        if len(starts) > self.loop_over:
+            return [RawSegment(0.0, len(audio) / RATE, "好的" * 10, -0.3, 0.1, 3.0, 0.0)]
+        words = [RawWord(s / 10, e / 10, "甲乙丙丁戊己庚辛壬癸", 0.9) for s, e in zip(starts, ends, strict=True)]
+        if self.swallow_first and len(starts) > 1:
+            words = words[1:]
+        return [RawSegment(w.start_s, w.end_s, w.text, -0.2, 0.05, 1.2, 0.0, (w,)) for w in words]
+
+
+def test_every_turn_once_in_order_with_windows_at_once():
+    pcm, bounds = _tone_meeting(8)
+    engine = ScriptedEngine(workers=2)
+    segs = list(transcribe_pieces([Piece(pcm, 10.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    assert len(segs) == 8 and engine.calls == [4, 4]
+    assert len(engine.threads) == 2  # the two windows were decoded on two workers
+    for seg, (a, b) in zip(segs, bounds, strict=True):
+        assert 10.0 + a - 0.5 <= seg.start_s < seg.end_s <= 10.0 + b + 0.5
+        assert not seg.redecoded
+
+
+def test_looping_windows_are_decoded_again_half_as_many_per_window():
+    pcm, _ = _tone_meeting(8)
+    engine = ScriptedEngine(loop_over=1)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    # round 1: two windows of 4 loop; round 2: four windows of 2 loop; round 3: one each
+    assert engine.calls == [4, 4, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert len(segs) == 8 and all(s.redecoded and s.text == "甲乙丙丁戊己庚辛壬癸" for s in segs)
+    assert [s.start_s for s in segs] == sorted(s.start_s for s in segs)
+
+
+def test_swallowed_turns_of_all_windows_share_one_window():
+    pcm, _ = _tone_meeting(8)
+    engine = ScriptedEngine(swallow_first=True)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    # each window of 4 loses its first turn; both lost turns go into one window of 2,
+    # which loses its first again: that one is decoded alone
+    assert engine.calls == [4, 4, 2, 1]
+    assert len(segs) == 8
+    assert [s.redecoded for s in segs] == [True, False, False, False, True, False, False, False]
+
+
+def test_a_loop_that_persists_alone_keeps_one_copy():
+    pcm, _ = _tone_meeting(1)
+    engine = ScriptedEngine(loop_over=0)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    assert engine.calls == [1] and [s.text for s in segs] == ["好的"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_real_meeting_every_turn_at_its_time(whisper_model, speech, workers):
+    refs = manifest_references(Path(speech["asr_example_zh"]).parent)
+    utts = [Path(speech[name]) for name in sorted(refs)]
+    m = build_meeting(utts, references=refs, seed=1, level_spread_db=6, pause_s=(1.0, 3.0),
+                      min_seconds=25, snr_db=20)
+    engine = load_engine(EngineSettings(model_dir=str(whisper_model.path), workers=workers))
+    assert engine.workers == workers
+    segs = list(transcribe_pieces([Piece(m.pcm, 0.0)], engine))
+    assert cer("".join(s.text for s in segs), m.reference_text) < 0.2
+    for turn in m.turns:  # every turn got text that lies inside it
+        inside = [s for s in segs if turn.start_s - 0.6 <= s.start_s and s.end_s <= turn.end_s + 0.6]
+        assert inside, f"no text for {turn.name} at {turn.start_s:.1f}-{turn.end_s:.1f} s"
