@@ -87,15 +87,24 @@ def test_looping_windows_are_decoded_again_half_as_many_per_window():
     assert [s.start_s for s in segs] == sorted(s.start_s for s in segs)
 
 
-def test_swallowed_turns_of_all_windows_share_one_window():
+@pytest.mark.parametrize(("workers", "calls"), [(1, [4, 4, 2, 1]), (2, [4, 4, 1, 1])])
+def test_swallowed_turns_of_all_windows_are_decoded_again_together(workers, calls):
     pcm, _ = _tone_meeting(8)
-    engine = ScriptedEngine(swallow_first=True)
+    engine = ScriptedEngine(swallow_first=True, workers=workers)
     segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
-    # each window of 4 loses its first turn; both lost turns go into one window of 2,
-    # which loses its first again: that one is decoded alone
-    assert engine.calls == [4, 4, 2, 1]
+    # each window of 4 loses its first turn; one worker: both lost turns share a window,
+    # which loses its first again, decoded alone next; two workers: one window each
+    assert engine.calls == calls
     assert len(segs) == 8
     assert [s.redecoded for s in segs] == [True, False, False, False, True, False, False, False]
+
+
+@pytest.mark.parametrize(("workers", "calls"), [(1, [4, 4, 4]), (2, [3, 3, 3, 3]), (3, [4, 4, 4])])
+def test_windows_keep_every_worker_busy(workers, calls):
+    pcm, _ = _tone_meeting(12)
+    engine = ScriptedEngine(workers=workers)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    assert sorted(engine.calls) == calls and len(segs) == 12
 
 
 def test_a_loop_that_persists_alone_keeps_one_copy():
