@@ -65,6 +65,8 @@ class SessionTranscript:
     source: str = ""
     badge: str | None = None
     session: str | None = None
+    case_id: str | None = None
+    """Customer/case id the agent set for this meeting (from the clips' sidecars)."""
     duration_s: float = 0.0
     speech_s: float = 0.0
     processing_s: float = 0.0
@@ -106,7 +108,8 @@ class SessionTranscript:
         """The transcript as a JSON-ready dict (see the module docstring)."""
         return {
             "schema": SCHEMA, "source": self.source, "badge": self.badge,
-            "session": self.session, "language": self.model.get("language"),
+            "session": self.session, "case_id": self.case_id,
+            "language": self.model.get("language"),
             "session_start": iso_time(self.session_start_epoch_s),
             "duration_s": round(self.duration_s, 3), "speech_s": round(self.speech_s, 3),
             "text": self.text,

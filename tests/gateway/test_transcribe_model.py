@@ -53,10 +53,14 @@ def test_session_is_stitched_onto_its_timeline(transcriber, speech, tmp_path):
     raw[-50] ^= 0x10
     altered.write_bytes(bytes(raw))
     (session / "notes.txt.partial").write_text("half-copied")
+    for i, case in ((0, "bad id!"), (2, "K-2026.0017")):  # the case id the agent set
+        side = session / f"{sides[i]['clip_id']}.json"
+        side.write_text(json.dumps(dict(json.loads(side.read_text()), case_id=case)))
 
     t = transcriber.transcribe(session)
     js = t.to_json()
     assert js["badge"] == "B0001" and js["session"] == "S0001"
+    assert js["case_id"] == "K-2026.0017"  # the invalid one is passed over
     assert js["session_start"] == "2026-09-21T14:13:20.000Z"
     texts = [(s["start"], s["text"], s["wall_start"], s["clip_id"]) for s in js["segments"]]
     first = [x for x in texts if "语音识别" in x[1]]
