@@ -91,6 +91,12 @@ def wiener_mix_cand(mix: float, **kw: float) -> Denoiser:
                                  + (1 - mix) * pcm.astype(np.float64), len(pcm))
 
 
+def gentle_cand() -> Denoiser:
+    from gateway.transcribe.denoise_gentle import suppress
+
+    return lambda pcm: suppress(pcm, RATE)
+
+
 def highpass_cand(cutoff_hz: float, then: Denoiser | None = None) -> Denoiser:
     """Remove everything below `cutoff_hz` (one FFT over the recording), then `then`."""
     def run(pcm: np.ndarray) -> np.ndarray:
@@ -231,6 +237,7 @@ CANDIDATES: dict[str, Callable[[], Denoiser]] = {
     "wiener_f9": lambda: wiener_cand(floor_db=-9.0),
     "wiener_f9_s95": lambda: wiener_cand(floor_db=-9.0, smoothing=0.95),
     "wiener_mix50": lambda: wiener_mix_cand(0.5),
+    "gentle": lambda: gentle_cand(),
     "hp120": lambda: highpass_cand(120.0),
     "hp200": lambda: highpass_cand(200.0),
     "hp120_wiener_s95": lambda: highpass_cand(120.0, wiener_cand(smoothing=0.95)),
@@ -265,8 +272,8 @@ CANDIDATES: dict[str, Callable[[], Denoiser]] = {
     "nr_stat80": lambda: nr_cand(True, 0.8),
     "nr_nonstat": lambda: nr_cand(False),
 }
-DEFAULT = ["none", "wiener", "wiener_f18", "wiener_s95", "webrtc2", "webrtc3", "speex30",
-           "rnnoise", "dfn", "dfn_a20", "nr_stat"]
+DEFAULT = ["none", "wiener", "wiener_f6", "gentle", "webrtc1", "speex15", "rnnoise", "dfn_a6",
+           "nsnet2_g6", "nr_stat"]
 
 
 # ---------------------------------------------------------------- scoring

@@ -1,17 +1,22 @@
-"""Gentle noise suppression for Whisper: the Wiener filter with a -6 dB floor.
+"""Gentle noise suppression for Whisper: half the Wiener filter, half the recording.
 
 Whisper reads noise better than it reads the artefacts of noise removal. On meeting
-turns under pink noise (`bench/transcribe_denoise.py`: each turn cut at its true bounds
-after the whole meeting was filtered, levelled to -20 dBFS, transcribed alone with
+turns under pink noise (`bench/transcribe_denoise.py`: the whole meeting filtered, each
+turn cut at its true bounds ± 0.4 s, levelled to -20 dBFS, transcribed alone with
 Whisper base), every suppressor that removes much noise raised the CER at 10 dB SNR:
 the decision-directed Wiener filter at floors of -12 and -18 dB, WebRTC NS, Speex,
-RNNoise, DeepFilterNet 3, NSNet2 and spectral gating. Lowering the noise by at most
-about 6 dB, and never carving into speech, is what helped at both 20 and 10 dB and
-left clean speech untouched.
+RNNoise, DeepFilterNet 3, NSNet2 and spectral gating. What helped at both 20 and 10 dB,
+on two separate sets of four meetings, and kept clean speech intact, is this mix:
 
-`suppress(pcm)` is `denoise.wiener` (noise spectrum from the quietest frames of the
-recording, decision-directed a-priori SNR) with that floor; the frame step and FFT size
-follow the sample rate (10 ms and about 32 ms).
+    out = wet * wiener(x) + (1 - wet) * x,   wet = 0.5
+
+which per time-frequency bin is the gain (1 + G) / 2 of the Wiener gain G: noise-only
+bins are lowered by about 4 dB at most (floor -12 dB), speech bins barely at all, and
+no bin is ever carved out. Pooled CER over 8 meetings (seeds 1-8): 20 dB 0.077 → 0.064,
+10 dB 0.117 → 0.102 against no suppression (the -12 dB Wiener alone: 0.064 and 0.128).
+
+`suppress(pcm)` estimates the noise spectrum from the quietest frames of the recording
+(`denoise.wiener`); the frame step and FFT size follow the sample rate (10 ms, ~32 ms).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ __all__ = ["GentleSettings", "suppress"]
 class GentleSettings:
     """How far, and how smoothly, the noise is lowered."""
 
-    floor_db: float = -6.0
-    """Lowest gain of any time-frequency bin (dB): the most noise is ever lowered."""
+    wet: float = 0.5
+    """Share of the filtered signal in the output (0: untouched, 1: the Wiener filter)."""
+    floor_db: float = -12.0
+    """Lowest Wiener gain of any time-frequency bin (dB), before the mix."""
     smoothing: float = 0.98
     """Decision-directed weight of the previous frame's a-priori SNR (0..1)."""
     noise_quantile: float = 0.15
@@ -61,5 +68,9 @@ def suppress(pcm_int16: np.ndarray, rate: int = 16000,
         raise ValueError(f"expected 1-D int16 audio, got {pcm.ndim}-D {pcm.dtype}")
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, got {rate}")
-    out = wiener(pcm, _wiener_settings(rate, settings or GentleSettings()))
-    return np.asarray(out, dtype=np.int16)
+    s = settings or GentleSettings()
+    if not 0.0 <= s.wet <= 1.0:
+        raise ValueError(f"wet must be within 0..1, got {s.wet}")
+    filtered = wiener(pcm, _wiener_settings(rate, s)).astype(np.float32)
+    out = s.wet * filtered + (1.0 - s.wet) * pcm.astype(np.float32)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
