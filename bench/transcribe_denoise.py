@@ -81,20 +81,20 @@ def _to_int16(y: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------- candidates
 
 def wiener_cand(**kw: float) -> Denoiser:
-    s = replace(DenoiseSettings(), **kw)  # type: ignore[arg-type]
+    """The Wiener filter alone (wet 1.0) unless `wet` is given."""
+    s = replace(DenoiseSettings(wet=1.0), **kw)  # type: ignore[arg-type]
     return lambda pcm: wiener(pcm, s)
 
 
 def wiener_mix_cand(mix: float, **kw: float) -> Denoiser:
-    inner = wiener_cand(**kw)
-    return lambda pcm: _to_int16(mix * inner(pcm).astype(np.float64)
-                                 + (1 - mix) * pcm.astype(np.float64), len(pcm))
+    return wiener_cand(wet=mix, **kw)
 
 
 def gentle_cand() -> Denoiser:
-    from gateway.transcribe.denoise_gentle import suppress
+    """The gateway's filter as shipped: Wiener, half and half with the recording."""
+    from gateway.transcribe.denoise import DenoiseSettings, wiener
 
-    return lambda pcm: suppress(pcm, RATE)
+    return lambda pcm: wiener(pcm, DenoiseSettings(wet=0.5))
 
 
 def highpass_cand(cutoff_hz: float, then: Denoiser | None = None) -> Denoiser:
