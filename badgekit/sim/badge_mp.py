@@ -32,8 +32,12 @@ _BS = 4096
 
 class FileBlockDev:
     """littlefs block device over a host file (extended block protocol). Every write reaches
-    the OS at once, so a killed process keeps it, like flash. `keep=True` reuses an existing
-    image (a badge's flash across a reset); otherwise the file starts blank."""
+    the OS at once (the unix port's files are unbuffered: one write(2) per call), so a killed
+    process keeps it, like flash. No ``flush()``: on the unix port it is an fsync(2), which
+    made every littlefs program wait for the host's disk (seconds per clip on a busy
+    machine) and guards only against a host crash, which a simulated badge need not
+    survive. `keep=True` reuses an existing image (a badge's flash across a reset);
+    otherwise the file starts blank."""
 
     def __init__(self, path, count, keep=False):
         self.n = count
@@ -58,7 +62,6 @@ class FileBlockDev:
     def writeblocks(self, block, buf, offset=None):
         self.f.seek(block * _BS + (offset or 0))
         self.f.write(buf)
-        self.f.flush()
 
     def ioctl(self, op, arg):
         if op == 4:
@@ -68,7 +71,6 @@ class FileBlockDev:
         if op == 6:
             self.f.seek(arg * _BS)
             self.f.write(self.blank)
-            self.f.flush()
         return 0
 
 
