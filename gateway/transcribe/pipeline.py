@@ -7,7 +7,7 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
 0. `denoise.wiener` lowers the stationary room noise (one noise estimate per session);
 1. `vad.speech_regions` cuts every piece of audio into utterance-sized regions;
 2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
-   look alike to the model;
+   look alike to the model, and its padding fades in and out (`edge_fade_db`);
 3. regions are packed, in time order, into windows of at most `window_s` with
    `join_gap_ms` of quiet background between them: one encoder pass serves several
    turns, and no window holds a long silence;
@@ -60,6 +60,11 @@ class PipelineSettings:
     """Active speech RMS each region is brought to."""
     max_gain_db: float = 30.0
     """Never amplify a region more than this (noise-only regions stay quiet)."""
+    edge_fade_db: float = -20.0
+    """The VAD padding of each region fades in from (and out to) this gain, and the
+    background between packed regions sits this far below the room's level: Whisper
+    misreads turns framed by stretches of noise (bench/transcribe_cuts.py), while the
+    padding still keeps a word the VAD started late. 0 turns the fade off."""
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
     max_regions: int = 4
@@ -169,13 +174,27 @@ def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
     return y, float(np.percentile(rms, 10)) * gain
 
 
+def _fade_edges(audio: np.ndarray, floor: float, s: PipelineSettings
+                ) -> tuple[np.ndarray, float]:
+    """Ramp the padding at both ends of a region from `edge_fade_db` up to full level."""
+    low = 10 ** (s.edge_fade_db / 20)
+    n = _RATE * s.vad.pad_ms // 1000
+    if s.edge_fade_db >= 0 or n == 0 or len(audio) < 2 * n:
+        return audio, floor
+    ramp = np.linspace(low, 1.0, n, dtype=np.float32)
+    out = audio.copy()
+    out[:n] *= ramp
+    out[-n:] *= ramp[::-1]
+    return out, floor * low
+
+
 def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     out = []
     noise = noise_spectrum([p.pcm for p in pieces], s.denoise) if s.denoise.enabled else None
     for p in pieces:
         pcm = wiener(p.pcm, s.denoise, noise) if s.denoise.enabled else p.pcm
         for r in speech_regions(pcm, _RATE, s.vad):
-            audio, floor = _level(pcm[r.start:r.end], s)
+            audio, floor = _fade_edges(*_level(pcm[r.start:r.end], s), s)
             out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor))
     out.sort(key=lambda r: r.offset_s)
     return out
