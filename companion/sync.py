@@ -289,8 +289,8 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
             else:
                 keystore.remove(h.badge)
             raise
-        except LinkError:
-            raise LinkError(f"the link dropped during enrollment of {h.badge}; run enroll again "
+        except LinkError as exc:  # dropped, or silent past timeout_s: say which
+            raise LinkError(f"enrollment of {h.badge} was cut ({exc}); run enroll again "
                             "(the key store keeps the new key until it is confirmed)") from None
         await client.hello()
         try:
