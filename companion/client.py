@@ -66,6 +66,7 @@ class BadgeClient:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.stray_errors: list[dict[str, Any]] = []
+        self._greeted = False  # a hello was answered on this client
         self.cases: dict[str, str] = {}
         """Session -> case id the agent set on the badge (from the last ``list_clips``)."""
 
@@ -157,12 +158,45 @@ class BadgeClient:
 
     # ---- messages ------------------------------------------------------------------
     async def hello(self) -> Hello:
+        """HELLO. The first one of a client is retried, within ``timeout_s``, when the link
+        closes before the badge answers (a badge booting, or one that resets when its port
+        opens, comes back under the same port name); the port is then reopened."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                h = await self._hello(max(0.05, deadline - time.monotonic()))
+            except LinkError:
+                if self._greeted or not self.t.reopenable or time.monotonic() + 0.25 >= deadline:
+                    raise
+                await self._reopen(deadline)
+                continue
+            self._greeted = True
+            return h
+
+    async def _reopen(self, deadline: float) -> None:
+        await self.stop()
+        self._rx = asyncio.Queue()
+        with contextlib.suppress(Exception):
+            await self.t.close()
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                await self.t.open()
+                break
+            except LinkError as exc:
+                if time.monotonic() + 0.2 >= deadline:
+                    raise LinkError(f"{self.t.name}: the link closed before the badge answered "
+                                    f"and the port did not come back within {self.timeout_s:g} s "
+                                    f"({exc})") from None
+        await self.start()
+
+    async def _hello(self, timeout_s: float) -> Hello:
         await self.start()
         self._mac = None
         # a fresh random seq base per session: stale frames of a cut session never match
         self._seq = int.from_bytes(os.urandom(4), "little") >> 2
         nonce = os.urandom(16)
-        r = await self.request(proto.HELLO, {"v": proto.VERSION, "nonce": nonce.hex()})
+        r = await self.request(proto.HELLO, {"v": proto.VERSION, "nonce": nonce.hex()}, timeout_s)
         try:
             h = Hello(str(r["badge"]), str(r.get("fw", "")), int(r["v"]), bool(r["enrolled"]),
                       r.get("branch"), r.get("agent"), int(r.get("max_chunk", 1024)),

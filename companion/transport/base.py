@@ -33,6 +33,8 @@ class Transport(abc.ABC):
 
     #: a short description for custody records and messages, e.g. ``serial:/dev/pts/3``
     name: str = "transport"
+    #: ``open`` may be called again after ``close`` (the client retries a first hello so)
+    reopenable: bool = False
 
     def __init__(self) -> None:
         self.bytes_in = 0

@@ -17,6 +17,8 @@ __all__ = ["SerialTransport"]
 
 
 class SerialTransport(Transport):
+    reopenable = True
+
     def __init__(self, port: str, baud: int = 921600) -> None:
         super().__init__()
         self.port = port
@@ -37,6 +39,7 @@ class SerialTransport(Transport):
                                 "(a sync in progress?); try again when it is done") from None
             raise LinkError(f"cannot open serial port {self.port}: {exc}") from None
         ser = self._ser
+        self._q = asyncio.Queue()  # a reopen: not the end mark of the last link
         ser.reset_input_buffer()
         asyncio.get_running_loop().add_reader(ser.fileno(), self._readable)
 
