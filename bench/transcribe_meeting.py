@@ -60,6 +60,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=0,
                     help="gateway windows decoded at once (0: one per core)")
     ap.add_argument("--max-regions", type=int, default=None, help="regions per window")
+    ap.add_argument("--edge-fade-db", type=float, default=None,
+                    help="fade of each region's padding (0: off; default: the gateway's)")
     ap.add_argument("--no-denoise", action="store_true", help="gateway without noise suppression")
     ap.add_argument("--oracle", action="store_true", help="also score noisy turns cut alone")
     ap.add_argument("--show", action="store_true", help="print the transcripts")
@@ -84,10 +86,13 @@ def main() -> int:
     settings = PipelineSettings()
     if args.max_regions:
         settings = replace(settings, max_regions=args.max_regions)
+    if args.edge_fade_db is not None:
+        settings = replace(settings, edge_fade_db=args.edge_fade_db)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
     print(f"model {engine.model_path} ({engine.settings.compute_type}), gateway beam {args.beam}, "
           f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
+          f"edge fade {settings.edge_fade_db:g} dB, "
           f"{engine.workers} windows at once; plain: {os.cpu_count()} threads in one decode")
 
     clean: dict[str, str] = {}
