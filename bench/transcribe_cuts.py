@@ -36,8 +36,12 @@ RegionFn = Callable[[np.ndarray, int, VadSettings], list[Region]]
 
 def true_regions(meeting: Meeting, pad_s: float) -> RegionFn:
     def regions(pcm: np.ndarray, rate: int, _s: VadSettings) -> list[Region]:
-        return [Region(max(0, int((t.start_s - pad_s) * rate)),
-                       min(len(pcm), int((t.end_s + pad_s) * rate))) for t in meeting.turns]
+        out = []
+        for t in meeting.turns:
+            a, b = int(t.start_s * rate), int(t.end_s * rate)
+            pa, pb = max(0, a - int(pad_s * rate)), min(len(pcm), b + int(pad_s * rate))
+            out.append(Region(pa, pb, a - pa, pb - b))  # the padding fades like the VAD's
+        return out
     return regions
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
 from gateway.transcribe.engine import RawSegment, RawWord, WhisperEngine
-from gateway.transcribe.vad import VadSettings, speech_regions
+from gateway.transcribe.vad import Region, VadSettings, speech_regions
 
 __all__ = [
     "Piece",
@@ -174,17 +174,22 @@ def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
     return y, float(np.percentile(rms, 10)) * gain
 
 
-def _fade_edges(audio: np.ndarray, floor: float, s: PipelineSettings
+def _fade_edges(audio: np.ndarray, floor: float, region: Region, s: PipelineSettings
                 ) -> tuple[np.ndarray, float]:
-    """Ramp the padding at both ends of a region from `edge_fade_db` up to full level."""
-    low = 10 ** (s.edge_fade_db / 20)
-    n = _RATE * s.vad.pad_ms // 1000
-    if s.edge_fade_db >= 0 or n == 0 or len(audio) < 2 * n:
+    """Ramp the padding at each end of a region from `edge_fade_db` up to full level.
+
+    Only padding is faded: an end where the region was cut (the start or end of a clip,
+    a split of a long turn) may hold speech and stays as it is.
+    """
+    if s.edge_fade_db >= 0:
         return audio, floor
-    ramp = np.linspace(low, 1.0, n, dtype=np.float32)
+    low = 10 ** (s.edge_fade_db / 20)
     out = audio.copy()
-    out[:n] *= ramp
-    out[-n:] *= ramp[::-1]
+    lead, tail = min(region.lead, len(out) // 2), min(region.tail, len(out) // 2)
+    if lead:
+        out[:lead] *= np.linspace(low, 1.0, lead, dtype=np.float32)
+    if tail:
+        out[-tail:] *= np.linspace(1.0, low, tail, dtype=np.float32)
     return out, floor * low
 
 
@@ -194,7 +199,7 @@ def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     for p in pieces:
         pcm = wiener(p.pcm, s.denoise, noise) if s.denoise.enabled else p.pcm
         for r in speech_regions(pcm, _RATE, s.vad):
-            audio, floor = _fade_edges(*_level(pcm[r.start:r.end], s), s)
+            audio, floor = _fade_edges(*_level(pcm[r.start:r.end], s), r, s)
             out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor))
     out.sort(key=lambda r: r.offset_s)
     return out

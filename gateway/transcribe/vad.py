@@ -53,6 +53,11 @@ class Region:
 
     start: int
     end: int
+    lead: int = 0
+    """Samples of padding before the first speech frame (0 where the region begins at a
+    cut: the start of the audio, or a split of a long region)."""
+    tail: int = 0
+    """Samples of padding after the last speech frame (0 where it ends at a cut)."""
 
     @property
     def length(self) -> int:
@@ -111,14 +116,19 @@ def speech_regions(pcm: np.ndarray, rate_hz: int = 16000,
     min_frames = s.min_speech_ms / s.frame_ms
     pad = rate_hz * s.pad_ms // 1000
     gap = rate_hz * s.merge_gap_ms // 1000
-    merged: list[tuple[int, int]] = []
+    merged: list[tuple[int, int, int, int]] = []  # start, end, lead, tail
     for a, b in spans:
         if b - a < min_frames:
             continue
-        a, b = max(0, a * n - pad), min(len(pcm), b * n + pad)
-        if merged and a - merged[-1][1] < gap:
-            merged[-1] = (merged[-1][0], b)
+        pa, pb = max(0, a * n - pad), min(len(pcm), b * n + pad)
+        if merged and pa - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], pb, merged[-1][2], pb - b * n)
         else:
-            merged.append((a, b))
+            merged.append((pa, pb, a * n - pa, pb - b * n))
     max_len = int(s.max_region_s * rate_hz)
-    return [Region(a, b) for start, end in merged for a, b in _split(start, end, db, n, max_len)]
+    out = []
+    for start, end, lead, tail in merged:
+        parts = _split(start, end, db, n, max_len)
+        for k, (a, b) in enumerate(parts):
+            out.append(Region(a, b, lead if k == 0 else 0, tail if k == len(parts) - 1 else 0))
+    return out

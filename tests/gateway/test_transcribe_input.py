@@ -142,6 +142,33 @@ def test_vad_finds_the_utterance(speech):
     assert 3.5 < covered < 6.5
 
 
+def test_only_padding_is_faded_never_a_cut_edge(speech):
+    from gateway.transcribe.pipeline import PipelineSettings, _fade_edges
+    from gateway.transcribe.vad import VadSettings
+
+    pcm = speech_pcm(speech["asr_example_zh"])
+    rng = np.random.default_rng(0)
+    quiet = np.zeros(3 * 16000, np.int16)
+    # a clip that starts mid-sentence (the continuation after a seamless split) and a
+    # long turn split at its quietest frame: no padding at those edges
+    mid = np.concatenate([pcm[16000:], quiet])
+    mid = (mid + rng.normal(0, 30, len(mid))).astype(np.int16)
+    first = speech_regions(mid)[0]
+    assert first.start == 0 and first.lead == 0 and first.tail > 0
+    turn = np.concatenate([quiet, pcm, quiet])
+    turn = (turn + rng.normal(0, 30, len(turn))).astype(np.int16)
+    parts = speech_regions(turn, settings=VadSettings(max_region_s=2.5))
+    assert parts[0].lead == 6400 and parts[-1].tail == 6400  # 400 ms of padding
+    splits = [(a, b) for a, b in zip(parts, parts[1:], strict=False) if a.end == b.start]
+    assert splits, parts  # the long turn was split somewhere
+    assert all(a.tail == 0 and b.lead == 0 for a, b in splits)
+    audio = np.ones(32000, np.float32)
+    s = PipelineSettings()
+    faded, _ = _fade_edges(audio, 0.01, first, s)
+    assert faded[0] == 1.0 and faded[-1] < 0.11  # the cut start kept, the padded end faded
+    assert np.array_equal(_fade_edges(audio, 0.01, splits[0][1], s)[0][:100], audio[:100])
+
+
 def test_traditional_becomes_simplified():
     assert to_simplified("每一天都要快樂喔，說不清楚") == "每一天都要快乐喔，说不清楚"
     assert cer("歡迎大家來體驗", "欢迎大家来体验") == 0.0
