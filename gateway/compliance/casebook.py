@@ -1,7 +1,7 @@
 """The transcripts of each case's meetings, kept by the gateway for related-group checks.
 
 `CaseBook(root)` keeps one JSON file per meeting under `<root>/<case>/<badge>__<session>.json`
-(written to a `.partial` name, fsynced, renamed), so the earlier meetings of a customer
+(`gateway.delivery.store.write_atomic`: temporary name, fsync, rename), so the earlier meetings of a customer
 survive a gateway restart: when the second meeting of case C arrives, the first one's
 transcript is read back and checked with it (`gateway.compliance.check_group`). A later
 revision of a meeting replaces its file. Folder and file names are the ids themselves
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from gateway.delivery.store import write_atomic
 
 __all__ = ["CaseBook"]
 
@@ -41,16 +42,10 @@ class CaseBook:
 
     def put(self, case_id: str, badge: str, session: str, transcript: dict[str, Any]) -> None:
         """Keep (or replace) the transcript of one meeting of `case_id`; raises OSError."""
-        path = self._file(case_id, badge, session)
-        path.parent.mkdir(parents=True, exist_ok=True)
         doc = {k: transcript[k] for k in _KEEP if k in transcript}
         doc.update(case_id=case_id, badge=badge, session=session)
-        tmp = path.with_name(path.name + ".partial")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(doc, ensure_ascii=False))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(self._file(case_id, badge, session),
+                     json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
     def meetings(self, case_id: str) -> list[dict[str, Any]]:
         """Every kept transcript of `case_id` (unreadable files are skipped), by file name."""
