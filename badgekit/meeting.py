@@ -318,6 +318,13 @@ def manifest_references(speech_dir: Path) -> dict[str, str]:
     return out
 
 
+def referenced_utterances(speech_dir: Path) -> tuple[list[Path], dict[str, str]]:
+    """The recordings of `speech_dir` that have a verified reference (sorted by name), and
+    the references by file stem: what a scored meeting is built from."""
+    refs = manifest_references(speech_dir)
+    return [speech_dir / f"{name}.wav" for name in sorted(refs)], refs
+
+
 DEFAULT_SCRIPT_EN = [
     "Good morning, thank you for meeting me today. This conversation is being recorded.",
     "This policy has a cooling off period of fifteen days after you receive it.",

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from badgekit.meeting import Meeting, build_meeting, manifest_references, shared_speech_dir
+from badgekit.meeting import Meeting, build_meeting, referenced_utterances, shared_speech_dir
 from gateway.transcribe import pipeline
 from gateway.transcribe.engine import EngineSettings, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
@@ -56,8 +56,7 @@ def main() -> int:
     if speech is None:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
-    refs = manifest_references(speech)
-    utts = [speech / f"{name}.wav" for name in sorted(refs)]
+    utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model))
     base = pipeline.PipelineSettings()
     variants: list[tuple[str, float | None, pipeline.PipelineSettings]] = [

@@ -36,8 +36,8 @@ import numpy as np
 
 from badgekit.meeting import (
     build_meeting,
-    manifest_references,
     read_wav,
+    referenced_utterances,
     resample,
     shared_speech_dir,
 )
@@ -313,8 +313,7 @@ def main() -> int:
     if speech is None:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
-    refs = manifest_references(speech)
-    utts = [speech / f"{name}.wav" for name in sorted(refs)]
+    utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model, cpu_threads=1))
 
     def say(audio: np.ndarray) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from badgekit.meeting import build_meeting, manifest_references, shared_speech_dir
+from badgekit.meeting import build_meeting, referenced_utterances, shared_speech_dir
 from gateway.transcribe.engine import EngineSettings, load_engine, to_simplified
 from gateway.transcribe.metrics import cer, edit_distance, normalise_for_cer
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
@@ -71,8 +71,7 @@ def main() -> int:
     if speech is None:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
-    refs = manifest_references(speech)
-    utts = [speech / f"{name}.wav" for name in sorted(refs)]
+    utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model, beam_size=args.beam,
                                         workers=args.workers))
     # Plain Whisper gets its own best layout: every core inside its one decode (a whole

@@ -18,8 +18,8 @@ import numpy as np
 
 from badgekit.meeting import (
     build_meeting,
-    manifest_references,
     read_wav,
+    referenced_utterances,
     resample,
     shared_speech_dir,
 )
@@ -44,8 +44,7 @@ def main() -> int:
     if speech is None:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
-    refs = manifest_references(speech)
-    utts = [speech / f"{n}.wav" for n in sorted(refs)]
+    utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model))
     vocab = load_vocabulary().with_enabled(True)
     modes = {
@@ -54,7 +53,7 @@ def main() -> int:
         "hotwords": PipelineSettings(hotwords=replace(vocab, mode="hotwords").hotwords),
     }
     print("prompt:", modes["prompt"].initial_prompt)
-    sets: dict[str, list[tuple[object, str]]] = {"utterances": [], "meetings": []}
+    sets: dict[str, list[tuple[list[Piece], str]]] = {"utterances": [], "meetings": []}
     for u in utts:
         sets["utterances"].append(([Piece(speech_pcm(u), 0.0)], refs[u.stem]))
     for snr in args.snr:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from badgekit.meeting import build_meeting, manifest_references
+from badgekit.meeting import build_meeting, referenced_utterances
 from gateway.transcribe import EngineSettings, load_engine
 from gateway.transcribe.engine import RawSegment, RawWord
 from gateway.transcribe.metrics import cer
@@ -116,8 +116,7 @@ def test_a_loop_that_persists_alone_keeps_one_copy():
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_real_meeting_every_turn_at_its_time(whisper_model, speech, workers):
-    refs = manifest_references(Path(speech["asr_example_zh"]).parent)
-    utts = [Path(speech[name]) for name in sorted(refs)]
+    utts, refs = referenced_utterances(Path(speech["asr_example_zh"]).parent)
     m = build_meeting(utts, references=refs, seed=1, level_spread_db=6, pause_s=(1.0, 3.0),
                       min_seconds=25, snr_db=20)
     engine = load_engine(EngineSettings(model_dir=str(whisper_model.path), workers=workers))
