@@ -108,16 +108,21 @@ def highpass_cand(cutoff_hz: float, then: Denoiser | None = None) -> Denoiser:
     return run
 
 
+def _by_10ms(pcm: np.ndarray, process: Callable[[bytes], bytes]) -> np.ndarray:
+    """Run a 10 ms frame processor (int16 little-endian in and out) over `pcm`; the last
+    partial frame passes through as it is."""
+    n = len(pcm) // 160 * 160
+    raw = pcm[:n].astype("<i2").tobytes()
+    out = b"".join(process(raw[i:i + 320]) for i in range(0, len(raw), 320))
+    return np.concatenate([np.frombuffer(out, "<i2").astype(np.int16), pcm[n:]])
+
+
 def webrtc_cand(level: int, agc_dbfs: int = 0) -> Denoiser:
     def run(pcm: np.ndarray) -> np.ndarray:
         from webrtc_noise_gain import AudioProcessor
 
         proc = AudioProcessor(agc_dbfs, level)
-        n = len(pcm) // 160 * 160
-        raw = pcm[:n].astype("<i2").tobytes()
-        out = b"".join(proc.Process10ms(raw[i:i + 320]).audio for i in range(0, len(raw), 320))
-        y = np.frombuffer(out, "<i2").astype(np.int16)
-        return np.concatenate([y, pcm[n:]])
+        return _by_10ms(pcm, lambda frame: proc.Process10ms(frame).audio)
     return run
 
 
@@ -126,11 +131,7 @@ def speex_cand(suppress_db: int, agc: float = 0.0) -> Denoiser:
         from pyspeex_noise import AudioProcessor
 
         proc = AudioProcessor(agc, suppress_db)
-        n = len(pcm) // 160 * 160
-        raw = pcm[:n].astype("<i2").tobytes()
-        out = b"".join(proc.process_10ms(raw[i:i + 320]) for i in range(0, len(raw), 320))
-        y = np.frombuffer(out, "<i2").astype(np.int16)
-        return np.concatenate([y, pcm[n:]])
+        return _by_10ms(pcm, proc.process_10ms)
     return run
 
 
