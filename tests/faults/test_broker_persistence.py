@@ -20,16 +20,21 @@ def _client(port: int, cid: str) -> mqtt.Client:
     return c
 
 
-def test_queued_messages_survive_a_broker_crash(broker_factory):
-    broker = broker_factory()
-    sub = _client(broker.port, "faults-sub")
+def _subscribe_and_leave(port: int, cid: str, topic: str) -> None:
+    """A durable QoS 1 subscription whose client then goes away: the broker queues for it."""
+    sub = _client(port, cid)
     subscribed = threading.Event()
     sub.on_subscribe = lambda *a: subscribed.set()
     sub.loop_start()
-    sub.subscribe("faults/t", qos=1)
+    sub.subscribe(topic, qos=1)
     assert subscribed.wait(5)
     sub.disconnect()
     sub.loop_stop()
+
+
+def test_queued_messages_survive_a_broker_crash(broker_factory):
+    broker = broker_factory()
+    _subscribe_and_leave(broker.port, "faults-sub", "faults/t")
     pub = _client(broker.port, "faults-pub")
     pub.loop_start()
     for i in range(5):
@@ -58,14 +63,7 @@ def test_a_long_queue_for_an_absent_receiver_is_kept_whole(broker_factory):
     receiver stores them (or while it is away) overflowed Mosquitto's default queue of
     1,000 messages per client, and the broker silently dropped the rest."""
     broker = broker_factory()
-    sub = _client(broker.port, "faults-slow")
-    subscribed = threading.Event()
-    sub.on_subscribe = lambda *a: subscribed.set()
-    sub.loop_start()
-    sub.subscribe("faults/q", qos=1)
-    assert subscribed.wait(5)
-    sub.disconnect()
-    sub.loop_stop()
+    _subscribe_and_leave(broker.port, "faults-slow", "faults/q")
     n = 2500
     pub = _client(broker.port, "faults-burst")
     pub.loop_start()
