@@ -302,8 +302,10 @@ class GatewayState:
                   "generated_at": _now_iso()}
         msgs: list[Message] = []
         sidecars = [json.loads(c["sidecar"]) for c in good]
-        case_id = next((s["case_id"] for s in sidecars if isinstance(s.get("case_id"), str)
-                        and s["case_id"]), None)  # set by the agent on the badge
+        from gateway.transcribe.verify import sidecar_case_id  # here, like the transcriber: numpy
+
+        # set by the agent on the badge or the companion; the same rule as the transcript's
+        case_id = next((c for c in map(sidecar_case_id, sidecars) if c), None)
         if doc is not None:
             transcript = {"kind": "transcript", **common, "case_id": case_id,
                           "clips": [c["clip_id"] for c in good], "transcript": doc, "vtt": vtt or ""}

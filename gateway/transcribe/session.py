@@ -10,9 +10,8 @@ own clock, their wall-clock time. A single WAV is a session of one piece: a badg
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -143,23 +142,8 @@ class Transcriber:
             segments=[], clips=clips, gaps=list(check.gaps), notes=notes,
             session_start_epoch_s=wall.get(clips.index(first)), clip_start_epoch_s=wall,
             source=source, badge=first.badge, session=first.session,
-            case_id=case_id_of(c.path for c in usable), duration_s=duration)
+            case_id=next((c.case_id for c in usable if c.case_id), None), duration_s=duration)
         return self._run(pieces, tr)
-
-
-def case_id_of(clip_paths: Iterable[Path]) -> str | None:
-    """The case id on the first sidecar that holds a valid one (the badge or the companion
-    wrote it; firmware.sync.state.case_error decides what is valid), else None."""
-    from firmware.sync.state import case_error
-
-    for path in clip_paths:
-        try:
-            value = json.loads(path.with_suffix(".json").read_text()).get("case_id")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(value, str) and value and case_error(value) is None:
-            return value
-    return None
 
 
 def transcribe_session(source: Path | str | Sequence[Path | str],

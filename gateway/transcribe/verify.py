@@ -47,6 +47,8 @@ class ClipCheck:
     recovered: bool = False
     dropped_ms: int = 0
     clock_unset: bool = False
+    case_id: str | None = None
+    """The customer/case id on the clip's sidecar (`sidecar_case_id`)."""
 
     @property
     def usable(self) -> bool:
@@ -112,13 +114,22 @@ def _status_of(message: str) -> str:
     return "corrupt"
 
 
-def _sidecar_sha(path: Path) -> str | None:
-    side = path.with_suffix(".json")
+def _sidecar(path: Path) -> dict[str, object]:
+    """The clip's sidecar (`<clip>.json`), or {} when there is none or it is unreadable."""
     try:
-        value = json.loads(side.read_text()).get("sha256")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        side = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return side if isinstance(side, dict) else {}
+
+
+def sidecar_case_id(side: dict[str, object]) -> str | None:
+    """The case id the agent set for the meeting (badge or companion wrote it to the clip's
+    sidecar), if the sidecar holds a valid one (firmware.sync.state.case_error)."""
+    from firmware.sync.state import case_error
+
+    value = side.get("case_id")
+    return value if isinstance(value, str) and value and case_error(value) is None else None
 
 
 def check_clip(path: Path) -> ClipCheck:
@@ -140,16 +151,18 @@ def check_clip(path: Path) -> ClipCheck:
         return ClipCheck(path, "corrupt", f"cannot parse: {exc}")
     h, t = info.header, info.trailer
     status, reason = "ok", ""
-    side = _sidecar_sha(path)
+    side = _sidecar(path)
+    expect = side.get("sha256")
     try:
         with open(path, "rb") as f:
-            clipfmt.verify_wav(f, expect_sha256=side)
+            clipfmt.verify_wav(f, expect_sha256=expect if isinstance(expect, str) else None)
     except clipfmt.ClipVerifyError as exc:
         status, reason = "hash_mismatch", str(exc)
     return ClipCheck(
         path, status, reason, h.clip_id, h.badge, h.session, h.seq, info.sha256, h.prev_sha256,
         h.start_epoch + h.start_ms / 1000.0, h.session_offset_samples / h.sample_rate,
-        t.samples, t.recovered, t.dropped_ms, bool(h.flags & clipfmt.HFLAG_CLOCK_UNSET))
+        t.samples, t.recovered, t.dropped_ms, bool(h.flags & clipfmt.HFLAG_CLOCK_UNSET),
+        sidecar_case_id(side))
 
 
 def session_files(folder: Path) -> list[Path]:
