@@ -19,7 +19,9 @@ cores busy from inside one call, so one thread per window on each core decodes
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,14 @@ class EngineSettings:
     """With a low log-probability, a window more likely silence than this is dropped."""
     word_timestamps: bool = True
     """Align every word to the audio (cross-attention DTW)."""
+    encoder_min_s: float = 15.0
+    """The encoder sees at least this many seconds of features per window, and
+    `encoder_pad_s` past the window's audio, not always Whisper's full 30 s: its cost
+    grows faster than its length (one thread: 30 s 1.0 s, 15 s 0.23 s), and transcripts
+    are as good (bench/transcribe_encoder.py). 30 gives the classic full window."""
+    encoder_pad_s: float = 6.0
+    """Padding the encoder sees after the audio: Whisper was trained on audio followed by
+    padding, and ends turns badly when the features stop right after the speech."""
 
 
 @dataclass(frozen=True)
@@ -118,31 +128,44 @@ class WhisperEngine:
                 "compression_ratio_threshold": s.compression_ratio_threshold,
                 "log_prob_threshold": s.log_prob_threshold,
                 "no_speech_threshold": s.no_speech_threshold,
-                "word_timestamps": s.word_timestamps, "workers": self.workers}
+                "word_timestamps": s.word_timestamps, "workers": self.workers,
+                "encoder_min_s": s.encoder_min_s, "encoder_pad_s": s.encoder_pad_s}
+
+    def encoder_frames(self, samples: int) -> int:
+        """Feature frames (10 ms) the encoder sees for a window of `samples` at 16 kHz."""
+        s = self.settings
+        want = max(s.encoder_min_s, samples / 16000 + s.encoder_pad_s)
+        return min(_FULL_FRAMES, math.ceil(want * 100))
 
     def transcribe_window(self, audio: np.ndarray, *, initial_prompt: str | None = None,
                           hotwords: str | None = None, beam_size: int | None = None,
                           word_timestamps: bool | None = None) -> list[RawSegment]:
         """Transcribe float32 16 kHz `audio` (≤ 30 s is one encoder pass) into segments."""
         s = self.settings
-        segments, _info = self.model.transcribe(
-            audio, language=s.language, task="transcribe",
-            beam_size=beam_size or s.beam_size, best_of=5,
-            temperature=list(s.temperatures),
-            compression_ratio_threshold=s.compression_ratio_threshold,
-            log_prob_threshold=s.log_prob_threshold,
-            no_speech_threshold=s.no_speech_threshold,
-            condition_on_previous_text=False,
-            initial_prompt=initial_prompt or None, hotwords=hotwords or None,
-            word_timestamps=s.word_timestamps if word_timestamps is None else word_timestamps,
-            vad_filter=False, without_timestamps=False)
-        out = []
-        for seg in segments:
-            words = tuple(RawWord(w.start, w.end, to_simplified(w.word), w.probability)
-                          for w in (seg.words or ()))
-            out.append(RawSegment(seg.start, seg.end, to_simplified(seg.text.strip()),
-                                  seg.avg_logprob, seg.no_speech_prob, seg.compression_ratio,
-                                  seg.temperature or 0.0, words))
+        if len(audio) > _FULL_FRAMES * 160:
+            raise ValueError(f"a window holds at most 30 s of audio, got {len(audio) / 16000:.1f} s")
+        set_encoder_frames(self.model, self.encoder_frames(len(audio)))
+        try:
+            segments, _info = self.model.transcribe(
+                audio, language=s.language, task="transcribe",
+                beam_size=beam_size or s.beam_size, best_of=5,
+                temperature=list(s.temperatures),
+                compression_ratio_threshold=s.compression_ratio_threshold,
+                log_prob_threshold=s.log_prob_threshold,
+                no_speech_threshold=s.no_speech_threshold,
+                condition_on_previous_text=False,
+                initial_prompt=initial_prompt or None, hotwords=hotwords or None,
+                word_timestamps=s.word_timestamps if word_timestamps is None else word_timestamps,
+                vad_filter=False, without_timestamps=False)
+            out = []
+            for seg in segments:  # the generator encodes and decodes as it is read
+                words = tuple(RawWord(w.start, w.end, to_simplified(w.word), w.probability)
+                              for w in (seg.words or ()))
+                out.append(RawSegment(seg.start, seg.end, to_simplified(seg.text.strip()),
+                                      seg.avg_logprob, seg.no_speech_prob,
+                                      seg.compression_ratio, seg.temperature or 0.0, words))
+        finally:
+            set_encoder_frames(self.model, None)
         return out
 
 
@@ -167,7 +190,7 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
         ) from None
     workers, threads = worker_layout(s)
     try:
-        model = WhisperModel(str(info.path), device="cpu", compute_type=s.compute_type,
+        model = _short_encoder(WhisperModel)(str(info.path), device="cpu", compute_type=s.compute_type,
                              cpu_threads=threads, num_workers=workers, local_files_only=True)
     except (RuntimeError, ValueError, OSError) as exc:
         raise ModelUnavailableError(
@@ -176,6 +199,41 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
         raise TranscribeError(f"language {s.language!r} is not one the model knows (e.g. zh, "
                               f"en, yue); it knows {len(model.supported_languages)} codes")
     return WhisperEngine(model, s, info.path, info.sha256, workers)
+
+
+_FULL_FRAMES = 3000
+"""Whisper's window: 30 s of 10 ms feature frames."""
+
+
+def _short_encoder(base: type) -> type:
+    """`base` (faster-whisper's WhisperModel) with an encoder that sees only the frames
+    set for the calling thread (`set_encoder_frames`) instead of the full 30 s.
+
+    faster-whisper always pads a window's features to 3000 frames; CTranslate2's encoder
+    accepts fewer. The frame count is per thread because windows are decoded from several
+    threads at once on one model. The caller keeps it at least the window's own frames
+    (`WhisperEngine.encoder_frames`), so no audio is ever cut off.
+    """
+
+    class ShortEncoderWhisper(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.encoder_frames = threading.local()
+
+        def encode(self, features: np.ndarray) -> Any:
+            n = getattr(self.encoder_frames, "n", None)
+            if n is not None and features.shape[-1] > n:
+                features = np.ascontiguousarray(features[..., :n])
+            return super().encode(features)
+
+    return ShortEncoderWhisper
+
+
+def set_encoder_frames(model: Any, frames: int | None) -> None:
+    """Frames the encoder of `model` sees on this thread (None: the full window)."""
+    local = getattr(model, "encoder_frames", None)
+    if local is not None:
+        local.n = frames
 
 
 def worker_layout(settings: EngineSettings) -> tuple[int, int]:
