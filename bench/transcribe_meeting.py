@@ -4,7 +4,9 @@ Builds meeting-like recordings from ../shared/data/speech with `badgekit.meeting
 (talkers at -26 dBFS ± `--spread` dB, pauses that make 30-60 % of the file non-speech,
 pink noise at each `--snr`), then for every meeting measures, with one loaded model:
 
-- plain: `WhisperModel.transcribe(whole file, language=zh)` with default options;
+- plain: `WhisperModel(model).transcribe(whole file, language=zh)`, default options for
+  both (the model's float16 runs as float32 on a CPU; `--plain-compute-type int8` for an
+  int8 baseline);
 - gateway: `gateway.transcribe.transcribe_pieces` (VAD cut, levelling, packing, guards);
 - clean: each turn's clean source utterance transcribed alone (default options);
 - noisy turns alone (`--oracle`): each turn cut from the noisy mix at its true bounds and
@@ -56,10 +58,18 @@ def main() -> int:
     ap.add_argument("--min-seconds", type=float, default=60.0)
     ap.add_argument("--pause", type=float, nargs=2, default=[1.0, 4.0])
     ap.add_argument("--model", default=None, help="local CTranslate2 Whisper folder")
-    ap.add_argument("--beam", type=int, default=5, help="gateway beam size")
+    ap.add_argument("--beam", type=int, default=None, help="gateway beam size (default: the gateway's)")
     ap.add_argument("--workers", type=int, default=0,
                     help="gateway windows decoded at once (0: one per core)")
     ap.add_argument("--max-regions", type=int, default=None, help="regions per window")
+    ap.add_argument("--window-s", type=float, default=None, help="longest window, s")
+    ap.add_argument("--compute-type", default=None,
+                    help="gateway's CTranslate2 compute type (default: the gateway's)")
+    ap.add_argument("--plain-compute-type", default="default",
+                    help="plain Whisper's compute type (default: faster-whisper's own default, "
+                    "the model's stored float16 run as float32 on a CPU)")
+    ap.add_argument("--encoder-min-s", type=float, default=None,
+                    help="gateway's shortest encoder input, s (30: the full window always)")
     ap.add_argument("--edge-fade-db", type=float, default=None,
                     help="fade of each region's padding (0: off; default: the gateway's)")
     ap.add_argument("--no-denoise", action="store_true", help="gateway without noise suppression")
@@ -72,27 +82,37 @@ def main() -> int:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
     utts, refs = referenced_utterances(speech)
-    engine = load_engine(EngineSettings(model_dir=args.model, beam_size=args.beam,
-                                        workers=args.workers))
+    es = EngineSettings(model_dir=args.model, workers=args.workers)
+    if args.beam:
+        es = replace(es, beam_size=args.beam)
+    if args.compute_type:
+        es = replace(es, compute_type=args.compute_type)
+    if args.encoder_min_s is not None:
+        es = replace(es, encoder_min_s=args.encoder_min_s)
+    engine = load_engine(es)
     # Plain Whisper gets its own best layout: every core inside its one decode (a whole
     # file is decoded window after window, each seeking from the last, so it cannot
     # spread windows over cores the way the gateway does).
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(engine.model_path), device="cpu",
-                         compute_type=engine.settings.compute_type,
+                         compute_type=args.plain_compute_type,
                          cpu_threads=os.cpu_count() or 1, local_files_only=True)
     settings = PipelineSettings()
     if args.max_regions:
         settings = replace(settings, max_regions=args.max_regions)
+    if args.window_s:
+        settings = replace(settings, window_s=args.window_s)
     if args.edge_fade_db is not None:
         settings = replace(settings, edge_fade_db=args.edge_fade_db)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
-    print(f"model {engine.model_path} ({engine.settings.compute_type}), gateway beam {args.beam}, "
+    print(f"model {engine.model_path}; gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "
+          f"encoder >= {engine.settings.encoder_min_s:g} s, "
           f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
           f"edge fade {settings.edge_fade_db:g} dB, "
-          f"{engine.workers} windows at once; plain: {os.cpu_count()} threads in one decode")
+          f"{engine.workers} windows at once; plain: {model.model.compute_type}, "
+          f"{os.cpu_count()} threads in one decode")
 
     clean: dict[str, str] = {}
     reset_peak()

@@ -49,14 +49,18 @@ class EngineSettings:
     """Local CTranslate2 Whisper folder; None = the bundled model."""
     language: str = "zh"
     """Language code handed to Whisper (no detection)."""
-    compute_type: str = "int8"
-    """CTranslate2 compute type on CPU."""
+    compute_type: str = "float32"
+    """CTranslate2 compute type on CPU. The model is stored in float16, which CTranslate2
+    runs as float32 on a CPU (faster-whisper's default); int8 decodes about twice as fast
+    but misreads more noisy speech (bench/transcribe_meeting.py --compute-type int8)."""
     workers: int = 0
     """Windows decoded at once from different threads; 0 = one per core."""
     cpu_threads: int = 0
     """Threads inside each decode; 0 = the cores shared out among the workers."""
-    beam_size: int = 5
-    """Beam width of the first decoding pass."""
+    beam_size: int = 3
+    """Beam width of the first decoding pass. On one turn per window, 3 reads as well as
+    5 (bench/transcribe_meeting.py --beam) and the decoder, not the encoder, is then most
+    of the time."""
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     """Fallback temperatures, tried while a pass fails the guards below."""
     compression_ratio_threshold: float = 2.4
@@ -67,11 +71,12 @@ class EngineSettings:
     """With a low log-probability, a window more likely silence than this is dropped."""
     word_timestamps: bool = True
     """Align every word to the audio (cross-attention DTW)."""
-    encoder_min_s: float = 15.0
+    encoder_min_s: float = 10.0
     """The encoder sees at least this many seconds of features per window, and
     `encoder_pad_s` past the window's audio, not always Whisper's full 30 s: its cost
-    grows faster than its length (one thread: 30 s 1.0 s, 15 s 0.23 s), and transcripts
-    are as good (bench/transcribe_encoder.py). 30 gives the classic full window."""
+    grows faster than its length (int8, one thread: 30 s 1.0 s, 15 s 0.23 s, 10 s 0.13 s)
+    and turns read as well or better (bench/transcribe_encoder.py). 30 gives the classic
+    full window."""
     encoder_pad_s: float = 6.0
     """Padding the encoder sees after the audio: Whisper was trained on audio followed by
     padding, and ends turns badly when the features stop right after the speech."""

@@ -8,9 +8,11 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
 1. `vad.speech_regions` cuts every piece of audio into utterance-sized regions;
 2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
    look alike to the model, and its padding fades in and out (`edge_fade_db`);
-3. regions are packed, in time order, into windows of at most `window_s` with
-   `join_gap_ms` of quiet background between them: one encoder pass serves several
-   turns, and no window holds a long silence;
+3. each region gets a window of its own (`max_regions` = 1), and the engine's encoder
+   sees that window plus a few seconds of padding rather than Whisper's full 30 s, so a
+   short turn costs a short pass; with `max_regions` > 1, regions are packed, in time
+   order, into windows of at most `window_s` with `join_gap_ms` of quiet background
+   between them (one encoder pass for several turns, at some cost in accuracy);
 4. windows are decoded `engine.workers` at a time (one thread per core each: faster than
    every core on one window), with the engine's guards (no conditioning on previous
    text, temperature fallback, no-speech gate); words are assigned to the region under
@@ -67,8 +69,11 @@ class PipelineSettings:
     padding still keeps a word the VAD started late. 0 turns the fade off."""
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
-    max_regions: int = 4
-    """At most this many regions share a window (fewer turns, less cross-talk of text)."""
+    max_regions: int = 1
+    """At most this many regions share a window. One: every turn has a window of its own
+    (no text of one turn bleeds into the next), which the short encoder makes cheap
+    (`EngineSettings.encoder_min_s`); more turns to a window read worse (2 to a 12 s
+    window: CER +1 to +2 points, bench/transcribe_meeting.py --max-regions)."""
     join_gap_ms: int = 600
     """Background placed between packed regions."""
     max_chars_per_s: float = 9.0

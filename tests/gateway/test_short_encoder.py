@@ -47,7 +47,7 @@ def engine(whisper_model):
 
 def test_encoder_frames_follow_the_window():
     eng = WhisperEngine(None, EngineSettings(), None, None)  # type: ignore[arg-type]
-    assert eng.encoder_frames(3 * RATE) == 1500  # short turn: the 15 s floor
+    assert eng.encoder_frames(3 * RATE) == 1000  # short turn: the 10 s floor
     assert eng.encoder_frames(12 * RATE) == 1800  # 12 s of audio + 6 s of padding
     assert eng.encoder_frames(28 * RATE) == 3000  # never more than Whisper's window
     full = WhisperEngine(None, EngineSettings(encoder_min_s=30), None, None)  # type: ignore[arg-type]
@@ -63,7 +63,7 @@ def test_short_turn_is_encoded_short_and_transcribed(engine, speech):
     spy.frames.clear()
     raws = eng.transcribe_window(_float(speech_pcm(speech["asr_example_zh"])))
     assert "语音识别" in "".join(r.text for r in raws)
-    assert spy.frames and set(spy.frames) == {1500}
+    assert spy.frames and set(spy.frames) == {1000}
     assert all(w.end_s <= 5.6 for r in raws for w in r.words)
 
 

@@ -21,6 +21,9 @@ from gateway.transcribe.metrics import cer
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
 
 RATE = 16000
+PACKED = PipelineSettings(max_regions=4, window_s=28.0)
+"""Several turns to a window: the packing and re-decoding path (the default is one turn to
+a window, where nothing is re-decoded)."""
 
 
 def _tone_meeting(turns: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
@@ -69,7 +72,7 @@ class ScriptedEngine:
 def test_every_turn_once_in_order_with_windows_at_once():
     pcm, bounds = _tone_meeting(8)
     engine = ScriptedEngine(workers=2)
-    segs = list(transcribe_pieces([Piece(pcm, 10.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    segs = list(transcribe_pieces([Piece(pcm, 10.0)], engine, PACKED))  # type: ignore[arg-type]
     assert len(segs) == 8 and engine.calls == [4, 4]
     assert len(engine.threads) == 2  # the two windows were decoded on two workers
     for seg, (a, b) in zip(segs, bounds, strict=True):
@@ -77,10 +80,20 @@ def test_every_turn_once_in_order_with_windows_at_once():
         assert not seg.redecoded
 
 
+def test_by_default_every_turn_has_a_window_of_its_own():
+    pcm, bounds = _tone_meeting(8)
+    engine = ScriptedEngine(workers=2)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine))  # type: ignore[arg-type]
+    assert engine.calls == [1] * 8 and len(engine.threads) == 2
+    assert len(segs) == 8 and not any(s.redecoded for s in segs)
+    for seg, (a, b) in zip(segs, bounds, strict=True):
+        assert a - 0.5 <= seg.start_s < seg.end_s <= b + 0.5
+
+
 def test_looping_windows_are_decoded_again_half_as_many_per_window():
     pcm, _ = _tone_meeting(8)
     engine = ScriptedEngine(loop_over=1)
-    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
     # round 1: two windows of 4 loop; round 2: four windows of 2 loop; round 3: one each
     assert engine.calls == [4, 4, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
     assert len(segs) == 8 and all(s.redecoded and s.text == "甲乙丙丁戊己庚辛壬癸" for s in segs)
@@ -91,7 +104,7 @@ def test_looping_windows_are_decoded_again_half_as_many_per_window():
 def test_swallowed_turns_of_all_windows_are_decoded_again_together(workers, calls):
     pcm, _ = _tone_meeting(8)
     engine = ScriptedEngine(swallow_first=True, workers=workers)
-    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
     # each window of 4 loses its first turn; one worker: both lost turns share a window,
     # which loses its first again, decoded alone next; two workers: one window each
     assert engine.calls == calls
@@ -103,14 +116,14 @@ def test_swallowed_turns_of_all_windows_are_decoded_again_together(workers, call
 def test_windows_keep_every_worker_busy(workers, calls):
     pcm, _ = _tone_meeting(12)
     engine = ScriptedEngine(workers=workers)
-    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
     assert sorted(engine.calls) == calls and len(segs) == 12
 
 
 def test_a_loop_that_persists_alone_keeps_one_copy():
     pcm, _ = _tone_meeting(1)
     engine = ScriptedEngine(loop_over=0)
-    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PipelineSettings()))  # type: ignore[arg-type]
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
     assert engine.calls == [1] and [s.text for s in segs] == ["好的"]
 
 
