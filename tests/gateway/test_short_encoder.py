@@ -61,9 +61,11 @@ def _float(pcm: np.ndarray) -> np.ndarray:
 def test_short_turn_is_encoded_short_and_transcribed(engine, speech):
     eng, spy = engine
     spy.frames.clear()
-    raws = eng.transcribe_window(_float(speech_pcm(speech["asr_example_zh"])))
+    audio = _float(speech_pcm(speech["asr_example_zh"]))
+    raws = eng.transcribe_window(audio)
     assert "语音识别" in "".join(r.text for r in raws)
-    assert spy.frames and set(spy.frames) == {1000}
+    assert spy.frames and set(spy.frames) == {eng.encoder_frames(len(audio))}
+    assert spy.frames[0] == 1155  # 5.55 s of speech and 6 s of padding, not 30 s
     assert all(w.end_s <= 5.6 for r in raws for w in r.words)
 
 
@@ -80,7 +82,7 @@ def test_long_window_keeps_its_last_words(engine, speech):
     assert 25 * RATE < len(window) <= 28 * RATE
     spy.frames.clear()
     text = "".join(r.text for r in eng.transcribe_window(window))
-    assert "语音识别" in text and "首歌" in text
+    assert "欢迎大家来体验" in text and "首歌" in text
     assert set(spy.frames) == {3000}
 
 
