@@ -18,14 +18,20 @@ accepts fewer, and its cost grows faster than the length. Two measurements, same
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import sys
 import time
 
 import numpy as np
 
 from badgekit.meeting import build_meeting, referenced_utterances, shared_speech_dir
-from gateway.transcribe.engine import EngineSettings, load_engine, set_encoder_frames
+from gateway.transcribe.engine import (
+    EngineSettings,
+    encoder_frames,
+    load_engine,
+    set_encoder_frames,
+    to_simplified,
+)
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
 
 
@@ -36,7 +42,7 @@ def pass_times(model_dir: str | None, seconds: list[float]) -> None:
 
     path = str(resolve(model_dir).path)
     print(f"{'threads':>7} " + " ".join(f"{s:>7g}s" for s in seconds) + "   (ms per encoder pass)")
-    for threads in sorted({1, 2}):
+    for threads in sorted({1, os.cpu_count() or 1}):
         model = ctranslate2.models.Whisper(path, device="cpu", compute_type="int8",
                                            intra_threads=threads)
         row = []
@@ -53,8 +59,9 @@ def pass_times(model_dir: str | None, seconds: list[float]) -> None:
 
 
 def frames_for(length: str, samples: int) -> int:
-    if length.startswith("fit"):
-        return min(3000, math.ceil((samples / 16000 + float(length[3:] or 6)) * 100))
+    if length.startswith("fit"):  # the gateway's rule without its floor
+        rule = EngineSettings(encoder_min_s=0.0, encoder_pad_s=float(length[3:] or 6))
+        return encoder_frames(samples, rule)
     return min(3000, int(float(length) * 100))
 
 
@@ -96,7 +103,7 @@ def main() -> int:
                     t0 = time.perf_counter()
                     segs, _ = model.transcribe(cut, language="zh", beam_size=5,
                                                condition_on_previous_text=False)
-                    hyp = normalise_for_cer(engine_text(segs))
+                    hyp = normalise_for_cer(to_simplified("".join(s.text for s in segs)))
                     seconds[length] += time.perf_counter() - t0
                     errors[length] += edit_distance(hyp, ref)
                 set_encoder_frames(model, None)
@@ -105,12 +112,6 @@ def main() -> int:
             f"{k}: CER {errors[k] / chars:.3f} time {seconds[k]:.1f} s "
             f"({seconds[base] / seconds[k]:.2f}x vs {base})" for k in args.lengths), flush=True)
     return 0
-
-
-def engine_text(segments: object) -> str:
-    from gateway.transcribe.engine import to_simplified
-
-    return to_simplified("".join(s.text for s in segments))  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +35,8 @@ from badgekit.meeting import build_meeting, referenced_utterances, shared_speech
 from gateway.transcribe.engine import EngineSettings, load_engine, to_simplified
 from gateway.transcribe.metrics import cer, edit_distance, normalise_for_cer
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+
+T = TypeVar("T")
 
 
 def reset_peak() -> None:
@@ -48,6 +51,11 @@ def peak_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def given(settings: T, **values: object) -> T:
+    """`settings` with every field the command line set (the options left unset are None)."""
+    return replace(settings, **{k: v for k, v in values.items() if v is not None})  # type: ignore[type-var]
 
 
 def main() -> int:
@@ -82,14 +90,9 @@ def main() -> int:
         print("../shared/data/speech not found", file=sys.stderr)
         return 2
     utts, refs = referenced_utterances(speech)
-    es = EngineSettings(model_dir=args.model, workers=args.workers)
-    if args.beam:
-        es = replace(es, beam_size=args.beam)
-    if args.compute_type:
-        es = replace(es, compute_type=args.compute_type)
-    if args.encoder_min_s is not None:
-        es = replace(es, encoder_min_s=args.encoder_min_s)
-    engine = load_engine(es)
+    engine = load_engine(given(EngineSettings(model_dir=args.model, workers=args.workers),
+                               beam_size=args.beam, compute_type=args.compute_type,
+                               encoder_min_s=args.encoder_min_s))
     # Plain Whisper gets its own best layout: every core inside its one decode (a whole
     # file is decoded window after window, each seeking from the last, so it cannot
     # spread windows over cores the way the gateway does).
@@ -98,13 +101,8 @@ def main() -> int:
     model = WhisperModel(str(engine.model_path), device="cpu",
                          compute_type=args.plain_compute_type,
                          cpu_threads=os.cpu_count() or 1, local_files_only=True)
-    settings = PipelineSettings()
-    if args.max_regions:
-        settings = replace(settings, max_regions=args.max_regions)
-    if args.window_s:
-        settings = replace(settings, window_s=args.window_s)
-    if args.edge_fade_db is not None:
-        settings = replace(settings, edge_fade_db=args.edge_fade_db)
+    settings = given(PipelineSettings(), max_regions=args.max_regions, window_s=args.window_s,
+                     edge_fade_db=args.edge_fade_db)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
     print(f"model {engine.model_path}; gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "

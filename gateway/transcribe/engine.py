@@ -138,9 +138,7 @@ class WhisperEngine:
 
     def encoder_frames(self, samples: int) -> int:
         """Feature frames (10 ms) the encoder sees for a window of `samples` at 16 kHz."""
-        s = self.settings
-        want = max(s.encoder_min_s, samples / 16000 + s.encoder_pad_s)
-        return min(_FULL_FRAMES, math.ceil(want * 100))
+        return encoder_frames(samples, self.settings)
 
     def transcribe_window(self, audio: np.ndarray, *, initial_prompt: str | None = None,
                           hotwords: str | None = None, beam_size: int | None = None,
@@ -232,6 +230,13 @@ def _short_encoder(base: type) -> type:
             return super().encode(features)
 
     return ShortEncoderWhisper
+
+
+def encoder_frames(samples: int, settings: EngineSettings) -> int:
+    """Feature frames (10 ms) the encoder sees for `samples` of 16 kHz audio: the audio plus
+    `encoder_pad_s`, at least `encoder_min_s`, at most Whisper's 30 s."""
+    want = max(settings.encoder_min_s, samples / 16000 + settings.encoder_pad_s)
+    return min(_FULL_FRAMES, math.ceil(want * 100))
 
 
 def set_encoder_frames(model: Any, frames: int | None) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gateway.transcribe import EngineSettings, load_engine
-from gateway.transcribe.engine import WhisperEngine, set_encoder_frames
+from gateway.transcribe.engine import encoder_frames, set_encoder_frames
 from tests.gateway.transcribe_support import speech_pcm
 
 RATE = 16000
@@ -46,12 +46,11 @@ def engine(whisper_model):
 
 
 def test_encoder_frames_follow_the_window():
-    eng = WhisperEngine(None, EngineSettings(), None, None)  # type: ignore[arg-type]
-    assert eng.encoder_frames(3 * RATE) == 1000  # short turn: the 10 s floor
-    assert eng.encoder_frames(12 * RATE) == 1800  # 12 s of audio + 6 s of padding
-    assert eng.encoder_frames(28 * RATE) == 3000  # never more than Whisper's window
-    full = WhisperEngine(None, EngineSettings(encoder_min_s=30), None, None)  # type: ignore[arg-type]
-    assert full.encoder_frames(3 * RATE) == 3000
+    s = EngineSettings()
+    assert encoder_frames(3 * RATE, s) == 1000  # short turn: the 10 s floor
+    assert encoder_frames(12 * RATE, s) == 1800  # 12 s of audio + 6 s of padding
+    assert encoder_frames(28 * RATE, s) == 3000  # never more than Whisper's window
+    assert encoder_frames(3 * RATE, EngineSettings(encoder_min_s=30)) == 3000
 
 
 def _float(pcm: np.ndarray) -> np.ndarray:
