@@ -80,6 +80,8 @@ def main() -> int:
                     help="gateway's shortest encoder input, s (30: the full window always)")
     ap.add_argument("--edge-fade-db", type=float, default=None,
                     help="fade of each region's padding (0: off; default: the gateway's)")
+    ap.add_argument("--fallback-on-log-prob", action="store_true", default=None,
+                    help="gateway retries a low log-probability pass hotter, not only a loop")
     ap.add_argument("--no-denoise", action="store_true", help="gateway without noise suppression")
     ap.add_argument("--oracle", action="store_true", help="also score noisy turns cut alone")
     ap.add_argument("--show", action="store_true", help="print the transcripts")
@@ -92,7 +94,8 @@ def main() -> int:
     utts, refs = referenced_utterances(speech)
     engine = load_engine(given(EngineSettings(model_dir=args.model, workers=args.workers),
                                beam_size=args.beam, compute_type=args.compute_type,
-                               encoder_min_s=args.encoder_min_s))
+                               encoder_min_s=args.encoder_min_s,
+                               fallback_on_log_prob=args.fallback_on_log_prob))
     # Plain Whisper gets its own best layout: every core inside its one decode (a whole
     # file is decoded window after window, each seeking from the last, so it cannot
     # spread windows over cores the way the gateway does).
@@ -107,6 +110,7 @@ def main() -> int:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
     print(f"model {engine.model_path}; gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "
           f"encoder >= {engine.settings.encoder_min_s:g} s, "
+          f"log-prob fallback {engine.settings.fallback_on_log_prob}, "
           f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
           f"edge fade {settings.edge_fade_db:g} dB, "
           f"{engine.workers} windows at once; plain: {model.model.compute_type}, "
