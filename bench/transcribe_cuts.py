@@ -5,10 +5,13 @@ bench/transcribe_meeting.py with the speech regions replaced by the TRUE turn bo
 (known from the meeting builder), padded or not, one or several turns to a window, and
 then with its own webrtcvad regions, and prints the pooled CER of each per SNR:
 
-    true bounds, 1 turn per window      the model's own ceiling in this noise
-    true bounds, packed                 what packing several turns costs
-    true bounds + pad, packed           what the noise around each turn costs
-    VAD regions, packed (the gateway)   what finding the turns costs on top
+    true bounds, 1 turn per window      the model in this noise, turns cut exactly
+    true bounds + pad                   what the noise around each turn costs
+    VAD regions (the gateway)           what finding the turns costs on top
+    true bounds / VAD regions, packed   what packing 4 turns to a window would cost
+
+Every variant decodes through the gateway's engine with its defaults (short encoder,
+float32, beam 3).
 
 CER only (no timing): it tells which part of the pipeline to work on.
 
@@ -59,11 +62,13 @@ def main() -> int:
     utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model))
     base = pipeline.PipelineSettings()
+    packed = replace(base, max_regions=4)
     variants: list[tuple[str, float | None, pipeline.PipelineSettings]] = [
-        ("true bounds, 1 turn per window", 0.0, replace(base, max_regions=1)),
-        ("true bounds, packed", 0.0, base),
-        (f"true bounds + {args.pad:.1f} s pad, packed", args.pad, base),
-        ("VAD regions, packed (the gateway)", None, base),
+        ("true bounds, 1 turn per window", 0.0, base),
+        (f"true bounds + {args.pad:.1f} s pad", args.pad, base),
+        ("VAD regions (the gateway)", None, base),
+        ("true bounds, packed 4 to a window", 0.0, packed),
+        ("VAD regions, packed 4 to a window", None, packed),
     ]
     print(f"{'variant':<36}" + "".join(f"  CER {snr:.0f} dB" for snr in args.snr))
     meetings = {(snr, seed): build_meeting(utts, references=refs, seed=seed, level_spread_db=6.0,

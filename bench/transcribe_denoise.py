@@ -4,9 +4,10 @@ For meetings built with `badgekit.meeting.build_meeting` (talkers ± 6 dB, 1-4 s
 ≥ 60 s, pink noise at each `--snr`) and every seed, each candidate denoiser is applied
 to the WHOLE meeting (noise estimated from the meeting, as the gateway does); then every
 turn is cut at its true bounds with `--margin` seconds each side, brought to -20 dBFS of
-active speech (as the pipeline levels regions) and transcribed alone (beam 5, no
-conditioning on previous text, simplified). Segmentation is out of the picture: the
-figures isolate what the front end does to the model's accuracy in noise.
+active speech (as the pipeline levels regions) and transcribed alone by the gateway's
+engine (`WhisperEngine.transcribe_window`: its defaults, short encoder, simplified).
+Segmentation is out of the picture: the figures isolate what the front end does to the
+model's accuracy in noise.
 
 Each candidate also runs on the clean utterances one by one (denoised, levelled, then
 transcribed): a front end must not hurt clean speech (baseline CER about 0.020).
@@ -42,7 +43,7 @@ from badgekit.meeting import (
     shared_speech_dir,
 )
 from gateway.transcribe.denoise import DenoiseSettings, wiener
-from gateway.transcribe.engine import EngineSettings, load_engine, to_simplified
+from gateway.transcribe.engine import EngineSettings, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
 
 RATE = 16000
@@ -317,10 +318,8 @@ def main() -> int:
     utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model, cpu_threads=1))
 
-    def say(audio: np.ndarray) -> str:
-        segs, _ = engine.model.transcribe(audio, language="zh", beam_size=5,
-                                          condition_on_previous_text=False)
-        return to_simplified("".join(s.text for s in segs))
+    def say(audio: np.ndarray) -> str:  # the gateway's own window decode
+        return "".join(s.text for s in engine.transcribe_window(audio))
 
     meetings = {(snr, seed): build_meeting(utts, references=refs, seed=seed, level_spread_db=6,
                                            pause_s=(1, 4), min_seconds=60, snr_db=snr)
