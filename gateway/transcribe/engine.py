@@ -8,13 +8,14 @@ CTranslate2 are imported here only, on first load.
 
 `WhisperEngine.transcribe_window(audio, ...)` decodes one window of at most 30 s with
 the guards the gateway relies on: fixed language, no conditioning on previous text,
-temperature fallback driven by compression ratio and log-probability, and the
-no-speech gate. Text comes back in simplified characters (`to_simplified`), whatever
-script the model chose. A long-running gateway keeps one engine and calls it for
-every session. Up to `workers` calls may run at once from different threads (the
-pipeline decodes its windows concurrently): Whisper's decoder is too small to keep two
-cores busy from inside one call, so one thread per window on each core decodes
-1.6-1.8x faster than every core on one window (bench/transcribe_meeting.py).
+temperature fallback when a pass loops (compression ratio; on a low log-probability too
+with `fallback_on_log_prob`), and the no-speech gate. Text comes back in simplified
+characters (`to_simplified`), whatever script the model chose. A long-running gateway
+keeps one engine and calls it for every session. Up to `workers` calls may run at once
+from different threads (the pipeline decodes its windows concurrently): Whisper's
+decoder is too small to keep two cores busy from inside one call, so one thread per
+window on each core decodes 1.6-1.8x faster than every core on one window
+(bench/transcribe_meeting.py).
 """
 
 from __future__ import annotations
