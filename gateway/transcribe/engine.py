@@ -151,13 +151,20 @@ class WhisperEngine:
 
     def transcribe_window(self, audio: np.ndarray, *, initial_prompt: str | None = None,
                           hotwords: str | None = None, beam_size: int | None = None,
-                          word_timestamps: bool | None = None) -> list[RawSegment]:
-        """Transcribe float32 16 kHz `audio` (≤ 30 s is one encoder pass) into segments."""
+                          word_timestamps: bool | None = None,
+                          feature_floor: float | None = None) -> list[RawSegment]:
+        """Transcribe float32 16 kHz `audio` (≤ 30 s is one encoder pass) into segments.
+
+        `feature_floor` (a percentile, 0-100): every mel band of the window's audio is
+        raised to that percentile of itself over the window before the encoder sees it
+        (`set_feature_floor`); None leaves the features as faster-whisper made them.
+        """
         s = self.settings
         if len(audio) > _FULL_FRAMES * 160:
             raise ValueError(f"a window holds at most 30 s of audio, got {len(audio) / 16000:.1f} s")
         set_encoder_frames(self.model, self.encoder_frames(len(audio)))
         set_fallback_on_log_prob(self.model, s.fallback_on_log_prob)
+        set_feature_floor(self.model, feature_floor, len(audio) // 160)
         try:
             segments, _info = self.model.transcribe(
                 audio, language=s.language, task="transcribe",
@@ -180,6 +187,7 @@ class WhisperEngine:
         finally:
             set_encoder_frames(self.model, None)
             set_fallback_on_log_prob(self.model, True)
+            set_feature_floor(self.model, None)
         return out
 
 
@@ -230,7 +238,10 @@ def _gateway_whisper(base: type) -> type:
       window's own frames (`WhisperEngine.encoder_frames`), so no audio is cut off;
     - temperature fallback for loops only (`set_fallback_on_log_prob(model, False)`):
       the log-probability threshold still gates silence, but no longer sends a pass to
-      the sampling temperatures.
+      the sampling temperatures;
+    - a floor under each mel band of the audio's frames (`set_feature_floor`): in noise
+      well above the speech's quiet parts, the band's dips below the noise's typical
+      level carry no speech, only the noise's own flicker, which Whisper misreads.
     """
 
     class GatewayWhisper(base):  # type: ignore[misc, valid-type]
@@ -238,11 +249,15 @@ def _gateway_whisper(base: type) -> type:
             super().__init__(*args, **kwargs)
             self.encoder_frames = threading.local()
             self.log_prob_fallback = threading.local()
+            self.feature_floor = threading.local()
 
         def encode(self, features: np.ndarray) -> Any:
             n = getattr(self.encoder_frames, "n", None)
             if n is not None and features.shape[-1] > n:
                 features = np.ascontiguousarray(features[..., :n])
+            floor = getattr(self.feature_floor, "spec", None)
+            if floor is not None:
+                features = floored(features, *floor)
             return super().encode(features)
 
         def generate_with_fallback(self, encoder_output: Any, prompt: list[int],
@@ -266,6 +281,26 @@ def set_encoder_frames(model: Any, frames: int | None) -> None:
     local = getattr(model, "encoder_frames", None)
     if local is not None:
         local.n = frames
+
+
+def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
+    """`features` with each mel band of its first `frames` frames (the audio; the padding
+    after it is left alone) raised to `percentile` of that band over those frames."""
+    frames = min(frames, features.shape[-1])
+    if frames <= 0:
+        return features
+    out = np.array(features, dtype=np.float32, copy=True)
+    body = out[..., :frames]
+    out[..., :frames] = np.maximum(body, np.percentile(body, percentile, axis=-1, keepdims=True))
+    return out
+
+
+def set_feature_floor(model: Any, percentile: float | None, frames: int = 0) -> None:
+    """Floor the mel bands of the first `frames` feature frames at `percentile` of
+    themselves for `model`'s passes on this thread (None: features as they are)."""
+    local = getattr(model, "feature_floor", None)
+    if local is not None:
+        local.spec = None if percentile is None else (float(percentile), int(frames))
 
 
 def set_fallback_on_log_prob(model: Any, on: bool) -> None:

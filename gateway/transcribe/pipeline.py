@@ -67,6 +67,14 @@ class PipelineSettings:
     background between packed regions sits this far below the room's level: Whisper
     misreads turns framed by stretches of noise (bench/transcribe_cuts.py), while the
     padding still keeps a word the VAD started late. 0 turns the fade off."""
+    feature_floor_below_db: float = 21.0
+    """A window whose turns all stand less than this over their background (speech RMS
+    over the quietest 10 % of frames, after denoising) is decoded with its mel bands
+    floored at `feature_floor_percentile` (`engine.floored`); -inf turns the floor off.
+    Meetings at 10 dB, seeds 1-12: CER 0.102 without, 0.092 below 18 dB, 0.085 below 21;
+    at 20 dB 0.058 for all three, where flooring every turn would cost 0.058 -> 0.102."""
+    feature_floor_percentile: float = 40.0
+    """Percentile of each mel band over the window that its lower values are raised to."""
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
     max_regions: int = 1
@@ -138,6 +146,7 @@ class _Region:
     offset_s: float
     audio: np.ndarray  # float32, levelled
     floor: float  # RMS of its quietest frames (the background under the speech)
+    snr_db: float = float("inf")  # its speech over that background
 
 
 @dataclass(frozen=True)
@@ -161,12 +170,13 @@ def collapse_loops(text: str, max_repeats: int = 5) -> str:
     return _loop_re(max_repeats).sub(r"\1", text)
 
 
-def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
-    """The region brought to `target_dbfs` of active speech, and its background RMS."""
+def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float, float]:
+    """The region brought to `target_dbfs` of active speech, its background RMS, and how
+    far (dB) its speech stands over that background."""
     x = pcm.astype(np.float32) / 32768.0
     n = len(x) // 160
     if n == 0:
-        return x, 0.0
+        return x, 0.0, float("inf")
     frames = x[: n * 160].reshape(n, 160)
     rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1) + 1e-12)
     active = rms[rms >= np.percentile(rms, 50)]  # the louder half: the voice, not the pauses
@@ -176,7 +186,9 @@ def _level(pcm: np.ndarray, s: PipelineSettings) -> tuple[np.ndarray, float]:
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak > 0.99:
         y, gain = y * (0.99 / peak), gain * 0.99 / peak
-    return y, float(np.percentile(rms, 10)) * gain
+    background = float(np.percentile(rms, 10))
+    snr_db = level - 20 * np.log10(background + 1e-12)
+    return y, background * gain, float(snr_db)
 
 
 def _fade_edges(audio: np.ndarray, floor: float, region: Region, s: PipelineSettings
@@ -204,8 +216,9 @@ def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     for p in pieces:
         pcm = wiener(p.pcm, s.denoise, noise) if s.denoise.enabled else p.pcm
         for r in speech_regions(pcm, _RATE, s.vad):
-            audio, floor = _fade_edges(*_level(pcm[r.start:r.end], s), r, s)
-            out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor))
+            levelled, floor, snr_db = _level(pcm[r.start:r.end], s)
+            audio, floor = _fade_edges(levelled, floor, r, s)
+            out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor, snr_db))
     out.sort(key=lambda r: r.offset_s)
     return out
 
@@ -310,8 +323,11 @@ def _split(raws: list[RawSegment], slots: list[_Slot], redecoded: bool) -> list[
     return per
 
 
-def _decode(engine: WhisperEngine, audio: np.ndarray, s: PipelineSettings) -> list[RawSegment]:
-    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords)
+def _decode(engine: WhisperEngine, audio: np.ndarray, regions: list[_Region],
+            s: PipelineSettings) -> list[RawSegment]:
+    noisy = all(r.snr_db < s.feature_floor_below_db for r in regions)
+    return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords,
+                                    feature_floor=s.feature_floor_percentile if noisy else None)
 
 
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
@@ -331,7 +347,7 @@ def _decode_window(engine: WhisperEngine, regions: list[_Region], s: PipelineSet
     a region decoded alone is never lost (a loop that persists keeps one copy of its unit).
     """
     audio, slots = _assemble(regions, s)
-    raws = _decode(engine, audio, s)
+    raws = _decode(engine, audio, regions, s)
     if len(regions) > 1 and any(has_loop(r.text, s.max_repeats) for r in raws):
         return [None for _ in regions]
     out: list[list[Segment] | None] = []
