@@ -82,6 +82,9 @@ def main() -> int:
                     help="fade of each region's padding (0: off; default: the gateway's)")
     ap.add_argument("--fallback-on-log-prob", action="store_true", default=None,
                     help="gateway retries a low log-probability pass hotter, not only a loop")
+    ap.add_argument("--feature-floor-below-db", type=float, default=None,
+                    help="floor the mel bands of turns standing less than this over the room "
+                    "(-inf: never; default: the gateway's)")
     ap.add_argument("--no-denoise", action="store_true", help="gateway without noise suppression")
     ap.add_argument("--oracle", action="store_true", help="also score noisy turns cut alone")
     ap.add_argument("--show", action="store_true", help="print the transcripts")
@@ -105,7 +108,8 @@ def main() -> int:
                          compute_type=args.plain_compute_type,
                          cpu_threads=os.cpu_count() or 1, local_files_only=True)
     settings = given(PipelineSettings(), max_regions=args.max_regions, window_s=args.window_s,
-                     edge_fade_db=args.edge_fade_db)
+                     edge_fade_db=args.edge_fade_db,
+                     feature_floor_below_db=args.feature_floor_below_db)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
     print(f"model {engine.model_path}; gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "
@@ -113,6 +117,7 @@ def main() -> int:
           f"log-prob fallback {engine.settings.fallback_on_log_prob}, "
           f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
           f"edge fade {settings.edge_fade_db:g} dB, "
+          f"feature floor below {settings.feature_floor_below_db:g} dB, "
           f"{engine.workers} windows at once; plain: {model.model.compute_type}, "
           f"{os.cpu_count()} threads in one decode")
 

@@ -8,6 +8,9 @@ quiet turn. The pipeline avoids both and spends the model's time on speech only:
 1. `vad.speech_regions` cuts every piece of audio into utterance-sized regions;
 2. each region is brought to `target_dbfs` (active speech RMS), so quiet and loud talkers
    look alike to the model, and its padding fades in and out (`edge_fade_db`);
+2b. a region whose speech stands little over its background (`feature_floor_below_db`)
+   is decoded with each mel band raised to a percentile of itself (`engine.floored`):
+   the noise's flicker below its typical level, misread as syllables, is gone;
 3. each region gets a window of its own (`max_regions` = 1), and the engine's encoder
    sees that window plus a few seconds of padding rather than Whisper's full 30 s, so a
    short turn costs a short pass; with `max_regions` > 1, regions are packed, in time
