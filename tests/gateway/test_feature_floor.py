@@ -78,5 +78,5 @@ def test_the_floor_can_be_turned_off(engine, speech):
     m = _meeting(next(iter(speech.values())).parent, 8.0)
     spy = WindowSpy(engine)
     list(transcribe_pieces([Piece(m.pcm, 0.0)], spy,  # type: ignore[arg-type]
-                           PipelineSettings(feature_floor_below_db=float("-inf"))))
+                           PipelineSettings(feature_floor_below_db=None)))
     assert set(spy.floors) == {None}
