@@ -27,9 +27,9 @@ import numpy as np
 from badgekit.meeting import build_meeting, referenced_utterances, shared_speech_dir
 from gateway.transcribe.engine import (
     EngineSettings,
+    decoding_window,
     encoder_frames,
     load_engine,
-    set_encoder_frames,
     to_simplified,
 )
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
@@ -99,14 +99,13 @@ def main() -> int:
                 ref = normalise_for_cer(t.text)
                 chars, turns = chars + len(ref), turns + 1
                 for length in args.lengths:
-                    set_encoder_frames(model, frames_for(length, len(cut)))
                     t0 = time.perf_counter()
-                    segs, _ = model.transcribe(cut, language="zh", beam_size=5,
-                                               condition_on_previous_text=False)
-                    hyp = normalise_for_cer(to_simplified("".join(s.text for s in segs)))
+                    with decoding_window(model, encoder_frames=frames_for(length, len(cut))):
+                        segs, _ = model.transcribe(cut, language="zh", beam_size=5,
+                                                   condition_on_previous_text=False)
+                        hyp = normalise_for_cer(to_simplified("".join(s.text for s in segs)))
                     seconds[length] += time.perf_counter() - t0
                     errors[length] += edit_distance(hyp, ref)
-                set_encoder_frames(model, None)
         base = args.lengths[0]
         print(f"SNR {snr:.0f} dB, {turns} turns: " + "  ".join(
             f"{k}: CER {errors[k] / chars:.3f} time {seconds[k]:.1f} s "

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,15 +159,15 @@ class WhisperEngine:
 
         `feature_floor` (a percentile, 0-100): every mel band of the window's audio is
         raised to that percentile of itself over the window before the encoder sees it
-        (`set_feature_floor`); None leaves the features as faster-whisper made them.
+        (`floored`); None leaves the features as faster-whisper made them.
         """
         s = self.settings
         if len(audio) > _FULL_FRAMES * 160:
             raise ValueError(f"a window holds at most 30 s of audio, got {len(audio) / 16000:.1f} s")
-        set_encoder_frames(self.model, self.encoder_frames(len(audio)))
-        set_fallback_on_log_prob(self.model, s.fallback_on_log_prob)
-        set_feature_floor(self.model, feature_floor, len(audio) // 160)
-        try:
+        frames = len(audio) // 160
+        with decoding_window(self.model, encoder_frames=self.encoder_frames(len(audio)),
+                             fallback_on_log_prob=s.fallback_on_log_prob,
+                             feature_floor=None if feature_floor is None else (feature_floor, frames)):
             segments, _info = self.model.transcribe(
                 audio, language=s.language, task="transcribe",
                 beam_size=beam_size or s.beam_size, best_of=5,
@@ -184,10 +186,6 @@ class WhisperEngine:
                 out.append(RawSegment(seg.start, seg.end, to_simplified(seg.text.strip()),
                                       seg.avg_logprob, seg.no_speech_prob,
                                       seg.compression_ratio, seg.temperature or 0.0, words))
-        finally:
-            set_encoder_frames(self.model, None)
-            set_fallback_on_log_prob(self.model, True)
-            set_feature_floor(self.model, None)
         return out
 
 
@@ -227,46 +225,76 @@ _FULL_FRAMES = 3000
 """Whisper's window: 30 s of 10 ms feature frames."""
 
 
-def _gateway_whisper(base: type) -> type:
-    """`base` (faster-whisper's WhisperModel) with two per-thread options for the window
-    the calling thread decodes (windows are decoded from several threads at once on one
-    model; a thread that set nothing gets faster-whisper's own behaviour):
+@dataclass(frozen=True)
+class _Window:
+    """What the gateway set for the window the calling thread decodes."""
 
-    - an encoder that sees only the frames set by `set_encoder_frames` instead of the
-      full 30 s: faster-whisper always pads a window's features to 3000 frames, and
-      CTranslate2's encoder accepts fewer. The caller keeps the count at least the
-      window's own frames (`WhisperEngine.encoder_frames`), so no audio is cut off;
-    - temperature fallback for loops only (`set_fallback_on_log_prob(model, False)`):
-      the log-probability threshold still gates silence, but no longer sends a pass to
-      the sampling temperatures;
-    - a floor under each mel band of the audio's frames (`set_feature_floor`): in heavy
-      noise, a band's dips below the noise's typical level carry no speech, only the
-      noise's own flicker (measured: meetings at 10 dB read 1.7 points better).
+    encoder_frames: int | None
+    fallback_on_log_prob: bool
+    feature_floor: tuple[float, int] | None
+
+
+def _gateway_whisper(base: type) -> type:
+    """`base` (faster-whisper's WhisperModel) with per-thread options for the window the
+    calling thread decodes, set by `decoding_window` (windows are decoded from several
+    threads at once on one model; outside it a thread gets faster-whisper's own
+    behaviour):
+
+    - an encoder that sees only `encoder_frames` instead of the full 30 s: faster-whisper
+      always pads a window's features to 3000 frames, and CTranslate2's encoder accepts
+      fewer. The caller keeps the count at least the window's own frames
+      (`WhisperEngine.encoder_frames`), so no audio is cut off;
+    - temperature fallback for loops only (`fallback_on_log_prob=False`): the
+      log-probability threshold still gates silence, but no longer sends a pass to the
+      sampling temperatures;
+    - a floor under each mel band of the audio's frames (`feature_floor`, `floored`): in
+      heavy noise, a band's dips below the noise's typical level carry no speech, only
+      the noise's own flicker (measured: meetings at 10 dB read 1.7 points better).
     """
 
     class GatewayWhisper(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.encoder_frames = threading.local()
-            self.log_prob_fallback = threading.local()
-            self.feature_floor = threading.local()
+            self.window = threading.local()
+
+        def _window(self) -> _Window | None:
+            return getattr(self.window, "options", None)
 
         def encode(self, features: np.ndarray) -> Any:
-            n = getattr(self.encoder_frames, "n", None)
-            if n is not None and features.shape[-1] > n:
-                features = np.ascontiguousarray(features[..., :n])
-            floor = getattr(self.feature_floor, "spec", None)
-            if floor is not None:
-                features = floored(features, *floor)
+            w = self._window()
+            if w is not None and w.encoder_frames is not None and features.shape[-1] > w.encoder_frames:
+                features = np.ascontiguousarray(features[..., :w.encoder_frames])
+            if w is not None and w.feature_floor is not None:
+                features = floored(features, *w.feature_floor)
             return super().encode(features)
 
         def generate_with_fallback(self, encoder_output: Any, prompt: list[int],
                                    tokenizer: Any, options: Any) -> Any:
-            if not getattr(self.log_prob_fallback, "on", True):
+            w = self._window()
+            if w is not None and not w.fallback_on_log_prob:
                 options = replace(options, log_prob_threshold=None)
             return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
 
     return GatewayWhisper
+
+
+@contextmanager
+def decoding_window(model: Any, *, encoder_frames: int | None = None,
+                    fallback_on_log_prob: bool = True,
+                    feature_floor: tuple[float, int] | None = None) -> Iterator[None]:
+    """Within the block, `model`'s passes on this thread see `encoder_frames` of features
+    (None: the full window), fall back hotter on a low log-probability or not, and floor
+    the mel bands of the first frames at a percentile (`feature_floor` = (percentile,
+    frames), None: features as they are). A model without these options is left alone."""
+    local = getattr(model, "window", None)
+    if not isinstance(local, threading.local):
+        yield
+        return
+    local.options = _Window(encoder_frames, fallback_on_log_prob, feature_floor)
+    try:
+        yield
+    finally:
+        local.options = None
 
 
 def encoder_frames(samples: int, settings: EngineSettings) -> int:
@@ -274,13 +302,6 @@ def encoder_frames(samples: int, settings: EngineSettings) -> int:
     `encoder_pad_s`, at least `encoder_min_s`, at most Whisper's 30 s."""
     want = max(settings.encoder_min_s, samples / 16000 + settings.encoder_pad_s)
     return min(_FULL_FRAMES, math.ceil(want * 100))
-
-
-def set_encoder_frames(model: Any, frames: int | None) -> None:
-    """Frames the encoder of `model` sees on this thread (None: the full window)."""
-    local = getattr(model, "encoder_frames", None)
-    if local is not None:
-        local.n = frames
 
 
 def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
@@ -293,22 +314,6 @@ def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
     body = out[..., :frames]
     out[..., :frames] = np.maximum(body, np.percentile(body, percentile, axis=-1, keepdims=True))
     return out
-
-
-def set_feature_floor(model: Any, percentile: float | None, frames: int = 0) -> None:
-    """Floor the mel bands of the first `frames` feature frames at `percentile` of
-    themselves for `model`'s passes on this thread (None: features as they are)."""
-    local = getattr(model, "feature_floor", None)
-    if local is not None:
-        local.spec = None if percentile is None else (float(percentile), int(frames))
-
-
-def set_fallback_on_log_prob(model: Any, on: bool) -> None:
-    """Whether a pass of `model` on this thread is retried hotter for a low log-probability
-    (True: faster-whisper's behaviour) or for a loop only."""
-    local = getattr(model, "log_prob_fallback", None)
-    if local is not None:
-        local.on = on
 
 
 def worker_layout(settings: EngineSettings) -> tuple[int, int]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gateway.transcribe import EngineSettings, load_engine
-from gateway.transcribe.engine import encoder_frames, set_encoder_frames
+from gateway.transcribe.engine import decoding_window, encoder_frames
 from tests.gateway.transcribe_support import speech_pcm
 
 RATE = 16000
@@ -93,7 +93,8 @@ def test_the_thread_gets_the_full_window_back(engine, speech):
     segs, _ = eng.model.transcribe(_float(speech_pcm(speech["IT0011W0001"])), language="zh")
     list(segs)
     assert set(spy.frames) == {3000}
-    set_encoder_frames(object(), 10)  # a model without the short encoder: nothing to set
+    with decoding_window(object(), encoder_frames=10):  # a model without the options: left alone
+        pass
 
 
 def test_window_over_30_s_is_refused(engine):
