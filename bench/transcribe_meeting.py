@@ -112,12 +112,14 @@ def main() -> int:
                      feature_floor_below_db=args.feature_floor_below_db)
     if args.no_denoise:
         settings = replace(settings, denoise=replace(settings.denoise, enabled=False))
+    below = settings.feature_floor_below_db
+    floor = "off" if below is None else f"below {below:g} dB"
     print(f"model {engine.model_path}; gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "
           f"encoder >= {engine.settings.encoder_min_s:g} s, "
           f"log-prob fallback {engine.settings.fallback_on_log_prob}, "
           f"{settings.max_regions} regions per window, denoise {settings.denoise.enabled}, "
           f"edge fade {settings.edge_fade_db:g} dB, "
-          f"feature floor below {settings.feature_floor_below_db:g} dB, "
+          f"feature floor {floor}, "
           f"{engine.workers} windows at once; plain: {model.model.compute_type}, "
           f"{os.cpu_count()} threads in one decode")
 
