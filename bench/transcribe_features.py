@@ -11,6 +11,8 @@ character errors per utterance (which sentence the errors sit in):
                                    frames (10-40 % by frame energy), not to a percentile
     floor at background + 1 sd     the same plus one standard deviation (flattens most
                                    of the noise's upward flicker too)
+    time smoothing w              the gateway's floor, then each band smoothed over time
+                                   with [w, 1 - 2w, w] (averages the noise's flicker)
     mel subtraction a / b          in the mel power domain P' = max(P - a N, b N), N = the
                                    band's 40th percentile: classic robust-ASR subtraction
     level -16 / -24 dBFS           `target_dbfs` instead of -20
@@ -74,6 +76,19 @@ def mel_subtraction(a: float, b: float, percentile: float = 40.0) -> FeatureFn:
     return floored
 
 
+def time_smoothed(w: float) -> FeatureFn:
+    """The gateway's floor, then each band of the audio frames smoothed with [w, 1-2w, w]."""
+    floor = engine_mod.floored
+
+    def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
+        out = floor(features, percentile, frames)
+        frames = min(frames, out.shape[-1])
+        body = out[..., :frames].copy()
+        out[..., 1:frames - 1] = w * body[..., :-2] + (1 - 2 * w) * body[..., 1:-1] + w * body[..., 2:]
+        return out
+    return floored
+
+
 def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
     """pipeline._level on the region time-stretched by `factor` (sox tempo keeps pitch)."""
     level = pipeline._level
@@ -100,7 +115,7 @@ class Variant:
 def applied(v: Variant, engine: WhisperEngine) -> Iterator[pipeline.PipelineSettings]:
     floored, level, settings = engine_mod.floored, pipeline._level, engine.settings
     if v.features is not None:
-        engine_mod.floored = v.features
+        engine_mod.floored = v.features  # type: ignore[assignment]
     if v.level is not None:
         pipeline._level = v.level  # type: ignore[assignment]
     if v.beam_size is not None:
@@ -127,6 +142,8 @@ VARIANTS = [
     Variant("no feature floor", {"feature_floor_below_db": None}),
     Variant("floor at the background mean", {}, background_floor(0.0)),
     Variant("floor at background + 1 sd", {}, background_floor(1.0)),
+    Variant("time smoothing 0.15", {}, time_smoothed(0.15)),
+    Variant("time smoothing 0.25", {}, time_smoothed(0.25)),
     Variant("mel subtraction 0.5 / 0.5", {}, mel_subtraction(0.5, 0.5)),
     Variant("mel subtraction 1 / 0.3", {}, mel_subtraction(1.0, 0.3)),
     Variant("level -16 dBFS", {"target_dbfs": -16.0}),
