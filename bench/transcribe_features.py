@@ -34,10 +34,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from badgekit.meeting import Meeting, build_meeting, referenced_utterances, shared_speech_dir
+from badgekit.meeting import (
+    RATE_HZ,
+    Meeting,
+    build_meeting,
+    read_wav,
+    referenced_utterances,
+    resample,
+    shared_speech_dir,
+)
 from gateway.transcribe import engine as engine_mod
 from gateway.transcribe import pipeline
 from gateway.transcribe.engine import EngineSettings, WhisperEngine, load_engine
@@ -100,6 +109,15 @@ def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
                              check=True).stdout
         return level(np.frombuffer(out, np.int16), s)
     return stretched
+
+
+def energy_above_db(path: Path, hz: float = 4000.0) -> float:
+    """Energy of the recording above `hz`, dB under its total (how band-limited it is)."""
+    pcm, rate = read_wav(path)
+    x = resample(pcm.astype(np.float64), rate, RATE_HZ) if rate != RATE_HZ else pcm.astype(np.float64)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    above = power[np.fft.rfftfreq(len(x), 1 / RATE_HZ) >= hz].sum()
+    return float(10 * np.log10(above / power.sum() + 1e-20))
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,8 @@ def main() -> int:
                                            pause_s=(1.0, 4.0), min_seconds=60.0, snr_db=snr)
                 for snr in args.snr for seed in args.seeds}
     names = sorted({t.name for m in meetings.values() for t in m.turns})
+    print("energy above 4 kHz, dB under the total: "
+          + ", ".join(f"{u.stem} {energy_above_db(u):.0f}" for u in utts))
     print(f"{'variant':<30} {'snr':>4} {'CER':>6}  errors per utterance ({', '.join(names)})")
     for v in VARIANTS:
         if args.only and v.name not in args.only:
