@@ -107,7 +107,9 @@ def test_badge_vanishing_mid_sync(tray, companion):
 
 
 def test_two_companions_sync_the_same_badge(tray, companion, tmp_path):
-    b = tray("both-1", clips=12, blocks_each=200)
+    # long enough a sync (about 2 s) that the two overlap even when one process starts a
+    # second later than the other on a loaded machine
+    b = tray("both-1", clips=12, blocks_each=1600)
     assert companion("enroll", "--port", b.port, "--agent", "Agent A").exit_code == 0
     # a second PC of the same branch: a copy of the key store, its own spool
     pc2 = Companion(tmp_path / "pc2")
