@@ -11,8 +11,9 @@ character errors per utterance (which sentence the errors sit in):
                                    frames (10-40 % by frame energy), not to a percentile
     floor at background + 1 sd     the same plus one standard deviation (flattens most
                                    of the noise's upward flicker too)
-    time smoothing w              the gateway's floor, then each band smoothed over time
-                                   with [w, 1 - 2w, w] (averages the noise's flicker)
+    time smoothing w[, n bands]    the gateway's floor, then each band (or the lowest n)
+                                   smoothed over time with [w, 1 - 2w, w] (averages the
+                                   noise's flicker, largest in the narrow low bands)
     mel subtraction a / b          in the mel power domain P' = max(P - a N, b N), N = the
                                    band's 40th percentile: classic robust-ASR subtraction
     level -16 / -24 dBFS           `target_dbfs` instead of -20
@@ -85,15 +86,17 @@ def mel_subtraction(a: float, b: float, percentile: float = 40.0) -> FeatureFn:
     return floored
 
 
-def time_smoothed(w: float) -> FeatureFn:
-    """The gateway's floor, then each band of the audio frames smoothed with [w, 1-2w, w]."""
+def time_smoothed(w: float, bands: int = 80) -> FeatureFn:
+    """The gateway's floor, then the lowest `bands` mel bands of the audio frames smoothed
+    over time with [w, 1-2w, w]."""
     floor = engine_mod.floored
 
     def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
         out = floor(features, percentile, frames)
         frames = min(frames, out.shape[-1])
-        body = out[..., :frames].copy()
-        out[..., 1:frames - 1] = w * body[..., :-2] + (1 - 2 * w) * body[..., 1:-1] + w * body[..., 2:]
+        body = out[..., :bands, :frames].copy()
+        out[..., :bands, 1:frames - 1] = (w * body[..., :-2] + (1 - 2 * w) * body[..., 1:-1]
+                                          + w * body[..., 2:])
         return out
     return floored
 
@@ -162,6 +165,8 @@ VARIANTS = [
     Variant("floor at background + 1 sd", {}, background_floor(1.0)),
     Variant("time smoothing 0.15", {}, time_smoothed(0.15)),
     Variant("time smoothing 0.25", {}, time_smoothed(0.25)),
+    Variant("time smoothing 0.25, 20 bands", {}, time_smoothed(0.25, bands=20)),
+    Variant("time smoothing 0.25, 40 bands", {}, time_smoothed(0.25, bands=40)),
     Variant("mel subtraction 0.5 / 0.5", {}, mel_subtraction(0.5, 0.5)),
     Variant("mel subtraction 1 / 0.3", {}, mel_subtraction(1.0, 0.3)),
     Variant("level -16 dBFS", {"target_dbfs": -16.0}),
