@@ -325,6 +325,16 @@ def referenced_utterances(speech_dir: Path) -> tuple[list[Path], dict[str, str]]
     return [speech_dir / f"{name}.wav" for name in sorted(refs)], refs
 
 
+def scored_meeting(utterances: Sequence[Path], references: dict[str, str], seed: int,
+                   snr_db: float, *, level_spread_db: float = 6.0) -> Meeting:
+    """A meeting of the transcription benchmarks (issue 8's set): the referenced
+    utterances, talkers at -26 dBFS +/- `level_spread_db`, pauses of 1-4 s (45-53 %
+    non-speech), at least 60 s, pink noise `snr_db` under the speech."""
+    return build_meeting(utterances, references=references, seed=seed,
+                         level_spread_db=level_spread_db, pause_s=(1.0, 4.0), min_seconds=60.0,
+                         snr_db=snr_db)
+
+
 DEFAULT_SCRIPT_EN = [
     "Good morning, thank you for meeting me today. This conversation is being recorded.",
     "This policy has a cooling off period of fifteen days after you receive it.",

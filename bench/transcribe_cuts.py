@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from badgekit.meeting import Meeting, build_meeting, referenced_utterances, shared_speech_dir
+from badgekit.meeting import Meeting, referenced_utterances, scored_meeting, shared_speech_dir
 from gateway.transcribe import pipeline
 from gateway.transcribe.engine import EngineSettings, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
@@ -71,8 +71,7 @@ def main() -> int:
         ("VAD regions, packed 4 to a window", None, packed),
     ]
     print(f"{'variant':<36}" + "".join(f"  CER {snr:.0f} dB" for snr in args.snr))
-    meetings = {(snr, seed): build_meeting(utts, references=refs, seed=seed, level_spread_db=6.0,
-                                           pause_s=(1.0, 4.0), min_seconds=60.0, snr_db=snr)
+    meetings = {(snr, seed): scored_meeting(utts, refs, seed, snr)
                 for snr in args.snr for seed in args.seeds}
     for name, pad, settings in variants:
         cells = []

@@ -1,6 +1,6 @@
 """Benchmark: which noise suppression front end lowers Whisper's CER on noisy meetings.
 
-For meetings built with `badgekit.meeting.build_meeting` (talkers ± 6 dB, 1-4 s pauses,
+For meetings built with `badgekit.meeting.scored_meeting` (talkers ± 6 dB, 1-4 s pauses,
 ≥ 60 s, pink noise at each `--snr`) and every seed, each candidate denoiser is applied
 to the WHOLE meeting (noise estimated from the meeting, as the gateway does); then every
 turn is cut at its true bounds with `--margin` seconds each side, brought to -20 dBFS of
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from badgekit.meeting import (
-    build_meeting,
     read_wav,
     referenced_utterances,
     resample,
+    scored_meeting,
     shared_speech_dir,
 )
 from gateway.transcribe.denoise import DenoiseSettings, wiener
@@ -321,8 +321,7 @@ def main() -> int:
     def say(audio: np.ndarray) -> str:  # the gateway's own window decode
         return "".join(s.text for s in engine.transcribe_window(audio))
 
-    meetings = {(snr, seed): build_meeting(utts, references=refs, seed=seed, level_spread_db=6,
-                                           pause_s=(1, 4), min_seconds=60, snr_db=snr)
+    meetings = {(snr, seed): scored_meeting(utts, refs, seed, snr)
                 for snr in args.snr for seed in args.seeds}
     clean = []
     for u in utts:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from badgekit.meeting import build_meeting, referenced_utterances, shared_speech_dir
+from badgekit.meeting import referenced_utterances, scored_meeting, shared_speech_dir
 from gateway.transcribe.engine import (
     EngineSettings,
     decoding_window,
@@ -88,8 +88,7 @@ def main() -> int:
         seconds = dict.fromkeys(args.lengths, 0.0)
         chars = turns = 0
         for seed in args.seeds:
-            m = build_meeting(utts, references=refs, seed=seed, level_spread_db=6.0,
-                              pause_s=(1.0, 4.0), min_seconds=60.0, snr_db=snr)
+            m = scored_meeting(utts, refs, seed, snr)
             audio = m.pcm.astype(np.float32) / 32768.0
             pad = int(args.margin * m.rate)
             for t in m.turns:

@@ -42,10 +42,10 @@ import numpy as np
 from badgekit.meeting import (
     RATE_HZ,
     Meeting,
-    build_meeting,
     read_wav,
     referenced_utterances,
     resample,
+    scored_meeting,
     shared_speech_dir,
 )
 from gateway.transcribe import engine as engine_mod
@@ -191,8 +191,7 @@ def main() -> int:
         return 2
     utts, refs = referenced_utterances(speech)
     engine = load_engine(EngineSettings(model_dir=args.model))
-    meetings = {(snr, seed): build_meeting(utts, references=refs, seed=seed, level_spread_db=6.0,
-                                           pause_s=(1.0, 4.0), min_seconds=60.0, snr_db=snr)
+    meetings = {(snr, seed): scored_meeting(utts, refs, seed, snr)
                 for snr in args.snr for seed in args.seeds}
     names = sorted({t.name for m in meetings.values() for t in m.turns})
     print("energy above 4 kHz, dB under the total: "

@@ -17,10 +17,10 @@ from dataclasses import replace
 import numpy as np
 
 from badgekit.meeting import (
-    build_meeting,
     read_wav,
     referenced_utterances,
     resample,
+    scored_meeting,
     shared_speech_dir,
 )
 from gateway.transcribe.engine import EngineSettings, load_engine
@@ -58,8 +58,7 @@ def main() -> int:
         sets["utterances"].append(([Piece(speech_pcm(u), 0.0)], refs[u.stem]))
     for snr in args.snr:
         for seed in args.seeds:
-            m = build_meeting(utts, references=refs, seed=seed, level_spread_db=6.0,
-                              pause_s=(1.0, 4.0), min_seconds=60.0, snr_db=snr)
+            m = scored_meeting(utts, refs, seed, snr)
             sets["meetings"].append(([Piece(m.pcm, 0.0)], m.reference_text))
     results: dict[tuple[str, str], float] = {}
     print(f"{'set':<11} " + " ".join(f"{m:>9}" for m in modes))
