@@ -5,13 +5,15 @@ change at a time to what reaches the model, and prints the pooled CER per SNR an
 character errors per utterance (which sentence the errors sit in):
 
     gateway                        as it is: mel bands of noisy turns floored at their
-                                   40th percentile (pipeline step 6)
+                                   40th percentile, the lowest 20 then smoothed over
+                                   time with [0.25, 0.5, 0.25] (pipeline step 6)
     no feature floor               `feature_floor_below_db=None`
+    floor, no smoothing            the floor alone (the gateway before the smoothing)
     floor at the background mean   each band raised to its mean over the turn's quietest
                                    frames (10-40 % by frame energy), not to a percentile
     floor at background + 1 sd     the same plus one standard deviation (flattens most
                                    of the noise's upward flicker too)
-    time smoothing w[, n bands]    the gateway's floor, then each band (or the lowest n)
+    time smoothing w[, n bands]    the gateway's floor, then every band (or the lowest n)
                                    smoothed over time with [w, 1 - 2w, w] (averages the
                                    noise's flicker, largest in the narrow low bands)
     mel subtraction a / b          in the mel power domain P' = max(P - a N, b N), N = the
@@ -21,8 +23,8 @@ character errors per utterance (which sentence the errors sit in):
     tempo 0.9 / 1.1                each region time-stretched (sox tempo, pitch kept)
     generic prompt                 `initial_prompt` "以下是普通话的句子。"
 
-A variant replaces the engine's `floored` (the one place features are changed before
-the encoder) or a pipeline setting; everything else is the gateway's defaults. CER only.
+A variant replaces the engine's `noisy_features` (the one place features are changed
+before the encoder) or a pipeline setting; everything else is the gateway's defaults. CER only.
 
     .venv/bin/python bench/transcribe_features.py [--snr 10] [--seeds 1 2 ... 12] [--only NAME ...]
 """
@@ -50,16 +52,16 @@ from badgekit.meeting import (
 )
 from gateway.transcribe import engine as engine_mod
 from gateway.transcribe import pipeline
-from gateway.transcribe.engine import EngineSettings, WhisperEngine, load_engine
+from gateway.transcribe.engine import EngineSettings, FeatureFloor, WhisperEngine, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
 
-FeatureFn = Callable[[np.ndarray, float, int], np.ndarray]
+FeatureFn = Callable[[np.ndarray, FeatureFloor, int], np.ndarray]
 
 
 def background_floor(sd: float) -> FeatureFn:
     """Each band of the audio frames raised to mean + `sd` standard deviations of its
     values over the frames between the 10th and 40th percentile of frame energy."""
-    def floored(features: np.ndarray, _percentile: float, frames: int) -> np.ndarray:
+    def floored(features: np.ndarray, _floor: FeatureFloor, frames: int) -> np.ndarray:
         frames = min(frames, features.shape[-1])
         out = np.array(features, dtype=np.float32, copy=True)
         body = out[..., :frames]
@@ -76,27 +78,12 @@ def background_floor(sd: float) -> FeatureFn:
 
 def mel_subtraction(a: float, b: float, percentile: float = 40.0) -> FeatureFn:
     """P' = max(P - a N, b N) in mel power (Whisper's features are (log10 P + 4) / 4)."""
-    def floored(features: np.ndarray, _percentile: float, frames: int) -> np.ndarray:
+    def floored(features: np.ndarray, _floor: FeatureFloor, frames: int) -> np.ndarray:
         frames = min(frames, features.shape[-1])
         out = np.array(features, dtype=np.float32, copy=True)
         power = 10.0 ** (4 * out[..., :frames].astype(np.float64) - 4)
         noise = np.percentile(power, percentile, axis=-1, keepdims=True)
         out[..., :frames] = ((np.log10(np.maximum(power - a * noise, b * noise)) + 4) / 4)
-        return out
-    return floored
-
-
-def time_smoothed(w: float, bands: int = 80) -> FeatureFn:
-    """The gateway's floor, then the lowest `bands` mel bands of the audio frames smoothed
-    over time with [w, 1-2w, w]."""
-    floor = engine_mod.floored
-
-    def floored(features: np.ndarray, percentile: float, frames: int) -> np.ndarray:
-        out = floor(features, percentile, frames)
-        frames = min(frames, out.shape[-1])
-        body = out[..., :bands, :frames].copy()
-        out[..., :bands, 1:frames - 1] = (w * body[..., :-2] + (1 - 2 * w) * body[..., 1:-1]
-                                          + w * body[..., 2:])
         return out
     return floored
 
@@ -134,9 +121,9 @@ class Variant:
 
 @contextmanager
 def applied(v: Variant, engine: WhisperEngine) -> Iterator[pipeline.PipelineSettings]:
-    floored, level, settings = engine_mod.floored, pipeline._level, engine.settings
+    noisy, level, settings = engine_mod.noisy_features, pipeline._level, engine.settings
     if v.features is not None:
-        engine_mod.floored = v.features  # type: ignore[assignment]
+        engine_mod.noisy_features = v.features  # type: ignore[assignment]
     if v.level is not None:
         pipeline._level = v.level  # type: ignore[assignment]
     if v.beam_size is not None:
@@ -144,7 +131,7 @@ def applied(v: Variant, engine: WhisperEngine) -> Iterator[pipeline.PipelineSett
     try:
         yield replace(pipeline.PipelineSettings(), **v.settings)  # type: ignore[arg-type]
     finally:
-        engine_mod.floored, pipeline._level, engine.settings = floored, level, settings
+        engine_mod.noisy_features, pipeline._level, engine.settings = noisy, level, settings
 
 
 def errors_per_turn(m: Meeting, segments: list[pipeline.Segment]) -> dict[str, int]:
@@ -163,10 +150,11 @@ VARIANTS = [
     Variant("no feature floor", {"feature_floor_below_db": None}),
     Variant("floor at the background mean", {}, background_floor(0.0)),
     Variant("floor at background + 1 sd", {}, background_floor(1.0)),
-    Variant("time smoothing 0.15", {}, time_smoothed(0.15)),
-    Variant("time smoothing 0.25", {}, time_smoothed(0.25)),
-    Variant("time smoothing 0.25, 20 bands", {}, time_smoothed(0.25, bands=20)),
-    Variant("time smoothing 0.25, 40 bands", {}, time_smoothed(0.25, bands=40)),
+    Variant("floor, no smoothing", {"feature_smooth_weight": 0.0}),
+    Variant("time smoothing 0.15", {"feature_smooth_weight": 0.15, "feature_smooth_bands": 80}),
+    Variant("time smoothing 0.25", {"feature_smooth_weight": 0.25, "feature_smooth_bands": 80}),
+    Variant("time smoothing 0.25, 40 bands", {"feature_smooth_bands": 40}),
+    Variant("time smoothing 0.15, 20 bands", {"feature_smooth_weight": 0.15}),
     Variant("mel subtraction 0.5 / 0.5", {}, mel_subtraction(0.5, 0.5)),
     Variant("mel subtraction 1 / 0.3", {}, mel_subtraction(1.0, 0.3)),
     Variant("level -16 dBFS", {"target_dbfs": -16.0}),

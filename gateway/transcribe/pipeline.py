@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
-from gateway.transcribe.engine import RawSegment, RawWord, WhisperEngine
+from gateway.transcribe.engine import FeatureFloor, RawSegment, RawWord, WhisperEngine
 from gateway.transcribe.vad import Region, VadSettings, speech_regions
 
 __all__ = [
@@ -78,6 +78,12 @@ class PipelineSettings:
     at 20 dB 0.058 for all three, where flooring every turn would cost 0.058 -> 0.102."""
     feature_floor_percentile: float = 40.0
     """Percentile of each mel band over the window that its lower values are raised to."""
+    feature_smooth_weight: float = 0.25
+    """After the floor, the lowest `feature_smooth_bands` mel bands of those windows are
+    smoothed over time with [w, 1 - 2w, w] (`engine.smoothed`); 0 turns it off."""
+    feature_smooth_bands: int = 20
+    """How many of the lowest mel bands are smoothed (of Whisper's 80)."""
+
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
     max_regions: int = 1
@@ -93,10 +99,25 @@ class PipelineSettings:
     """Fewer per second of a region's speech (≥ 1 s): the turn was swallowed."""
     max_repeats: int = 5
     """A unit of text repeated this many times in a row marks a loop."""
+    split_pause_ms: int = 400
+    """A turn decoded alone that got too little text (`min_chars_per_s`), or whose words
+    leave `split_unheard_s` of its loud audio unheard, is split at its longest pause of
+    at least this long, and each part decoded alone: Whisper sometimes transcribes only
+    the first of two utterances the VAD joined and skips the rest after the pause. The
+    parts' text is kept where it holds more. 0 turns splitting off."""
+    split_unheard_s: float = 0.8
+    """Loud audio (6 dB or more over the turn's background) this long, more than 0.3 s
+    from every word the model wrote, marks a turn whose speech was partly skipped."""
     initial_prompt: str | None = None
     """Prompt for every window (domain vocabulary), None for none."""
     hotwords: str | None = None
     """Hotwords for every window, None for none."""
+
+    @property
+    def feature_floor(self) -> FeatureFloor:
+        """What the engine does to the features of a noisy window."""
+        return FeatureFloor(self.feature_floor_percentile, self.feature_smooth_weight,
+                            self.feature_smooth_bands)
 
 
 @dataclass(frozen=True)
@@ -331,16 +352,84 @@ def _decode(engine: WhisperEngine, audio: np.ndarray, regions: list[_Region],
     below = s.feature_floor_below_db
     noisy = below is not None and all(r.snr_db < below for r in regions)
     return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords,
-                                    feature_floor=s.feature_floor_percentile if noisy else None)
+                                    feature_floor=s.feature_floor if noisy else None)
 
 
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
     """Text that the region's speech cannot hold: far too much (a turn copied here) or far
     too little (the turn was swallowed and a stray word of its neighbour aligned here)."""
-    chars = sum(len(re.sub(r"\W", "", seg.text)) for seg in segs)
     speech_s = max(0.5, len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000)
-    too_little = speech_s >= 1.0 and chars / speech_s < s.min_chars_per_s
-    return too_little or chars / speech_s > s.max_chars_per_s
+    return _too_little(segs, region, s) or _chars(segs) / speech_s > s.max_chars_per_s
+
+
+def _chars(segs: Sequence[Segment]) -> int:
+    return sum(len(re.sub(r"\W", "", seg.text)) for seg in segs)
+
+
+def _too_little(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
+    speech_s = len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000
+    return speech_s >= 1.0 and _chars(segs) / speech_s < s.min_chars_per_s
+
+
+_FRAME = _RATE // 50
+"""20 ms: the frames pauses and unheard speech are looked for in."""
+
+
+def _loud(region: _Region) -> np.ndarray:
+    """Per 20 ms frame of the region: louder than 6 dB over its background (the quietest
+    10 % of its frames, the faded padding of its first and last 0.5 s left out)."""
+    frames = len(region.audio) // _FRAME
+    if frames == 0:
+        return np.zeros(0, bool)
+    x = region.audio[: frames * _FRAME].astype(np.float64).reshape(frames, _FRAME)
+    rms = np.sqrt((x**2).mean(axis=1))
+    edge = _RATE // 2 // _FRAME
+    inner = rms[edge:frames - edge] if frames > 3 * edge else rms
+    return rms >= np.percentile(inner, 10) * 2.0
+
+
+def _partly_heard(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
+    """Too little text for the turn's speech, or loud audio far from every word."""
+    if _too_little(segs, region, s):
+        return True
+    words = [w for seg in segs for w in seg.words]
+    if not words:
+        return False
+    loud = _loud(region)
+    t = region.offset_s + (np.arange(len(loud)) + 0.5) * _FRAME / _RATE
+    heard = np.zeros(len(loud), bool)
+    for w in words:
+        heard |= (t >= w.start_s - 0.3) & (t <= w.end_s + 0.3)
+    return float((loud & ~heard).sum()) * _FRAME / _RATE >= s.split_unheard_s
+
+
+def _split_at_pause(region: _Region, s: PipelineSettings) -> list[_Region]:
+    """The region cut in two in the middle of its longest pause (`split_pause_ms` or
+    longer, at least 0.5 s from either end), each part's share of the pause faded as VAD
+    padding is; [] when it holds no such pause."""
+    if s.split_pause_ms <= 0:
+        return []
+    n = _FRAME
+    edge = _RATE // 2 // n
+    loud = _loud(region)
+    if len(loud) <= 2 * edge:
+        return []
+    quiet = ~loud[edge:len(loud) - edge]
+    best, best_len, run = -1, 0, 0
+    for i, q in enumerate(quiet):
+        run = run + 1 if q else 0
+        if run > best_len:
+            best, best_len = i - run + 1, run
+    if best_len * n < _RATE * s.split_pause_ms // 1000:
+        return []
+    cut = (edge + best + best_len // 2) * n
+    fade = min(best_len * n // 2, _RATE * s.vad.pad_ms // 1000)
+    parts = []
+    for a, b, lead, tail in ((0, cut, 0, fade), (cut, len(region.audio), fade, 0)):
+        audio, _ = _fade_edges(region.audio[a:b], region.floor, Region(0, b - a, lead, tail), s)
+        parts.append(_Region(region.source, region.offset_s + a / _RATE, audio,
+                             region.floor, region.snr_db))
+    return parts
 
 
 def _decode_window(engine: WhisperEngine, regions: list[_Region], s: PipelineSettings,
@@ -375,6 +464,7 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
     s = settings or PipelineSettings()
     regions = _regions(pieces, s)
     per: list[list[Segment]] = [[] for _ in regions]
+    parts: dict[int, list[int]] = {}  # a swallowed turn -> the regions it was split into
     todo, size, redecoded = list(range(len(regions))), s.max_regions, False
     with ThreadPoolExecutor(max_workers=max(1, engine.workers),
                             thread_name_prefix="whisper-window") as pool:
@@ -388,8 +478,22 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
                 for i, segs in zip(window, result, strict=True):
                     if segs is None:
                         todo.append(i)
-                    else:
-                        per[i] = segs
+                        continue
+                    per[i] = segs
+                    if len(window) == 1 and _partly_heard(segs, regions[i], s):
+                        halves = _split_at_pause(regions[i], s)
+                        parts[i] = list(range(len(regions), len(regions) + len(halves)))
+                        regions.extend(halves)
+                        per.extend([] for _ in halves)
+                        todo.extend(parts[i])
             size, redecoded = max(1, size // 2), True
+    # A part has a higher index than the turn it was cut from, so the deepest cuts are
+    # settled first: the parts' text replaces the turn's only where it holds more.
+    for i in sorted(parts, reverse=True):
+        found = [seg for k in parts[i] for seg in per[k]]
+        if _chars(found) > _chars(per[i]):
+            per[i] = found
+        for k in parts[i]:
+            per[k] = []
     for segs in per:
         yield from segs

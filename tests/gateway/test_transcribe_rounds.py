@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from gateway.transcribe import EngineSettings, load_engine
 from gateway.transcribe.engine import RawSegment, RawWord
 from gateway.transcribe.metrics import cer
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.vad import VadSettings
 
 RATE = 16000
 PACKED = PipelineSettings(max_regions=4, window_s=28.0)
@@ -26,18 +28,18 @@ PACKED = PipelineSettings(max_regions=4, window_s=28.0)
 a window, where nothing is re-decoded)."""
 
 
-def _tone_meeting(turns: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Turns of a 2.5 s voiced buzz with 2 s of faint noise between them."""
+def _tone_meeting(turns: int, pause_s: float = 2.0) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Turns of a 2.5 s voiced buzz with `pause_s` of faint noise between them."""
     rng = np.random.default_rng(7)
     t = np.arange(int(2.5 * RATE)) / RATE
     buzz = (np.sin(2 * np.pi * 180 * t) + 0.5 * np.sin(2 * np.pi * 360 * t)
             + 0.3 * np.sin(2 * np.pi * 1100 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    gap = np.zeros(2 * RATE)
-    parts, bounds, pos = [gap], [], 2.0
+    gap = np.zeros(int(pause_s * RATE))
+    parts, bounds, pos = [np.zeros(2 * RATE)], [], 2.0
     for _ in range(turns):
         parts += [buzz * 6000, gap]
         bounds.append((pos, pos + 2.5))
-        pos += 4.5
+        pos += 2.5 + pause_s
     pcm = np.concatenate(parts) + rng.normal(0, 30, sum(len(p) for p in parts))
     return np.clip(pcm, -32768, 32767).astype(np.int16), bounds
 
@@ -46,8 +48,10 @@ class ScriptedEngine:
     """Writes one 10-character word per speech stretch it hears (where the audio is loud);
     a window of more than `loop_over` stretches comes back as a loop; records each call."""
 
-    def __init__(self, loop_over: int = 99, swallow_first: bool = False, workers: int = 2):
+    def __init__(self, loop_over: int = 99, swallow_first: bool = False, workers: int = 2,
+                 word: str = "甲乙丙丁戊己庚辛壬癸", first_only: bool = False):
         self.loop_over, self.swallow_first, self.workers = loop_over, swallow_first, workers
+        self.word, self.first_only = word, first_only
         self.calls: list[int] = []
         self.threads: set[str] = set()
         self.lock = threading.Lock()
@@ -63,9 +67,11 @@ class ScriptedEngine:
         time.sleep(0.05)  # long enough for a second window to start meanwhile
         if len(starts) > self.loop_over:
             return [RawSegment(0.0, len(audio) / RATE, "好的" * 10, -0.3, 0.1, 3.0, 0.0)]
-        words = [RawWord(s / 10, e / 10, "甲乙丙丁戊己庚辛壬癸", 0.9) for s, e in zip(starts, ends, strict=True)]
+        words = [RawWord(s / 10, e / 10, self.word, 0.9) for s, e in zip(starts, ends, strict=True)]
         if self.swallow_first and len(starts) > 1:
             words = words[1:]
+        if self.first_only:  # Whisper's habit: the first utterance, nothing after the pause
+            words = words[:1]
         return [RawSegment(w.start_s, w.end_s, w.text, -0.2, 0.05, 1.2, 0.0, (w,)) for w in words]
 
 
@@ -118,6 +124,72 @@ def test_windows_keep_every_worker_busy(workers, calls):
     engine = ScriptedEngine(workers=workers)
     segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
     assert sorted(engine.calls) == calls and len(segs) == 12
+
+
+def test_a_turn_swallowed_after_a_pause_is_split_there_and_decoded_in_parts():
+    pcm, bounds = _tone_meeting(2, pause_s=0.7)  # the VAD joins the two turns into one region
+    engine = ScriptedEngine(word="你好", first_only=True)
+    segs = list(transcribe_pieces([Piece(pcm, 5.0)], engine))  # type: ignore[arg-type]
+    # the joined turn got 2 characters for 5.7 s of speech: split at the pause, each part
+    # alone; a part holds no pause of its own, so it is not split again
+    assert engine.calls == [2, 1, 1]
+    assert [s.text for s in segs] == ["你好", "你好"] and all(s.redecoded for s in segs)
+    for seg, (a, b) in zip(segs, bounds, strict=True):
+        assert 5.0 + a - 0.5 <= seg.start_s < seg.end_s <= 5.0 + b + 0.5
+
+
+def test_a_split_is_kept_only_where_its_parts_hold_more_text():
+    pcm, _ = _tone_meeting(2, pause_s=0.7)
+    engine = ScriptedEngine(word="你好", first_only=True)
+    joined = PipelineSettings(split_pause_ms=0)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, joined))  # type: ignore[arg-type]
+    assert engine.calls == [2] and [s.text for s in segs] == ["你好"]  # splitting off
+    pcm, _ = _tone_meeting(1)  # one turn, nothing to split it at: decoded once, kept
+    engine = ScriptedEngine(word="好")
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine))  # type: ignore[arg-type]
+    assert engine.calls == [1] and [s.text for s in segs] == ["好"] and not segs[0].redecoded
+
+
+class SkipsAfterPause:
+    """The real engine, but a window of more than 4.5 s keeps only the words it heard in
+    its first 2.5 s: what Whisper base does on some windows holding two utterances and a
+    pause (meetings at 20 dB, bench/transcribe_meeting.py seed 20)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.windows: list[float] = []
+
+    def transcribe_window(self, audio: np.ndarray, **kwargs: object) -> list[RawSegment]:
+        self.windows.append(len(audio) / RATE)
+        raws = self.inner.transcribe_window(audio, **kwargs)  # type: ignore[attr-defined]
+        if len(audio) <= 4.5 * RATE:
+            return raws
+        out = []
+        for r in raws:
+            kept = tuple(w for w in r.words if w.start_s < 2.5)
+            if kept:
+                out.append(replace(r, end_s=kept[-1].end_s, text="".join(w.text for w in kept), words=kept))
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_real_speech_swallowed_after_a_pause_is_recovered(whisper_model, speech):
+    utts, refs = referenced_utterances(Path(speech["asr_example_zh"]).parent)
+    two = [u for u in utts if u.stem.startswith(("IT0011", "TEST_NET"))]
+    m = build_meeting(two, references=refs, seed=3, level_spread_db=0, pause_s=(0.8, 0.9),
+                      min_seconds=0, snr_db=25)
+    joins = PipelineSettings(vad=VadSettings(merge_gap_ms=1500))  # the two turns: one region
+    engine = SkipsAfterPause(load_engine(EngineSettings(model_dir=str(whisper_model.path))))
+    segs = list(transcribe_pieces([Piece(m.pcm, 0.0)], engine, joins))  # type: ignore[arg-type]
+    assert len(m.turns) == 2 and engine.windows[0] > 4.5
+    assert len(engine.windows) == 3 and max(engine.windows[1:]) <= 4.5  # then its two parts
+    assert all(s.redecoded for s in segs)
+    assert cer("".join(s.text for s in segs), m.reference_text) < 0.2
+    for turn in m.turns:
+        inside = [s for s in segs if turn.start_s - 0.6 <= s.start_s and s.end_s <= turn.end_s + 0.6]
+        assert inside, f"no text for {turn.name} at {turn.start_s:.1f}-{turn.end_s:.1f} s"
 
 
 def test_a_loop_that_persists_alone_keeps_one_copy():
