@@ -88,6 +88,25 @@ def mel_subtraction(a: float, b: float, percentile: float = 40.0) -> FeatureFn:
     return floored
 
 
+def quiet_noise_bands(rise_db: float, under_db: float | None) -> FeatureFn:
+    """The gateway's features, then every band whose loudest frames (98th percentile)
+    rise less than `rise_db` over its median (noise alone: no speech ever reaches it) set
+    `under_db` below its median (None: to the window's quietest value), as the band
+    looks in a recording whose speech never reached it."""
+    gateway = engine_mod.noisy_features
+
+    def quieted(features: np.ndarray, floor: FeatureFloor, frames: int) -> np.ndarray:
+        out = np.array(gateway(features, floor, frames), dtype=np.float32, copy=True)
+        frames = min(frames, out.shape[-1])
+        body = out[..., :frames]
+        p50 = np.percentile(body, 50, axis=-1, keepdims=True)
+        flat = (np.percentile(body, 98, axis=-1, keepdims=True) - p50) * 40 < rise_db
+        low = p50 - under_db / 40 if under_db is not None else np.full_like(p50, features.min())
+        out[..., :frames] = np.where(flat, low, body)
+        return out
+    return quieted
+
+
 def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
     """pipeline._level on the region time-stretched by `factor` (sox tempo keeps pitch)."""
     level = pipeline._level
@@ -155,6 +174,8 @@ VARIANTS = [
     Variant("time smoothing 0.25", {"feature_smooth_weight": 0.25, "feature_smooth_bands": 80}),
     Variant("time smoothing 0.25, 40 bands", {"feature_smooth_bands": 40}),
     Variant("time smoothing 0.15, 20 bands", {"feature_smooth_weight": 0.15}),
+    Variant("quiet noise-only bands, 6 dB", {}, quiet_noise_bands(6.0, None)),
+    Variant("quiet noise-only bands, 8 dB, -20 dB", {}, quiet_noise_bands(8.0, 20.0)),
     Variant("mel subtraction 0.5 / 0.5", {}, mel_subtraction(0.5, 0.5)),
     Variant("mel subtraction 1 / 0.3", {}, mel_subtraction(1.0, 0.3)),
     Variant("level -16 dBFS", {"target_dbfs": -16.0}),
