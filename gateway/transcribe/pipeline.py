@@ -89,7 +89,6 @@ class PipelineSettings:
     smoothed over time with [w, 1 - 2w, w] (`engine.smoothed`); 0 turns it off."""
     feature_smooth_bands: int = 20
     """How many of the lowest mel bands are smoothed (of Whisper's 80)."""
-
     window_s: float = 28.0
     """Regions are packed into windows up to this long (Whisper sees 30 s)."""
     max_regions: int = 1
@@ -488,10 +487,11 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
                     per[i] = segs
                     if len(window) == 1 and _partly_heard(segs, regions[i], s):
                         halves = _split_at_pause(regions[i], s)
-                        parts[i] = list(range(len(regions), len(regions) + len(halves)))
-                        regions.extend(halves)
-                        per.extend([] for _ in halves)
-                        todo.extend(parts[i])
+                        if halves:
+                            parts[i] = list(range(len(regions), len(regions) + len(halves)))
+                            regions.extend(halves)
+                            per.extend([] for _ in halves)
+                            todo.extend(parts[i])
             size, redecoded = max(1, size // 2), True
     # A part has a higher index than the turn it was cut from, so the deepest cuts are
     # settled first: the parts' text replaces the turn's only where it holds more.
