@@ -39,6 +39,7 @@ __all__ = [
     "RawSegment",
     "RawWord",
     "WhisperEngine",
+    "cpu_compute_type",
     "load_engine",
     "to_simplified",
     "worker_layout",
@@ -60,7 +61,9 @@ class EngineSettings:
     window, runs twice as fast, and noisy meetings read as well as float32 (seeds 1-12:
     0.056 / 0.079 at 20 / 10 dB against 0.058 / 0.085, RTF 0.047 against 0.070); int8
     decodes faster still but misreads more noisy speech (bench/transcribe_meeting.py
-    --compute-type)."""
+    --compute-type). Where this CPU's CTranslate2 has no int16 (it has it with Intel MKL,
+    on x86-64), the model loads in float32 (`cpu_compute_type`), and the transcript's
+    `model.compute_type` says so."""
     workers: int = 0
     """Windows decoded at once from different threads; 0 = one per core."""
     cpu_threads: int = 0
@@ -226,6 +229,7 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
         raise ModelUnavailableError(
             f"faster-whisper is not installed ({exc}); fix: pip install 'badgekit[gateway]'"
         ) from None
+    s = replace(s, compute_type=cpu_compute_type(s.compute_type))
     workers, threads = worker_layout(s)
     try:
         model = _gateway_whisper(WhisperModel)(str(info.path), device="cpu", compute_type=s.compute_type,
@@ -237,6 +241,21 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
         raise TranscribeError(f"language {s.language!r} is not one the model knows (e.g. zh, "
                               f"en, yue); it knows {len(model.supported_languages)} codes")
     return WhisperEngine(model, s, info.path, info.sha256, workers)
+
+
+def cpu_compute_type(want: str) -> str:
+    """`want` if this CPU's CTranslate2 build runs it; the default int16 becomes float32
+    (the model's own precision) where it does not (CTranslate2 has int16 only with Intel
+    MKL, on x86-64); any other type it lacks is refused with the ones it has."""
+    import ctranslate2
+
+    have = set(ctranslate2.get_supported_compute_types("cpu"))
+    if want in have or want in ("default", "auto"):
+        return want
+    if want == "int16" and "float32" in have:
+        return "float32"
+    raise ModelUnavailableError(f"compute type {want!r} does not run on this CPU; it runs "
+                                f"{', '.join(sorted(have))}")
 
 
 _FULL_FRAMES = 3000

@@ -128,3 +128,21 @@ def test_missing_or_wrong_model_is_named(tmp_path, whisper_model):
         load_engine(EngineSettings(model_dir=str(wrong)))
     with pytest.raises(TranscribeError, match="language 'xx'"):
         load_engine(EngineSettings(model_dir=str(whisper_model.path), language="xx"))
+
+
+def test_compute_type_this_cpu_lacks(whisper_model, speech, monkeypatch):
+    """int16 (the default) needs CTranslate2's MKL build on x86-64; elsewhere the model
+    loads in float32, and says so in every transcript. Any other missing type is refused."""
+    import ctranslate2
+
+    with pytest.raises(ModelUnavailableError, match="'bfloat16' does not run on this CPU; it runs .*float32"):
+        load_engine(EngineSettings(model_dir=str(whisper_model.path), compute_type="bfloat16"))
+    here = set(ctranslate2.get_supported_compute_types("cpu"))
+    monkeypatch.setattr(ctranslate2, "get_supported_compute_types",
+                        lambda device: here - {"int16"})  # a CPU without int16 (ARM)
+    engine = load_engine(EngineSettings(model_dir=str(whisper_model.path), workers=1))
+    assert engine.description["compute_type"] == "float32"
+    assert engine.model.model.compute_type == "float32"
+    audio = speech_pcm(speech["IT0011W0001"]).astype(np.float32) / 32768.0
+    text = "".join(s.text for s in engine.transcribe_window(audio))
+    assert "首歌" in text, text
