@@ -9,6 +9,8 @@ character errors per utterance (which sentence the errors sit in):
                                    time with [0.25, 0.5, 0.25] (pipeline step 6)
     no feature floor               `feature_floor_below_db=None`
     floor, no smoothing            the floor alone (the gateway before the smoothing)
+    floor inside the padding       the gateway's floor and smoothing computed and applied
+                                   only between the region's faded 0.4 s VAD padding
     floor at the background mean   each band raised to its mean over the turn's quietest
                                    frames (10-40 % by frame energy), not to a percentile
     floor at background + 1 sd     the same plus one standard deviation (flattens most
@@ -18,6 +20,7 @@ character errors per utterance (which sentence the errors sit in):
                                    noise's flicker, largest in the narrow low bands)
     mel subtraction a / b          in the mel power domain P' = max(P - a N, b N), N = the
                                    band's 40th percentile: classic robust-ASR subtraction
+    no edge fade                   `edge_fade_db=0`: the VAD padding at full level
     level -16 / -24 dBFS           `target_dbfs` instead of -20
     beam 5                         instead of 3
     high-pass 150 / 300 Hz         each region high-passed (sox highpass) before levelling
@@ -108,6 +111,22 @@ def quiet_noise_bands(rise_db: float, under_db: float | None) -> FeatureFn:
     return quieted
 
 
+def inside_padding(pad_frames: int = 40) -> FeatureFn:
+    """The gateway's features computed and applied only between the region's faded VAD
+    padding (its first and last `pad_frames` 10 ms frames), so the fade is not floored."""
+    gateway = engine_mod.noisy_features
+
+    def inner(features: np.ndarray, floor: FeatureFloor, frames: int) -> np.ndarray:
+        frames = min(frames, features.shape[-1])
+        if frames <= 3 * pad_frames:
+            return gateway(features, floor, frames)
+        out = np.array(features, dtype=np.float32, copy=True)
+        a, b = pad_frames, frames - pad_frames
+        out[..., a:b] = gateway(np.ascontiguousarray(features[..., a:b]), floor, b - a)
+        return out
+    return inner
+
+
 def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
     """pipeline._level on the region time-stretched by `factor` (sox tempo keeps pitch)."""
     level = pipeline._level
@@ -189,10 +208,12 @@ VARIANTS = [
     Variant("time smoothing 0.25", {"feature_smooth_weight": 0.25, "feature_smooth_bands": 80}),
     Variant("time smoothing 0.25, 40 bands", {"feature_smooth_bands": 40}),
     Variant("time smoothing 0.15, 20 bands", {"feature_smooth_weight": 0.15}),
+    Variant("floor inside the padding", {}, inside_padding()),
     Variant("quiet noise-only bands, 6 dB", {}, quiet_noise_bands(6.0, None)),
     Variant("quiet noise-only bands, 8 dB, -20 dB", {}, quiet_noise_bands(8.0, 20.0)),
     Variant("mel subtraction 0.5 / 0.5", {}, mel_subtraction(0.5, 0.5)),
     Variant("mel subtraction 1 / 0.3", {}, mel_subtraction(1.0, 0.3)),
+    Variant("no edge fade", {"edge_fade_db": 0.0}),
     Variant("level -16 dBFS", {"target_dbfs": -16.0}),
     Variant("level -24 dBFS", {"target_dbfs": -24.0}),
     Variant("beam 5", {}, beam_size=5),
