@@ -11,7 +11,7 @@ then with its own webrtcvad regions, and prints the pooled CER of each per SNR:
     true bounds / VAD regions, packed   what packing 4 turns to a window would cost
 
 Every variant decodes through the gateway's engine with its defaults (short encoder,
-float32, beam 3).
+int16, beam 3; the figures in docs/transcription.md were measured when it was float32).
 
 CER only (no timing): it tells which part of the pipeline to work on.
 
