@@ -49,9 +49,10 @@ class ScriptedEngine:
     a window of more than `loop_over` stretches comes back as a loop; records each call."""
 
     def __init__(self, loop_over: int = 99, swallow_first: bool = False, workers: int = 2,
-                 word: str = "甲乙丙丁戊己庚辛壬癸", first_only: bool = False):
+                 word: str = "甲乙丙丁戊己庚辛壬癸", first_only: bool = False,
+                 silent_below_s: float = 0.0):
         self.loop_over, self.swallow_first, self.workers = loop_over, swallow_first, workers
-        self.word, self.first_only = word, first_only
+        self.word, self.first_only, self.silent_below_s = word, first_only, silent_below_s
         self.calls: list[int] = []
         self.threads: set[str] = set()
         self.lock = threading.Lock()
@@ -65,6 +66,8 @@ class ScriptedEngine:
             self.calls.append(len(starts))
             self.threads.add(threading.current_thread().name)
         time.sleep(0.05)  # long enough for a second window to start meanwhile
+        if len(audio) < self.silent_below_s * RATE:
+            return []
         if len(starts) > self.loop_over:
             return [RawSegment(0.0, len(audio) / RATE, "好的" * 10, -0.3, 0.1, 3.0, 0.0)]
         words = [RawWord(s / 10, e / 10, self.word, 0.9) for s, e in zip(starts, ends, strict=True)]
@@ -144,6 +147,11 @@ def test_a_split_is_kept_only_where_its_parts_hold_more_text():
     joined = PipelineSettings(split_pause_ms=0)
     segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, joined))  # type: ignore[arg-type]
     assert engine.calls == [2] and [s.text for s in segs] == ["你好"]  # splitting off
+    engine = ScriptedEngine(word="你好", first_only=True, silent_below_s=4.0)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine))  # type: ignore[arg-type]
+    # split, but the parts came back empty: the joined turn's own reading stays
+    assert engine.calls == [2, 1, 1] and [s.text for s in segs] == ["你好"]
+    assert not segs[0].redecoded
     pcm, _ = _tone_meeting(1)  # one turn, nothing to split it at: decoded once, kept
     engine = ScriptedEngine(word="好")
     segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine))  # type: ignore[arg-type]
