@@ -127,31 +127,28 @@ def inside_padding(pad_frames: int = 40) -> FeatureFn:
     return inner
 
 
-def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
-    """pipeline._level on the region time-stretched by `factor` (sox tempo keeps pitch)."""
+def sox_effect(*effect: str) -> Callable[..., tuple[np.ndarray, float, float]]:
+    """pipeline._level on the region passed through a sox effect first."""
     level = pipeline._level
 
-    def stretched(pcm: np.ndarray, s: pipeline.PipelineSettings) -> tuple[np.ndarray, float, float]:
+    def changed(pcm: np.ndarray, s: pipeline.PipelineSettings) -> tuple[np.ndarray, float, float]:
         raw = ["-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1"]
-        out = subprocess.run(["sox", *raw, "-", *raw, "-", "tempo", "-s", str(factor)],
+        out = subprocess.run(["sox", *raw, "-", *raw, "-", *effect],
                              input=np.asarray(pcm, np.int16).tobytes(), capture_output=True,
                              check=True).stdout
         return level(np.frombuffer(out, np.int16), s)
-    return stretched
+    return changed
+
+
+def tempo(factor: float) -> Callable[..., tuple[np.ndarray, float, float]]:
+    """Each region time-stretched by `factor` (sox tempo keeps pitch)."""
+    return sox_effect("tempo", "-s", str(factor))
 
 
 def high_pass(hz: float) -> Callable[..., tuple[np.ndarray, float, float]]:
-    """pipeline._level on the region high-passed at `hz` (sox, two poles): pink noise holds
-    as much power per octave below 200 Hz as above, and speech little of its information."""
-    level = pipeline._level
-
-    def filtered(pcm: np.ndarray, s: pipeline.PipelineSettings) -> tuple[np.ndarray, float, float]:
-        raw = ["-t", "raw", "-r", "16000", "-e", "signed", "-b", "16", "-c", "1"]
-        out = subprocess.run(["sox", *raw, "-", *raw, "-", "highpass", str(hz)],
-                             input=np.asarray(pcm, np.int16).tobytes(), capture_output=True,
-                             check=True).stdout
-        return level(np.frombuffer(out, np.int16), s)
-    return filtered
+    """Each region high-passed at `hz` (sox, two poles): pink noise holds as much power
+    per octave below 200 Hz as above, and speech little of its information."""
+    return sox_effect("highpass", str(hz))
 
 
 def energy_above_db(path: Path, hz: float = 4000.0) -> float:

@@ -363,16 +363,20 @@ def _decode(engine: WhisperEngine, audio: np.ndarray, regions: list[_Region],
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
     """Text that the region's speech cannot hold: far too much (a turn copied here) or far
     too little (the turn was swallowed and a stray word of its neighbour aligned here)."""
-    speech_s = max(0.5, len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000)
-    return _too_little(segs, region, s) or _chars(segs) / speech_s > s.max_chars_per_s
+    return _too_little(segs, region, s) or _chars(segs) / _speech_s(region, s) > s.max_chars_per_s
 
 
 def _chars(segs: Sequence[Segment]) -> int:
     return sum(len(re.sub(r"\W", "", seg.text)) for seg in segs)
 
 
+def _speech_s(region: _Region, s: PipelineSettings) -> float:
+    """Seconds of the region that are speech, not VAD padding (at least 0.5)."""
+    return max(0.5, len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000)
+
+
 def _too_little(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
-    speech_s = len(region.audio) / _RATE - 2 * s.vad.pad_ms / 1000
+    speech_s = _speech_s(region, s)
     return speech_s >= 1.0 and _chars(segs) / speech_s < s.min_chars_per_s
 
 
