@@ -103,6 +103,21 @@ def test_cli_json_shape_and_vtt(speech, whisper_model, tmp_path):
     assert vtt.read_text().startswith("WEBVTT")
 
 
+def test_cli_compute_type(speech, whisper_model):
+    """--compute-type picks the weights' precision, the transcript records it, and a type
+    this CPU does not run ends in one line that lists the ones it does."""
+    proc = _cli(str(speech["IT0011W0001"]), "--json", "--compute-type", "int8",
+                "--model", str(whisper_model.path))
+    assert proc.returncode == 0, proc.stderr
+    js = json.loads(proc.stdout)
+    assert js["model"]["compute_type"] == "int8"
+    assert "首歌" in js["text"]
+    proc = _cli(str(speech["IT0011W0001"]), "--compute-type", "int3",
+                "--model", str(whisper_model.path))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "'int3' does not run on this CPU; it runs" in proc.stderr and "float32" in proc.stderr
+
+
 def test_cli_bad_input_is_one_line(tmp_path):
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF\x00\x00")
