@@ -111,8 +111,9 @@ class PipelineSettings:
     the first of two utterances the VAD joined and skips the rest after the pause. The
     parts' text is kept where it holds more. 0 turns splitting off."""
     split_unheard_s: float = 0.8
-    """Loud audio (6 dB or more over the turn's background) this long, more than 0.3 s
-    from every word the model wrote, marks a turn whose speech was partly skipped."""
+    """Loud audio (6 dB or more over the turn's background, in stretches of 100 ms or
+    more) this long, more than 0.3 s from every word the model wrote, marks a turn whose
+    speech was partly skipped."""
     initial_prompt: str | None = None
     """Prompt for every window (domain vocabulary), None for none."""
     hotwords: str | None = None
@@ -384,9 +385,15 @@ _FRAME = _RATE // 50
 """20 ms: the frames pauses and unheard speech are looked for in."""
 
 
+_MIN_LOUD_FRAMES = 5
+"""100 ms: a louder stretch shorter than this is the noise flickering, not a syllable."""
+
+
 def _loud(region: _Region) -> np.ndarray:
-    """Per 20 ms frame of the region: louder than 6 dB over its background (the quietest
-    10 % of its frames, the faded padding of its first and last 0.5 s left out)."""
+    """Per 20 ms frame of the region: in a stretch of at least 100 ms louder than 6 dB
+    over its background (the quietest 10 % of its frames, the faded padding of its first
+    and last 0.5 s left out). Shorter stretches are left out: in a pause, the denoised
+    room noise still rises that far for a frame or a few, and would cut the pause up."""
     frames = len(region.audio) // _FRAME
     if frames == 0:
         return np.zeros(0, bool)
@@ -394,7 +401,12 @@ def _loud(region: _Region) -> np.ndarray:
     rms = np.sqrt((x**2).mean(axis=1))
     edge = _RATE // 2 // _FRAME
     inner = rms[edge:frames - edge] if frames > 3 * edge else rms
-    return rms >= np.percentile(inner, 10) * 2.0
+    loud = rms >= np.percentile(inner, 10) * 2.0
+    change = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
+    for a, b in zip(change[::2], change[1::2], strict=True):
+        if b - a < _MIN_LOUD_FRAMES:
+            loud[a:b] = False
+    return loud
 
 
 def _partly_heard(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:

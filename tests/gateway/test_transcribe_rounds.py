@@ -141,6 +141,21 @@ def test_a_turn_swallowed_after_a_pause_is_split_there_and_decoded_in_parts():
         assert 5.0 + a - 0.5 <= seg.start_s < seg.end_s <= 5.0 + b + 0.5
 
 
+def test_a_pause_the_noise_flickers_in_is_still_a_pause():
+    """In a real pause the denoised room noise rises 6 dB or more over its background for
+    a frame or a few: such blips (here 60 ms, 20 dB over the room) cut no pause short."""
+    pcm, bounds = _tone_meeting(2, pause_s=0.7)
+    rng = np.random.default_rng(3)
+    pause_end = bounds[1][0]
+    for at in (pause_end - 0.5, pause_end - 0.26):  # quiet stretches between: < 0.3 s each
+        i = int(at * RATE)
+        pcm[i:i + int(0.06 * RATE)] += rng.normal(0, 300, int(0.06 * RATE)).astype(np.int16)
+    engine = ScriptedEngine(word="你好", first_only=True)
+    segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine))  # type: ignore[arg-type]
+    assert engine.calls == [2, 1, 1]
+    assert [s.text for s in segs] == ["你好", "你好"]
+
+
 def test_a_split_is_kept_only_where_its_parts_hold_more_text():
     pcm, _ = _tone_meeting(2, pause_s=0.7)
     engine = ScriptedEngine(word="你好", first_only=True)
