@@ -61,8 +61,8 @@ class EngineSettings:
     window, runs twice as fast, and noisy meetings read as well as float32 (seeds 1-12:
     0.056 / 0.079 at 20 / 10 dB against 0.058 / 0.085, RTF 0.047 against 0.070); int8
     decodes faster still but misreads more noisy speech (bench/transcribe_meeting.py
-    --compute-type). Where this CPU's CTranslate2 has no int16 (it has it with Intel MKL,
-    on x86-64), the model loads in float32 (`cpu_compute_type`), and the transcript's
+    --compute-type). Where this CPU's CTranslate2 has no int16 (it has it only with Intel
+    MKL, which it uses on Intel CPUs alone), the model loads in float32 (`cpu_compute_type`), and the transcript's
     `model.compute_type` says so."""
     workers: int = 0
     """Windows decoded at once from different threads; 0 = one per core."""
@@ -246,7 +246,8 @@ def load_engine(settings: EngineSettings | None = None) -> WhisperEngine:
 def cpu_compute_type(want: str) -> str:
     """`want` if this CPU's CTranslate2 build runs it; the default int16 becomes float32
     (the model's own precision) where it does not (CTranslate2 has int16 only with Intel
-    MKL, on x86-64); any other type it lacks is refused with the ones it has."""
+    MKL, which it uses on Intel CPUs alone: not on AMD or ARM); any other type it lacks
+    is refused with the ones it has."""
     import ctranslate2
 
     have = set(ctranslate2.get_supported_compute_types("cpu"))

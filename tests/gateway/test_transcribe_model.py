@@ -146,7 +146,7 @@ def test_missing_or_wrong_model_is_named(tmp_path, whisper_model):
 
 
 def test_compute_type_this_cpu_lacks(whisper_model, speech, monkeypatch):
-    """int16 (the default) needs CTranslate2's MKL build on x86-64; elsewhere the model
+    """int16 (the default) needs CTranslate2's Intel MKL, used on Intel CPUs only; elsewhere the model
     loads in float32, and says so in every transcript. Any other missing type is refused."""
     import ctranslate2
 
@@ -154,7 +154,7 @@ def test_compute_type_this_cpu_lacks(whisper_model, speech, monkeypatch):
         load_engine(EngineSettings(model_dir=str(whisper_model.path), compute_type="bfloat16"))
     here = set(ctranslate2.get_supported_compute_types("cpu"))
     monkeypatch.setattr(ctranslate2, "get_supported_compute_types",
-                        lambda device: here - {"int16"})  # a CPU without int16 (ARM)
+                        lambda device: here - {"int16"})  # a CPU without int16 (AMD, ARM)
     engine = load_engine(EngineSettings(model_dir=str(whisper_model.path), workers=1))
     assert engine.description["compute_type"] == "float32"
     assert engine.model.model.compute_type == "float32"
