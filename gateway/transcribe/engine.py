@@ -61,8 +61,9 @@ class EngineSettings:
     window, runs twice as fast, and noisy meetings read as well as float32 (seeds 1-12:
     0.056 / 0.079 at 20 / 10 dB against 0.058 / 0.085, RTF 0.047 against 0.070); int8
     decodes faster still but misreads more noisy speech (bench/transcribe_meeting.py
-    --compute-type). Where this CPU's CTranslate2 has no int16 (it has it only with Intel
-    MKL, which it uses on Intel CPUs alone), the model loads in float32 (`cpu_compute_type`), and the transcript's
+    --compute-type; these figures are from an Intel CPU). Where this CPU's CTranslate2
+    has no int16 (it has it only with Intel MKL, which it uses on Intel CPUs alone), the
+    model loads in float32 (`cpu_compute_type`), and the transcript's
     `model.compute_type` says so."""
     workers: int = 0
     """Windows decoded at once from different threads; 0 = one per core."""

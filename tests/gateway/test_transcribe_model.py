@@ -146,8 +146,9 @@ def test_missing_or_wrong_model_is_named(tmp_path, whisper_model):
 
 
 def test_compute_type_this_cpu_lacks(whisper_model, speech, monkeypatch):
-    """int16 (the default) needs CTranslate2's Intel MKL, used on Intel CPUs only; elsewhere the model
-    loads in float32, and says so in every transcript. Any other missing type is refused."""
+    """int16 (the default) needs CTranslate2's Intel MKL, used on Intel CPUs only;
+    elsewhere the model loads in float32, and says so in every transcript. Any other
+    missing type is refused."""
     import ctranslate2
 
     with pytest.raises(ModelUnavailableError, match="'bfloat16' does not run on this CPU; it runs .*float32"):
