@@ -2,7 +2,7 @@
 
     badgekit gateway run --spool DIR --mqtt mqtt://host:1883 [--tenant T --branch B]
         [--username U --password P] [--tls-ca CA --tls-cert C --tls-key K]
-        [--model DIR] [--no-transcribe] [--metrics-port 9108] [--once]
+        [--model DIR] [--compute-type T] [--no-transcribe] [--metrics-port 9108] [--once]
     badgekit gateway receive --mqtt mqtt://host:1883 --out DIR [--once | --idle-exit S]
         [--share GROUP] [--json]
 
@@ -73,6 +73,9 @@ _USER = typer.Option(None, "--username", help="MQTT username.")
 _PASS = typer.Option(None, "--password", envvar="BADGEKIT_MQTT_PASSWORD", help="MQTT password.")
 _CA = typer.Option(None, "--tls-ca", help="CA certificate (PEM) of the broker; enables TLS.")
 _CERT = typer.Option(None, "--tls-cert", help="Client certificate (PEM).")
+_COMPUTE = typer.Option(None, "--compute-type",
+                        help="CTranslate2 compute type of the model (default int16, float32 "
+                             "where this CPU lacks it; int8 is faster and reads noisy speech worse).")
 _KEY = typer.Option(None, "--tls-key", help="Client private key (PEM).")
 
 
@@ -89,6 +92,7 @@ def run(
     tls_key: Path = _KEY,
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
+    compute_type: str = _COMPUTE,
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe", help="Transcribe sessions."),
     rules: Path = typer.Option(None, "--rules", help="Compliance rule pack (TOML) for the findings; default: the bundled pack."),
     settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
@@ -118,7 +122,8 @@ def run(
             publisher=PublisherSettings(tenant=tenant, branch=branch,
                                         gateway_id=gateway_id or _default_gateway_id(spool),
                                         chunk_bytes=chunk_kib * 1024),
-            state_dir=state, model_dir=model, language=language, transcribe=transcribe, rules_path=rules,
+            state_dir=state, model_dir=model, language=language, compute_type=compute_type,
+            transcribe=transcribe, rules_path=rules,
             settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
         )
         gw = Gateway(settings)
@@ -215,6 +220,7 @@ def work(
     state: Path = typer.Option(None, "--state", help="This worker's outbox folder (default: STORE/.workers/ID)."),
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
+    compute_type: str = _COMPUTE,
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -235,7 +241,8 @@ def work(
             receiver=ReceiverSettings(broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
                                       out_dir=store, tenant=tenant, branch=branch, share_group=share,
                                       client_id=f"badgekit-{wid}"),
-            worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language)
+            worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language,
+            compute_type=compute_type)
         worker = TranscribeWorker(settings)
         worker.transcriber.check()
     except (DeliveryError, TranscriberError) as exc:

@@ -52,10 +52,13 @@ class GatewaySettings:
     model_dir: Path | None = None
     """Speech model folder; None: the bundled model."""
     language: str | None = None
+    compute_type: str | None = None
+    """CTranslate2 compute type of the model; None: the engine's default (int16 where the
+    CPU runs it, else float32)."""
     transcribe: bool = True
+    """False: deliver audio, custody and manifests only (transcripts come from elsewhere)."""
     rules_path: Path | None = None
     """Compliance rule pack (TOML) for the findings; None: the bundled life and savings pack."""
-    """False: deliver audio, custody and manifests only (transcripts come from elsewhere)."""
     settle_s: float = 10.0
     """A session is transcribed once no clip arrived for this long."""
     poll_interval_s: float = 1.0
@@ -109,7 +112,8 @@ class Gateway:
         self.state = GatewayState(self.outbox, self.publisher, state)
         self.state.rules = rules
         self.scanner = SpoolScanner(settings.spool_dir)
-        self.transcriber = SessionTranscriber(settings.model_dir, settings.language) if settings.transcribe else None
+        self.transcriber = (SessionTranscriber(settings.model_dir, settings.language, settings.compute_type)
+                            if settings.transcribe else None)
         self._metrics: MetricsServer | None = None
         self._started = False
         self.port: int | None = None

@@ -1,6 +1,6 @@
 """The gateway's use of the transcription package: one loaded model, one call per session.
 
-`SessionTranscriber(model_dir, language)` wraps `gateway.transcribe.Transcriber` (which
+`SessionTranscriber(model_dir, language, compute_type)` wraps `gateway.transcribe.Transcriber` (which
 loads Whisper once and serves any number of sessions); `session(wav_paths)` transcribes
 one session's clips and returns the JSON document and the WebVTT text. All speech work
 lives in `gateway.transcribe`; this module only adapts its errors for the service.
@@ -31,9 +31,11 @@ class SessionText:
 class SessionTranscriber:
     """A reusable, lazily loaded transcription model (one per gateway worker)."""
 
-    def __init__(self, model_dir: Path | None = None, language: str | None = None) -> None:
+    def __init__(self, model_dir: Path | None = None, language: str | None = None,
+                 compute_type: str | None = None) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
         self.language = language
+        self.compute_type = compute_type
         self._tr: Any = None
 
     def _transcriber(self) -> Any:
@@ -45,6 +47,8 @@ class SessionTranscriber:
             engine = tx.EngineSettings(model_dir=str(self.model_dir) if self.model_dir else None)
             if self.language:
                 engine = replace(engine, language=self.language)
+            if self.compute_type:
+                engine = replace(engine, compute_type=self.compute_type)
             try:
                 self._tr = tx.Transcriber(tx.TranscribeSettings(engine=engine))
             except tx.TranscribeError as exc:

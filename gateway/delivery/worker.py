@@ -51,6 +51,8 @@ class WorkerSettings:
     """This worker's own outbox folder (not shared)."""
     model_dir: Path | None = None
     language: str | None = None
+    compute_type: str | None = None
+    """CTranslate2 compute type; None: the engine's default."""
     claim_stale_s: float = 600.0
     """A claim older than this (its worker died) may be taken over."""
     poll_interval_s: float = 0.5
@@ -107,7 +109,8 @@ class TranscribeWorker:
         self.receiver = Receiver(settings.receiver)
         with self.receiver.lock:
             self.receiver.store.db.execute(_CLAIMS)
-        self.transcriber = transcriber or SessionTranscriber(settings.model_dir, settings.language)
+        self.transcriber = transcriber or SessionTranscriber(
+            settings.model_dir, settings.language, settings.compute_type)
         self._publishers: dict[tuple[str, str], Publisher] = {}
         self.transcribed = 0
 
