@@ -186,11 +186,13 @@ def main() -> int:
         sp = sum(r["tp"] for r in sel) / sum(r["tg"] for r in sel)
         verdict = "PASS" if g - c <= 0.05 and sp >= 1.5 else "FAIL"
         rtf = sum(r["tg"] for r in sel) / sum(r["sec"] for r in sel)
+        each = [r["speedup"] for r in sel]
         print(f"SNR {snr:.0f} dB, {len(sel)} meetings: CER clean {c:.3f} plain {p:.3f} gateway "
               f"{g:.3f} (gateway - clean = {g - c:+.3f})"
               + (f" noisy-turns-alone {o:.3f}" if args.oracle else "")
               + f"; gateway RTF {rtf:.3f}, speedup {sp:.2f}x -> {verdict} "
-              "(target: within 0.05 of clean, >= 1.5x)")
+              "(target: within 0.05 of clean, >= 1.5x); speedup per meeting "
+              f"{min(each):.2f}-{max(each):.2f}x, {sum(x < 1.5 for x in each)} of {len(each)} under 1.5x")
     return 0
 
 
