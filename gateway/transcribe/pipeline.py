@@ -402,11 +402,16 @@ def _loud(region: _Region) -> np.ndarray:
     edge = _RATE // 2 // _FRAME
     inner = rms[edge:frames - edge] if frames > 3 * edge else rms
     loud = rms >= np.percentile(inner, 10) * 2.0
-    change = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
-    for a, b in zip(change[::2], change[1::2], strict=True):
+    for a, b in _runs(loud):
         if b - a < _MIN_LOUD_FRAMES:
             loud[a:b] = False
     return loud
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of every stretch of True in `mask`, in order."""
+    change = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(change[::2], change[1::2], strict=True)]
 
 
 def _partly_heard(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
@@ -435,12 +440,11 @@ def _split_at_pause(region: _Region, s: PipelineSettings) -> list[_Region]:
     loud = _loud(region)
     if len(loud) <= 2 * edge:
         return []
-    quiet = ~loud[edge:len(loud) - edge]
-    best, best_len, run = -1, 0, 0
-    for i, q in enumerate(quiet):
-        run = run + 1 if q else 0
-        if run > best_len:
-            best, best_len = i - run + 1, run
+    pauses = _runs(~loud[edge:len(loud) - edge])
+    if not pauses:
+        return []
+    best, end = max(pauses, key=lambda r: r[1] - r[0])  # the first of the longest
+    best_len = end - best
     if best_len * n < _RATE * s.split_pause_ms // 1000:
         return []
     cut = (edge + best + best_len // 2) * n
