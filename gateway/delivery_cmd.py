@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from gateway.transcribe_cmd import COMPUTE_TYPE
+
 if TYPE_CHECKING:
     from gateway.delivery.security import BrokerSettings
 
@@ -73,9 +75,6 @@ _USER = typer.Option(None, "--username", help="MQTT username.")
 _PASS = typer.Option(None, "--password", envvar="BADGEKIT_MQTT_PASSWORD", help="MQTT password.")
 _CA = typer.Option(None, "--tls-ca", help="CA certificate (PEM) of the broker; enables TLS.")
 _CERT = typer.Option(None, "--tls-cert", help="Client certificate (PEM).")
-_COMPUTE = typer.Option(None, "--compute-type",
-                        help="CTranslate2 compute type of the model (default int16, float32 "
-                             "where this CPU lacks it; int8 is faster and reads noisy speech worse).")
 _KEY = typer.Option(None, "--tls-key", help="Client private key (PEM).")
 
 
@@ -92,7 +91,7 @@ def run(
     tls_key: Path = _KEY,
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
-    compute_type: str = _COMPUTE,
+    compute_type: str = COMPUTE_TYPE,
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe", help="Transcribe sessions."),
     rules: Path = typer.Option(None, "--rules", help="Compliance rule pack (TOML) for the findings; default: the bundled pack."),
     settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
@@ -220,7 +219,7 @@ def work(
     state: Path = typer.Option(None, "--state", help="This worker's outbox folder (default: STORE/.workers/ID)."),
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
-    compute_type: str = _COMPUTE,
+    compute_type: str = COMPUTE_TYPE,
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["register"]
+__all__ = ["COMPUTE_TYPE", "register"]
+
+COMPUTE_TYPE = typer.Option(
+    None, "--compute-type",
+    help="CTranslate2 compute type of the model (default int16, float32 where this CPU "
+         "lacks it; int8 decodes faster and misreads more noisy speech).")
+"""`--compute-type`, the same on every command that transcribes."""
 
 
 def register(app: typer.Typer) -> None:
@@ -34,10 +40,7 @@ def transcribe(
         help="Force the domain vocabulary on or off (default: the file's `enabled`)."),
     beam_size: int = typer.Option(None, "--beam-size", min=1, max=10,
                                   help="Beam width (default 3)."),
-    compute_type: str = typer.Option(
-        None, "--compute-type",
-        help="CTranslate2 compute type on this CPU (default int16; int8 decodes faster "
-             "and misreads more noisy speech; float32 where int16 is missing)."),
+    compute_type: str = COMPUTE_TYPE,
 ) -> None:
     """Transcribe a WAV file or a session folder (Mandarin by default, simplified text)."""
     from rich.console import Console
