@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from badgekit.privatefs import private_dir
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.ingest import GatewayState, snapshot
 from gateway.delivery.metrics import MetricsServer
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.publisher import Publisher, PublisherSettings
 from gateway.delivery.security import BrokerSettings
+from gateway.delivery.signing import GatewayKey
 from gateway.delivery.spool import SpoolClip, SpoolScanner, Stray
 from gateway.delivery.transcriber import SessionTranscriber
 
@@ -69,6 +71,9 @@ class GatewaySettings:
     metrics_port: int | None = None
     """Health and Prometheus metrics on 127.0.0.1:port (0: any free port); None: off."""
     metrics_host: str = "127.0.0.1"
+    signing_key: Path | None = None
+    """The gateway's Ed25519 key (PEM, 0600) signing every document it publishes; made on
+    first start when missing. None: `<state>/gateway.key` (public half: `gateway.key.pub`)."""
 
     @property
     def state_path(self) -> Path:
@@ -105,10 +110,13 @@ class Gateway:
 
             rules = load_rules(settings.rules_path)
         state = settings.state_path
-        state.mkdir(parents=True, exist_ok=True)
+        private_dir(state, root=state)  # outbox and quarantine hold audio: 0700
         self._lock = _lock_state(state)
         self.outbox = Outbox(state / "gateway.db")
         self.publisher = Publisher(settings.broker, settings.publisher, self.outbox)
+        key_path = settings.signing_key or state / "gateway.key"
+        self.publisher.signer = GatewayKey.load_or_create(key_path, settings.publisher.gateway_id)
+        log.info("documents signed with key %s (public key: %s.pub)", self.publisher.signer.key_id, key_path)
         self.state = GatewayState(self.outbox, self.publisher, state)
         self.state.rules = rules
         self.scanner = SpoolScanner(settings.spool_dir)
@@ -231,7 +239,8 @@ def _lock_state(state: Path) -> IO[str]:
     import fcntl
     import os
 
-    f = open(state / "gateway.lock", "a+")  # noqa: SIM115 - held for the gateway's life
+    fd = os.open(state / "gateway.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "a+")  # noqa: SIM115 - held for the gateway's life
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

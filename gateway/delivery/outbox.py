@@ -52,12 +52,16 @@ CREATE TABLE IF NOT EXISTS outbox_counters (name TEXT PRIMARY KEY, value INTEGER
 
 def connect_db(path: Path) -> sqlite3.Connection:
     """Open (create) a SQLite file in WAL mode with fsync on every commit."""
+    from badgekit.privatefs import private_file, tighten
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # it holds audio: 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode
     db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=30000")
+    for extra in ("-wal", "-shm"):  # made by an older release with the umask's mode
+        tighten(path.with_name(path.name + extra))
     return db
 
 

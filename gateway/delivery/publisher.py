@@ -45,6 +45,7 @@ from gateway.delivery.mqtt import Connection
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.settings import PublisherSettings, PublisherStats
+from gateway.delivery.signing import GatewayKey
 from gateway.delivery.topics import Topics
 
 __all__ = ["Publisher", "PublisherSettings", "PublisherStats"]
@@ -80,6 +81,8 @@ class Publisher:
         self._strikes: dict[int, int] = {}
         self._max_packet = 0
         self.published = self.acked = self.rejected = self.reconnects = 0
+        self.signer: GatewayKey | None = None
+        """Signs every JSON document (dict) this publisher queues (gateway.delivery.signing)."""
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -111,11 +114,13 @@ class Publisher:
         props: dict[str, str] | None = None,
     ) -> list[Message]:
         """The outbox messages `enqueue` would store (for callers batching a transaction)."""
+        topic = self.topics.full(topic_suffix)
+        if isinstance(payload, dict) and self.signer is not None:
+            payload = self.signer.sign(topic, payload)
         if isinstance(payload, dict | list):
             data, ctype = json_bytes(payload), content_type or "application/json"
         else:
             data, ctype = bytes(payload), content_type or "application/octet-stream"
-        topic = self.topics.full(topic_suffix)
         return blob_messages(topic, data, kind or topic_suffix.rsplit("/", 1)[-1],
                              self.settings.chunk_bytes, ctype, {**(props or {}), "gateway": self.settings.gateway_id})
 

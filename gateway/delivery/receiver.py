@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.delivery.mqtt import Connection, user_properties
+from gateway.delivery.integrity import store_integrity
 from gateway.delivery.security import BrokerSettings
+from gateway.delivery.signing import KeyRing
 from gateway.delivery.store import ReceiverStore
 from gateway.delivery.topics import TopicError, Topics, parse
 from gateway.delivery.verify import Gap
@@ -51,6 +53,9 @@ class ReceiverSettings:
     """Fixed, so the broker keeps this receiver's queue while it is away."""
     session_expiry_s: int = 7 * 24 * 3600
     """How long the broker keeps queued messages for an absent receiver."""
+    keys_dir: Path | None = None
+    """Enrolled gateway public keys (`<dir>/<tenant>/<branch>/<gateway id>.pub`): every
+    document must verify against them. None: documents are filed unchecked (and counted)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,14 @@ class ReceiverSummary:
     sessions: int = 0
     recovered: list[str] = field(default_factory=list)
     """Verified clips the badge closed after a power cut (their last second may be lost)."""
+    refused: list[dict[str, str]] = field(default_factory=list)
+    """Messages refused: hostile topics, unsigned or forged documents, future revisions."""
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    """Clip ids that came again with other content (quarantined; the stored clip is kept)."""
+    documents_unchecked: int = 0
+    """Documents filed without a signature check (no key ring configured)."""
+    integrity: list[dict[str, Any]] = field(default_factory=list)
+    """Per session: its integrity status (`gateway.delivery.integrity`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +94,10 @@ class ReceiverSummary:
             "transcripts": self.transcripts,
             "sessions": self.sessions,
             "recovered": self.recovered,
+            "refused": self.refused,
+            "conflicts": self.conflicts,
+            "documents_unchecked": self.documents_unchecked,
+            "integrity": self.integrity,
         }
 
 
@@ -89,7 +106,8 @@ class Receiver:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
-        self.store = ReceiverStore(settings.out_dir)
+        self.store = ReceiverStore(settings.out_dir,
+                                   KeyRing(settings.keys_dir) if settings.keys_dir is not None else None)
         self.topic_filter = Topics.subscription(settings.tenant, settings.branch, settings.share_group)
         self.lock = threading.Lock()
         """Held while the store is used (the store's connection is shared with paho's thread)."""
@@ -208,6 +226,9 @@ class Receiver:
             clips = self.store.clips()
             gaps = self.store.chain()
             missing = self.store.missing()
+            refused = self.store.refused()
+            conflicts = self.store.conflicts()
+            integrity = store_integrity(self.store, gaps)
         return ReceiverSummary(
             messages=c.get("messages", 0),
             clips_received=sum(1 for x in clips if x["audio"] or x["error"]),
@@ -219,6 +240,10 @@ class Receiver:
             transcripts=c.get("transcripts", 0),
             sessions=len({(x["badge"], x["session"]) for x in clips}),
             recovered=[x["clip_id"] for x in clips if x["verified"] and x["recovered"]],
+            refused=refused,
+            conflicts=conflicts,
+            documents_unchecked=c.get("documents_unchecked", 0),
+            integrity=integrity,
         )
 
     def close(self) -> None:

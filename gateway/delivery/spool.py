@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from badgekit.privatefs import private_dir, write_private
+
 __all__ = ["SpoolClip", "SpoolScanner", "Stray", "quarantine"]
 
 _CLIP_SUFFIXES = (".custody.json", ".wav", ".json")
@@ -113,7 +115,7 @@ class SpoolScanner:
 def quarantine(state_dir: Path, files: list[Path], badge: str, session: str, reason: str) -> Path:
     """Move `files` to the quarantine folder with a reason file; returns the folder."""
     dest = Path(state_dir) / "quarantine" / (badge or "_spool") / (session or "_badge")
-    dest.mkdir(parents=True, exist_ok=True)
+    private_dir(dest, root=Path(state_dir))
     for f in files:
         target = dest / f.name
         if target.exists():
@@ -122,5 +124,5 @@ def quarantine(state_dir: Path, files: list[Path], badge: str, session: str, rea
             shutil.move(str(f), str(target))
         except FileNotFoundError:
             continue
-        (dest / f"{target.name}.reason.txt").write_text(reason + "\n")
+        write_private(dest / f"{target.name}.reason.txt", (reason + "\n").encode())
     return dest

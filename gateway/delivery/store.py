@@ -11,28 +11,40 @@ when a blob is complete checks its size and sha256 and files it:
                                               transcript.json, transcript.vtt, manifest.json
     <out>/<tenant>/<branch>/_gateway/<gateway id>.status.json
     <out>/quarantine/<clip id>.wav + .reason.txt  audio that failed verification
+    <out>/quarantine/<clip id>.<sha16>.wav|.json + .reason.txt  a clip id re-sent with other content
+    <out>/refused/…  documents whose signature or revision did not verify, with the reason
+
+Every topic level is checked (`topics.parse`) and every path is resolved and must stay
+under `<out>`; a topic that fails is refused and reported (`refused()`), never written.
+With a key ring (`ReceiverStore(out, keys=KeyRing(dir))`), every JSON document (clip
+record, custody record, manifest, transcript, findings…) must carry a valid Ed25519
+signature of the branch's enrolled gateway (`gateway.delivery.signing`), and revisions
+more than `MAX_REVISION_SKEW_S` ahead are refused. Without one, documents are filed
+unchecked and counted as `documents_unchecked`. All files are 0600 in 0700 folders.
 
 Files are written to a temporary name, fsynced and renamed, before the transaction
 commits, so a crash at any point leaves either nothing or the same files again. Several
 receiver processes (an MQTT 5 shared subscription) can share one store on one host.
 Clip audio is checked with `firmware.clipfmt.verify_wav` (trailer hash, then the hash in
-the clip record); `chain()` reports gaps in each badge's hash chain.
+the clip record and the manifest, at every settle: `clipfiling`); `chain()` reports gaps
+in each badge's hash chain.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import os
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
+from badgekit.privatefs import private_dir, write_private
+from gateway.delivery.clipfiling import ClipFiling
 from gateway.delivery.outbox import connect_db
+from gateway.delivery.signing import DocumentRefused, KeyRing, check_revision
 from gateway.delivery.topics import TopicError, TopicInfo, parse
-from gateway.delivery.verify import ClipCheck, Gap, chain_gaps, check_clip
+from gateway.delivery.verify import ClipCheck, Gap, chain_gaps
 
 __all__ = ["ReceiverStore"]
 
@@ -52,33 +64,43 @@ CREATE TABLE IF NOT EXISTS clips (
 CREATE TABLE IF NOT EXISTS docs (
   topic TEXT PRIMARY KEY, kind TEXT NOT NULL, revision INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refused (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS conflicts (
+  clip_id TEXT NOT NULL, topic TEXT NOT NULL, sha256 TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
+  PRIMARY KEY (clip_id, topic, sha256));
 """
+_CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''"}
+"""Columns added after the first release (an older receiver.db gets them on open)."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary name + fsync + rename (+ directory fsync)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write `data` to `path` (0600, folder 0700) via a temporary name + fsync + rename
+    (+ directory fsync)."""
+    write_private(path, data)
 
 
-class ReceiverStore:
+class ReceiverStore(ClipFiling):
     """One output folder plus its `receiver.db` index."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, keys: KeyRing | None = None) -> None:
         self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
+        private_dir(self.out, root=self.out)
+        self.root = self.out.resolve()
+        self.keys = keys
         self.db = connect_db(self.out / "receiver.db")
         self.db.executescript(_SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(clips)")}
+        for col, decl in _CLIP_COLUMNS.items():
+            if col not in have:
+                self.db.execute(f"ALTER TABLE clips ADD COLUMN {col} {decl}")
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write under `<out>` only: the resolved path must stay inside it."""
+        resolved = path.parent.resolve() / path.name
+        if not resolved.is_relative_to(self.root) or resolved == self.root:
+            raise TopicError(f"{path} resolves outside the output folder {self.root}")
+        write_private(resolved, data, root=self.root)
 
     def close(self) -> None:
         self.db.close()
@@ -99,7 +121,11 @@ class ReceiverStore:
         duplicate, status, ignored or invalid."""
         try:
             info = parse(topic)
+            self._inside(info)
         except TopicError as exc:
+            if topic.startswith("badgekit/"):  # ours but malformed or hostile: say so
+                self._refuse(topic, str(exc), count="refused_topics")
+                return "rejected"
             log.warning("ignored: %s", exc)
             return "ignored"
         msg_id = props.get("msg_id", "")
@@ -150,6 +176,9 @@ class ReceiverStore:
                     try:
                         self._file(info, props, data)
                         result = "complete"
+                    except DocumentRefused as exc:
+                        self._refused_blob(info, topic, data, str(exc))
+                        result = "rejected"
                     except (ValueError, TypeError, AttributeError) as exc:  # bad content, not a crash
                         self._unreadable(info, data, f"{type(exc).__name__}: {exc}")
                         result = "rejected"
@@ -167,85 +196,65 @@ class ReceiverStore:
     def session_dir(self, info: TopicInfo) -> Path:
         return self.out / info.tenant / info.branch / info.badge / info.session
 
+    def _inside(self, info: TopicInfo) -> None:
+        """Defence in depth behind `parse`: the session folder must resolve under `<out>`."""
+        d = (self.out / info.tenant / info.branch / (info.badge or "_gateway") / (info.session or "_")).resolve()
+        if not d.is_relative_to(self.root):
+            raise TopicError(f"topic levels resolve outside the output folder: {d}")
+
+    def _refuse(self, topic: str, reason: str, count: str) -> None:
+        log.error("refused %s: %s", topic[:200], reason)
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT INTO refused(topic, reason, at) VALUES(?,?,?)", (topic[:500], reason, time.time()))
+        self._bump(count)
+        self.db.execute("COMMIT")
+
+    def _refused_blob(self, info: TopicInfo, topic: str, data: bytes, reason: str) -> None:
+        """A document that does not verify: kept aside under refused/ with the reason, reported."""
+        log.error("refused %s: %s", topic[:200], reason)
+        name = f"{info.tenant}.{info.branch}.{info.badge}.{info.session}.{info.kind}.{info.clip_id or 'doc'}"
+        name += f".{hashlib.sha256(data).hexdigest()[:16]}"
+        self._write(self.out / "refused" / name, data)
+        self._write(self.out / "refused" / f"{name}.reason.txt", (reason + "\n").encode())
+        self.db.execute("INSERT INTO refused(topic, reason, at) VALUES(?,?,?)", (topic[:500], reason, time.time()))
+        self._bump("refused_documents")
+
+    def _json(self, info: TopicInfo, data: bytes) -> dict[str, Any]:
+        """A JSON document of this topic, its signature verified when a key ring is set."""
+        doc = json.loads(data)
+        if not isinstance(doc, dict):
+            raise ValueError(f"a {info.kind} must be a JSON object, got {type(doc).__name__}")
+        if self.keys is not None:
+            topic = "/".join(("badgekit", "v1", info.tenant, info.branch, info.badge, info.session, info.kind)
+                             + ((info.clip_id,) if info.clip_id else ()))
+            self.keys.verify(info.tenant, info.branch, topic, doc)
+        else:
+            self._bump("documents_unchecked")
+        return doc
+
     def _file(self, info: TopicInfo, props: dict[str, str], data: bytes) -> None:
         if info.kind == "audio":
             self._audio(info, data)
         elif info.kind == "clip":
-            self._record(info, data)
+            self._record(info, self._json(info, data), data)
         elif info.kind == "custody":
-            self._custody(info, data)
+            self._custody(info, self._json(info, data), data)
         elif info.kind == "status":
             self._status(info, data)
         else:
             self._document(info, data)
 
-    def _clip_row(self, info: TopicInfo) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO clips(tenant, branch, badge, session, clip_id) VALUES(?,?,?,?,?)",
-            (info.tenant, info.branch, info.badge, info.session, info.clip_id))
-
-    def _audio(self, info: TopicInfo, data: bytes) -> None:
-        self._clip_row(info)
-        self._bump("clips_received")
-        check = check_clip(io.BytesIO(data))
-        if not check.ok:
-            self._quarantine(info, data, check.reason)
-            return
-        write_atomic(self.session_dir(info) / "clips" / f"{info.clip_id}.wav", data)
-        self.db.execute(
-            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=? WHERE clip_id=?",
-            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), info.clip_id))
-        self._settle(info.clip_id)
-
-    def _record(self, info: TopicInfo, data: bytes) -> None:
-        self._clip_row(info)
-        record = json.loads(data)
-        write_atomic(self.session_dir(info) / "clips" / f"{info.clip_id}.json", data)
-        sidecar = record.get("sidecar", record)
-        self.db.execute("UPDATE clips SET record_sha256=? WHERE clip_id=?",
-                        (str(sidecar.get("sha256", "")), info.clip_id))
-        self._settle(info.clip_id)
-
-    def _custody(self, info: TopicInfo, data: bytes) -> None:
-        self._clip_row(info)
-        write_atomic(self.session_dir(info) / "clips" / f"{info.clip_id}.custody.json", data)
-        self.db.execute("UPDATE clips SET custody=1 WHERE clip_id=?", (info.clip_id,))
-
-    def _settle(self, clip_id: str) -> None:
-        """A clip is verified when its audio passed clipfmt and matches its record's sha256."""
-        row = self.db.execute(
-            "SELECT audio, sha256, record_sha256, verified, error FROM clips WHERE clip_id=?", (clip_id,)
-        ).fetchone()
-        audio, sha, record_sha, verified, error = row
-        if not audio or not record_sha or verified or error:
-            return
-        if sha == record_sha:
-            self.db.execute("UPDATE clips SET verified=1 WHERE clip_id=?", (clip_id,))
-            self._bump("clips_verified")
-        else:
-            reason = f"audio sha256 {sha[:12]}… differs from the clip record's {record_sha[:12]}…"
-            log.error("clip %s: %s", clip_id, reason)
-            self.db.execute("UPDATE clips SET error=? WHERE clip_id=?", (reason, clip_id))
-
-    def _quarantine(self, info: TopicInfo, data: bytes, reason: str) -> None:
-        log.error("clip %s failed verification: %s", info.clip_id, reason)
-        q = self.out / "quarantine"
-        write_atomic(q / f"{info.clip_id}.wav", data)
-        write_atomic(q / f"{info.clip_id}.reason.txt", (reason + "\n").encode())
-        self.db.execute("UPDATE clips SET error=? WHERE clip_id=?", (reason, info.clip_id))
-        self._bump("clips_failed")
-
     def _document(self, info: TopicInfo, data: bytes) -> None:
         """Session documents (transcript, manifest, findings…): keep the highest revision."""
         try:
-            doc = json.loads(data)
+            doc = self._json(info, data)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            write_atomic(self.session_dir(info) / f"{info.kind}.bin", data)  # an opaque document
+            if self.keys is not None:
+                raise DocumentRefused("an unsigned binary document") from None
+            self._write(self.session_dir(info) / f"{info.kind}.bin", data)  # an opaque document
             self._bump("binary_documents")
             return
-        if not isinstance(doc, dict):
-            raise ValueError(f"a {info.kind} must be a JSON object, got {type(doc).__name__}")
-        rev = int(doc.get("revision", 0))
+        rev = check_revision(doc)
         topic = f"{info.tenant}/{info.branch}/{info.badge}/{info.session}/{info.kind}"
         old = self.db.execute("SELECT revision FROM docs WHERE topic=?", (topic,)).fetchone()
         if old and old[0] > rev:
@@ -253,29 +262,32 @@ class ReceiverStore:
         self.db.execute("INSERT OR REPLACE INTO docs(topic, kind, revision, body) VALUES(?,?,?,?)",
                         (topic, info.kind, rev, data.decode()))
         d = self.session_dir(info)
-        write_atomic(d / f"{info.kind}.json", data)
+        self._write(d / f"{info.kind}.json", data)
         if info.kind == "transcript" and isinstance(doc.get("vtt"), str):
-            write_atomic(d / "transcript.vtt", doc["vtt"].encode())
+            self._write(d / "transcript.vtt", doc["vtt"].encode())
         self._bump(f"{info.kind}s")
+        if info.kind == "manifest":  # every settle checks the audio against the manifest too
+            for c in doc.get("clips", []):
+                if isinstance(c, dict) and isinstance(c.get("clip_id"), str):
+                    self._settle(c["clip_id"])
 
     def _unreadable(self, info: TopicInfo, data: bytes, reason: str) -> None:
         """A whole blob whose content cannot be filed: keep it with the reason, move on."""
         log.error("%s/%s/%s: unreadable %s (%s); kept under rejected/", info.badge, info.session,
                   info.clip_id or info.kind, info.kind, reason)
         name = f"{info.tenant}.{info.branch}.{info.badge}.{info.session}.{info.kind}.{info.clip_id or 'doc'}"
-        write_atomic(self.out / "rejected" / name, data)
-        write_atomic(self.out / "rejected" / f"{name}.reason.txt", (reason + "\n").encode())
+        self._write(self.out / "rejected" / name, data)
+        self._write(self.out / "rejected" / f"{name}.reason.txt", (reason + "\n").encode())
         self._bump("rejected_blobs")
 
     def _status(self, info: TopicInfo, data: bytes) -> None:
-        write_atomic(self.out / info.tenant / info.branch / "_gateway" / f"{info.gateway_id}.status.json",
-                     data)
+        self._write(self.out / info.tenant / info.branch / "_gateway" / f"{info.gateway_id}.status.json", data)
 
     # -- reports ---------------------------------------------------------------------------
 
     def clips(self) -> list[dict[str, Any]]:
         cols = ["tenant", "branch", "badge", "session", "clip_id", "seq", "sha256", "prev_sha256",
-                "record_sha256", "custody", "audio", "verified", "recovered", "error"]
+                "record_sha256", "custody", "audio", "verified", "recovered", "error", "auth"]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM clips ORDER BY badge, seq").fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
@@ -303,3 +315,13 @@ class ReceiverStore:
             out.extend(c["clip_id"] for c in m.get("clips", []) if c["clip_id"] not in have)
         return sorted(set(out))
 
+
+    def refused(self) -> list[dict[str, str]]:
+        """Messages refused: hostile topics, documents that did not verify, future revisions."""
+        rows = self.db.execute("SELECT topic, reason FROM refused ORDER BY id").fetchall()
+        return [{"topic": t, "reason": r} for t, r in rows]
+
+    def conflicts(self) -> list[dict[str, str]]:
+        """Clip ids that came again with other content (kept in quarantine, never filed)."""
+        rows = self.db.execute("SELECT clip_id, topic, sha256, reason FROM conflicts ORDER BY at").fetchall()
+        return [{"clip_id": c, "topic": t, "sha256": s, "reason": r} for c, t, s, r in rows]

@@ -1,8 +1,10 @@
 """Versioned MQTT topics: `badgekit/v1/{tenant}/{branch}/{badge}/{session}/...`.
 
-Every level is checked (no wildcards, no `/`, no leading `_` or `$`), so a badge or
-session id can never escape its branch's subtree, which is what the broker's ACL grants
-to the branch's gateway. Per session:
+Every level is checked (no wildcards, no `/` or `\\`, no NUL or control characters, no
+leading `_`, `$` or `.`, so never `.` or `..`), when topics are made and when they are
+parsed, so a badge or session id can never escape its branch's subtree (which is what
+the broker's ACL grants to the branch's gateway) nor, joined into a path by a receiver,
+its output folder. Per session:
 
 | topic | payload |
 | --- | --- |
@@ -35,9 +37,11 @@ _PER_CLIP = frozenset({"clip", "audio", "custody"})
 def check_level(value: str, what: str) -> str:
     """Return `value` if it is usable as one topic level, else raise `TopicError`."""
     if not value or len(value) > _MAX_LEVEL:
-        raise TopicError(f"{what} must be 1-{_MAX_LEVEL} characters, got {value!r}")
-    if any(c in value for c in "/+#\0") or value[0] in "_$" or value != value.strip():
-        raise TopicError(f"{what} {value!r} cannot be a topic level (no / + # or leading _ $ or blanks)")
+        raise TopicError(f"{what} must be 1-{_MAX_LEVEL} characters, got {value[:40]!r}")
+    if (any(c in value for c in "/\\+#") or any(ord(c) < 0x20 or c == "\x7f" for c in value)
+            or value[0] in "_$." or value != value.strip()):
+        raise TopicError(f"{what} {value[:40]!r} cannot be a topic level (no / \\ + # or control "
+                         "characters, no leading _ $ . or blanks)")
     return value
 
 
@@ -121,12 +125,17 @@ def parse(topic: str) -> TopicInfo:
     if levels[1] != VERSION:
         raise TopicError(f"unsupported topic version {levels[1]!r} in {topic!r}")
     tenant, branch, rest = levels[2], levels[3], levels[4:]
+    check_level(tenant, "tenant")
+    check_level(branch, "branch")
     if rest[0] == GATEWAY_LEVEL:
         if len(rest) == 3 and rest[2] in ("status", "receipts"):
-            return TopicInfo(tenant, branch, rest[2], gateway_id=rest[1])
-        raise TopicError(f"unknown gateway topic {topic!r}")
+            return TopicInfo(tenant, branch, rest[2], gateway_id=check_level(rest[1], "gateway id"))
+        raise TopicError(f"unknown gateway topic {topic[:200]!r}")
+    if len(rest) in (3, 4):
+        for value, what in zip(rest, ("badge", "session", "kind", "clip id"), strict=False):
+            check_level(value, what)
     if len(rest) == 3:
         return TopicInfo(tenant, branch, rest[2], badge=rest[0], session=rest[1])
     if len(rest) == 4 and rest[2] in _PER_CLIP:
         return TopicInfo(tenant, branch, rest[2], badge=rest[0], session=rest[1], clip_id=rest[3])
-    raise TopicError(f"unknown badgekit topic {topic!r}")
+    raise TopicError(f"unknown badgekit topic {topic[:200]!r}")

@@ -27,6 +27,8 @@ class ClipCheck:
     prev_sha256: str = ""
     reason: str = ""
     recovered: bool = False
+    badge: str = ""
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def check_clip(f: BinaryIO, expect_sha256: str | None = None) -> ClipCheck:
         return ClipCheck(False, reason=f"unreadable clip: {exc}")
     h = info.header
     return ClipCheck(True, h.clip_id, h.seq, info.sha256, h.prev_sha256,
-                     recovered=bool(info.trailer.recovered))
+                     recovered=bool(info.trailer.recovered), badge=h.badge, session=h.session)
 
 
 def chain_gaps(badge: str, clips: Iterable[ClipCheck]) -> list[Gap]:

@@ -68,7 +68,7 @@ def test_lost_gateway_state_redelivers_and_the_receiver_drops_every_copy(broker,
     rx = _receiver(broker, out)
     for _ in range(2):  # second run: state folder wiped, everything is sent again
         shutil.rmtree(spool / ".badgekit-gateway", ignore_errors=True)
-        gw = _gateway(broker, spool)
+        gw = _gateway(broker, spool, signing_key=tmp_path / "gw1.key")  # its identity outlives the state
         assert gw.run_once().delivered
         gw.close()
     summary = _finish(rx)

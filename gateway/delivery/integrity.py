@@ -1,0 +1,139 @@
+"""A session's integrity status: what a reviewer must know before trusting its findings.
+
+    {"status": "verified" | "gaps" | "unauthenticated" | "failed" | "unknown",
+     "clips": 5, "verified": 5, "unauthenticated": [...], "bad_mac": [...],
+     "recovered": [...], "gaps": [...], "missing": [...], "failed": [...], "duplicates": [...]}
+
+`status` is the worst that applies: `failed` (audio that does not verify, a bad MAC, a
+clip id re-sent with other content), `gaps` (clips missing from the badge's chain or
+from the manifest), `unauthenticated` (clips without a badge MAC, format version 1),
+else `verified`. The receiver computes it from its store (`store_integrity`); `gateway
+check` from a session folder (`folder_integrity`: a receiver's session folder with its
+manifest, or a spool session of clips and sidecars).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.delivery.verify import ClipCheck, Gap, chain_gaps, check_clip
+
+if TYPE_CHECKING:
+    from gateway.delivery.store import ReceiverStore
+
+__all__ = ["folder_integrity", "session_status", "store_integrity"]
+
+UNAUTHENTICATED = "unauthenticated"
+
+
+def session_status(rec: dict[str, Any]) -> dict[str, Any]:
+    """Fill in `status` from the lists of `rec`."""
+    if rec.get("failed") or rec.get("bad_mac") or rec.get("conflicts"):
+        status = "failed"
+    elif rec.get("gaps") or rec.get("missing"):
+        status = "gaps"
+    elif not rec.get("clips"):
+        status = "unknown"
+    elif rec.get("unauthenticated") or rec.get("verified", 0) < rec.get("clips", 0):
+        status = UNAUTHENTICATED
+    else:
+        status = "verified"
+    rec["status"] = status
+    return rec
+
+
+def _auth_lists(auth: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(unauthenticated, bad MAC) clip ids from clip id → MAC status."""
+    unauth = sorted(c for c, a in auth.items() if a in ("", UNAUTHENTICATED))
+    bad = sorted(c for c, a in auth.items() if a not in ("", UNAUTHENTICATED, "verified"))
+    return unauth, bad
+
+
+def store_integrity(store: ReceiverStore, gaps: list[Gap]) -> list[dict[str, Any]]:
+    """One integrity record per (tenant, branch, badge, session) in a receiver's store."""
+    sessions: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for c in store.clips():
+        sessions.setdefault((c["tenant"], c["branch"], c["badge"], c["session"]), []).append(c)
+    conflicts: dict[str, list[str]] = {}
+    for x in store.conflicts():
+        levels = x["topic"].split("/")
+        conflicts.setdefault(f"{levels[2]}/{levels[3]}", []).append(x["clip_id"])
+    manifests = {(m.get("tenant"), m.get("branch"), m.get("badge"), m.get("session")): m for m in store.manifests()}
+    out = []
+    for (tenant, branch, badge, session), clips in sorted(sessions.items()):
+        ids = {c["clip_id"] for c in clips}
+        listed = {c.get("clip_id") for c in manifests.get((tenant, branch, badge, session), {}).get("clips", [])
+                  if isinstance(c, dict)}
+        have = {c["clip_id"] for c in clips if c["audio"]}
+        unauth, bad = _auth_lists({c["clip_id"]: c["auth"] for c in clips if c["audio"]})
+        out.append(session_status({
+            "tenant": tenant, "branch": branch, "badge": badge, "session": session,
+            "clips": len(clips), "verified": sum(1 for c in clips if c["verified"]),
+            "unauthenticated": unauth, "bad_mac": bad,
+            "recovered": sorted(c["clip_id"] for c in clips if c["verified"] and c["recovered"]),
+            "gaps": [g.as_dict() for g in gaps if g.badge == badge and (g.before_clip in ids or g.after_clip in ids)],
+            "missing": sorted(x for x in listed - have if x),
+            "failed": sorted(c["clip_id"] for c in clips if c["error"]),
+            "conflicts": sorted(set(conflicts.get(f"{badge}/{session}", []))),
+        }))
+    return out
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def folder_integrity(folder: Path) -> dict[str, Any]:
+    """The integrity of a session folder: a receiver's (manifest.json + clips/) or a spool
+    session (<clip id>.wav + .json). Every WAV is verified with clipfmt against its
+    sidecar or record and the manifest; the chain is checked within the folder."""
+    folder = Path(folder)
+    clips_dir = folder / "clips" if (folder / "clips").is_dir() else folder
+    manifest = _load(folder / "manifest.json")
+    listed = {c["clip_id"]: c for c in (manifest or {}).get("clips", []) if isinstance(c, dict) and "clip_id" in c}
+    checks: list[ClipCheck] = []
+    failed, recovered, auth = [], [], {}
+    seen_sha: dict[str, str] = {}
+    duplicates = []
+    for wav in sorted(clips_dir.glob("*.wav")):
+        cid = wav.stem
+        side = _load(wav.with_suffix(".json")) or {}
+        side = side.get("sidecar", side) if isinstance(side.get("sidecar", side), dict) else {}
+        expect = side.get("sha256") or listed.get(cid, {}).get("sha256")
+        with open(wav, "rb") as f:
+            check = check_clip(f, expect_sha256=str(expect) if expect else None)
+        if not check.ok:
+            failed.append(cid)
+            continue
+        if cid in listed and listed[cid].get("sha256") != check.sha256:
+            failed.append(cid)
+            continue
+        if check.sha256 in seen_sha:
+            duplicates.append(cid)
+            continue
+        seen_sha[check.sha256] = cid
+        checks.append(check)
+        auth[cid] = str(side.get("mac", UNAUTHENTICATED) or UNAUTHENTICATED)
+        if check.recovered:
+            recovered.append(cid)
+    badge = checks[0].badge if checks else (manifest or {}).get("badge", "")
+    gaps = [g.as_dict() for g in chain_gaps(badge, checks)]
+    if manifest is not None:  # the gateway saw the whole chain; its gaps are the ones to report
+        gaps = list(manifest.get("gaps", []))
+        failed += [q.get("clip_id", "") for q in manifest.get("quarantined", []) if isinstance(q, dict)]
+    elif gaps and checks and checks[0].seq > 1 and gaps[0]["after_clip"] == "":
+        gaps = gaps[1:]  # a spool session rarely starts the badge's chain: only breaks inside it count
+    unauth, bad = _auth_lists(auth)
+    have = {c.clip_id for c in checks} | set(duplicates)
+    return session_status({
+        "badge": badge, "session": (manifest or {}).get("session", folder.name),
+        "clips": len(checks) + len(failed), "verified": len(checks),
+        "unauthenticated": unauth, "bad_mac": bad, "recovered": recovered, "gaps": gaps,
+        "missing": sorted(set(listed) - have), "failed": sorted(set(failed)), "duplicates": duplicates,
+    })
