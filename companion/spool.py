@@ -15,6 +15,7 @@ firmware.clipfmt (SHA-256 over header and audio, the trailer, the badge's listed
 and the chain link to the previous clip of the badge), then sidecar, WAV and custody
 record are renamed into place in that order, the ledger gets a line, and only then may
 the badge be acknowledged. Re-running after any crash never duplicates a clip.
+Every file is created 0600 and every folder 0700 (customer speech; docs/spool.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from badgekit.privatefs import FILE_MODE, private_dir
 from companion.sync_errors import SpoolError, VerifyError
 
 __all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]
@@ -49,7 +51,8 @@ def _write_atomic(path: Path, text: str) -> None:
     (a full disk, say) the temporary file is removed and the error re-raised."""
     tmp = path.with_name(path.name + ".partial")
     try:
-        with open(tmp, "w") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w") as f:
+            os.fchmod(f.fileno(), FILE_MODE)  # customer data: owner only, whatever the umask
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -88,7 +91,8 @@ class Incoming:
         except FileNotFoundError:
             size = 0
         self.offset = min(durable, size)
-        self._f = open(path, "r+b" if size else "wb")
+        self._f = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE), "r+b")
+        os.fchmod(self._f.fileno(), FILE_MODE)
         self._f.truncate(self.offset)
         self._f.seek(self.offset)
         self._unsynced = 0
@@ -153,7 +157,7 @@ class Spool:
 
     def _append_ledger(self, badge: str, entry: dict[str, Any]) -> None:
         p = self.badge_dir(badge) / ".ledger.jsonl"
-        with open(p, "a") as f:
+        with os.fdopen(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "a") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -162,7 +166,7 @@ class Spool:
     def incoming(self, badge: str, clip_id: str) -> Incoming:
         d = self.badge_dir(badge) / ".incoming"
         try:
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d, root=self.root)
             return Incoming(d / f"{clip_id}.wav.partial")
         except OSError as exc:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}") from None
@@ -224,7 +228,7 @@ class Spool:
             side["case_id"] = record["case_id"] = case_id
             record["case_source"] = "badge"
         try:
-            sdir.mkdir(parents=True, exist_ok=True)
+            private_dir(sdir, root=self.root)
             _write_atomic(sdir / f"{clip_id}.json", json.dumps(side, indent=2, sort_keys=True))
             os.replace(inc.path, wav)
             _fsync_dir(sdir)
@@ -240,7 +244,7 @@ class Spool:
 
     def _reject(self, badge: str, inc: Incoming, clip_id: str, reason: str) -> None:
         d = self.badge_dir(badge) / ".rejected"
-        d.mkdir(parents=True, exist_ok=True)
+        private_dir(d, root=self.root)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         os.replace(inc.path, d / f"{clip_id}.{stamp}.wav")
         _write_atomic(d / f"{clip_id}.{stamp}.reason.json",

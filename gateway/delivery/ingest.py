@@ -191,14 +191,19 @@ class GatewayState:
         except OSError as exc:
             self.error(f"cannot read {clip.clip_id} now, will retry: {exc}")
             return "retry"
+        from gateway.transcribe.bounds import trusted_samples  # the transcriber's own rule
+
         rate = int(side.get("sample_rate", 16000) or 16000)
-        audio_s = float(side.get("samples", 0)) / rate
+        samples, problems = trusted_samples(clip.wav, side)
+        for p in problems:  # the audio is intact (hashed) and delivered whole; the numbers are not
+            self.error(f"clip {clip.badge}/{clip.session}/{clip.clip_id}: {p}")
+        audio_s = float(samples if samples is not None else side.get("samples", 0)) / rate
         base = f"{clip.badge}/{clip.session}"
         record = {
             "kind": "clip", **self.ident, "badge": clip.badge, "session": clip.session,
             "clip_id": clip.clip_id, "seq": check.seq, "sha256": check.sha256,
             "prev_sha256": check.prev_sha256, "recovered": check.recovered, "audio_s": audio_s,
-            "wav_bytes": len(data), "sidecar": side,
+            "wav_bytes": len(data), "sidecar": side, "problems": problems,
         }
         custody_doc = {"kind": "custody", **self.ident, "badge": clip.badge, "session": clip.session,
                        "clip_id": clip.clip_id, "sha256": check.sha256, "record": custody}
@@ -210,16 +215,34 @@ class GatewayState:
         now = time.time()
         with self.outbox.transaction() as db:
             db.execute(
-                "INSERT INTO gw_clips(clip_id, badge, session, seq, sha256, prev_sha256, status, audio_s, "
-                "sidecar, wav, at) VALUES(?,?,?,?,?,?,'published',?,?,?,?)",
+                "INSERT INTO gw_clips(clip_id, badge, session, seq, sha256, prev_sha256, status, reason, "
+                "audio_s, sidecar, wav, at) VALUES(?,?,?,?,?,?,'published',?,?,?,?,?)",
                 (clip.clip_id, clip.badge, clip.session, check.seq, check.sha256, check.prev_sha256,
-                 audio_s, json.dumps(side), str(clip.wav), now))
+                 "\n".join(problems), audio_s, json.dumps(side), str(clip.wav), now))
             self._touch(db, clip.badge, clip.session, now)
             self.outbox.put(msgs)
         self.publisher.wake()
         self.counters["clips_in"] += 1
         log.info("clip %s queued (%d messages, %.1f s)", clip.clip_id, len(msgs), audio_s)
         return "queued"
+
+    @staticmethod
+    def _integrity(manifest: dict[str, Any], good: list[dict[str, Any]], doc: dict[str, Any] | None) -> dict[str, Any]:
+        """The session's integrity status (gateway.delivery.integrity) for the manifest."""
+        from gateway.delivery.integrity import session_status
+
+        mac = {c["clip_id"]: _mac(json.loads(c["sidecar"])) for c in good}
+        dups = [c.get("clip_id") for c in (doc or {}).get("clips", []) if c.get("status") == "duplicate"]
+        ids = set(mac)
+        return session_status({
+            "clips": len(good) + len(manifest["quarantined"]), "verified": len(good),
+            "unauthenticated": sorted(c for c, m in mac.items() if m == "unauthenticated"),
+            "bad_mac": sorted(c for c, m in mac.items() if m not in ("unauthenticated", "verified")),
+            "recovered": [c["clip_id"] for c in manifest["clips"] if c["recovered"]],
+            "gaps": [g for g in manifest["gaps"] if g["before_clip"] in ids or g["after_clip"] in ids],
+            "missing": [], "failed": [q["clip_id"] for q in manifest["quarantined"]], "duplicates": dups,
+            "problems": [p for c in manifest["clips"] for p in c["problems"]],
+        })
 
     def _touch(self, db: Any, badge: str, session: str, now: float) -> None:
         db.execute(
@@ -328,7 +351,8 @@ class GatewayState:
             "clips": [{"clip_id": c["clip_id"], "seq": c["seq"], "sha256": c["sha256"],
                        "prev_sha256": c["prev_sha256"], "audio_s": c["audio_s"],
                        "start_time": json.loads(c["sidecar"]).get("start_time", ""),
-                       "recovered": bool(json.loads(c["sidecar"]).get("recovered", False))}
+                       "recovered": bool(json.loads(c["sidecar"]).get("recovered", False)),
+                       "problems": [p for p in c["reason"].split("\n") if p]}
                       for c in good],
             "quarantined": [{"clip_id": c["clip_id"], "reason": c["reason"]}
                             for c in clips if c["status"] != "published"],
@@ -336,6 +360,7 @@ class GatewayState:
             "audio_s": round(audio_s, 3),
             "transcript": {"revision": revision if doc is not None else None, "error": error},
         }
+        manifest["integrity"] = self._integrity(manifest, good, doc)
         msgs += self.publisher.messages(f"{base}/manifest", manifest, kind="manifest")
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
@@ -347,6 +372,11 @@ class GatewayState:
             self.counters["seconds_transcribed"] += audio_s
         log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
                  len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
+
+
+def _mac(side: dict[str, Any]) -> str:
+    """The clip's badge MAC status as the spool's sidecar records it (v1 clips have none)."""
+    return str(side.get("mac") or "unauthenticated")
 
 
 def snapshot(gw: Gateway) -> Snapshot:

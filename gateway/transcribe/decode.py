@@ -192,8 +192,11 @@ def _pcm(data: bytes, tag: int, bits: int, channels: int, path: Path) -> tuple[n
     return np.clip(np.round(x), -32768, 32767).astype(np.int16), enc
 
 
-def decode_wav(path: Path | str) -> DecodedAudio:
-    """Decode a WAV file (IMA ADPCM or PCM) to 16 kHz mono int16; raise a named error."""
+def decode_wav(path: Path | str, samples: int | None = None) -> DecodedAudio:
+    """Decode a WAV file (IMA ADPCM or PCM) to 16 kHz mono int16; raise a named error.
+
+    `samples`: the IMA ADPCM sample count to use instead of the `fact` chunk's (a badge
+    clip's count checked against its hashed blocks, `bounds.trusted_samples`)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -215,6 +218,8 @@ def decode_wav(path: Path | str) -> DecodedAudio:
         declared = None
         if b"fact" in ch and ch[b"fact"][1] >= 4:
             declared = struct.unpack_from("<I", raw, ch[b"fact"][0])[0]
+        if samples is not None:
+            declared = samples
         pcm = decode_ima_adpcm(data, align, channels, declared)
         if declared is not None and len(pcm) < declared:
             raise TruncatedAudioError(f"{path.name}: fact chunk announces {declared} samples, the "

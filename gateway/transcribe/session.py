@@ -10,6 +10,7 @@ own clock, their wall-clock time. A single WAV is a session of one piece: a badg
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -120,14 +121,20 @@ class Transcriber:
         notes = list(check.notes)
         pieces: list[Piece] = []
         wall: dict[int, float] = {}
+        heard: dict[bytes, str] = {}
         for i, c in enumerate(clips):
             if not c.usable:
                 continue
             try:
-                audio = decode_wav(c.path)
+                audio = decode_wav(c.path, samples=c.samples)  # bounded by the blocks, not the trailer
             except AudioError as exc:
                 clips[i] = replace(c, status="corrupt", reason=exc.reason)
                 continue
+            same = hashlib.sha256(audio.samples.tobytes()).digest()
+            if same in heard:  # a copy under another sequence number: its speech once only
+                clips[i] = replace(c, status="duplicate", reason=f"same audio as {heard[same]}; not transcribed again")
+                continue
+            heard[same] = c.clip_id or c.path.name
             pieces.append(Piece(audio.samples, c.session_offset_s, i))
             if c.start_epoch_s is not None:
                 wall[i] = c.start_epoch_s - c.session_offset_s

@@ -83,6 +83,7 @@ class SessionTranscript:
         out += [g.reason for g in self.gaps]
         out += [f"{c.clip_id}: recovered after a power cut, {c.dropped_ms} ms dropped"
                 for c in self.clips if c.recovered]
+        out += [p for c in self.clips for p in c.problems]  # sample counts that disagree (bounds)
         return out + list(self.notes)
 
     def wall_time(self, seg_time_s: float, source: int) -> float | None:

@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.transcribe.bounds import trusted_samples
+
 __all__ = ["ClipCheck", "Gap", "SessionCheck", "check_clip", "check_session", "session_files"]
 
 USABLE = ("ok",)
@@ -31,7 +33,8 @@ class ClipCheck:
 
     path: Path
     status: str
-    """`ok`, `hash_mismatch`, `corrupt`, `truncated`, `not_audio` or `not_a_clip`."""
+    """`ok`, `hash_mismatch`, `corrupt`, `truncated`, `not_audio`, `not_a_clip` or `duplicate`
+    (the same audio as an earlier clip of the session, under another sequence number)."""
     reason: str = ""
     clip_id: str | None = None
     badge: str | None = None
@@ -49,6 +52,8 @@ class ClipCheck:
     clock_unset: bool = False
     case_id: str | None = None
     """The customer/case id on the clip's sidecar (`sidecar_case_id`)."""
+    problems: tuple[str, ...] = ()
+    """Trailer, `fact` or sidecar sample counts that disagree with the audio (`bounds`)."""
 
     @property
     def usable(self) -> bool:
@@ -66,7 +71,8 @@ class ClipCheck:
                 "prev_sha256": self.prev_sha256, "start_time": start,
                 "session_offset_s": round(self.session_offset_s, 3),
                 "seconds": round(self.samples / 16000, 3), "recovered": self.recovered,
-                "dropped_ms": self.dropped_ms, "clock_unset": self.clock_unset}
+                "dropped_ms": self.dropped_ms, "clock_unset": self.clock_unset,
+                "problems": list(self.problems)}
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class SessionCheck:
         out += [g.reason for g in self.gaps]
         out += [f"{c.clip_id}: recovered after a power cut, {c.dropped_ms} ms dropped"
                 for c in self.clips if c.recovered]
-        return out
+        return out + [p for c in self.clips for p in c.problems]
 
 
 def _status_of(message: str) -> str:
@@ -158,11 +164,13 @@ def check_clip(path: Path) -> ClipCheck:
             clipfmt.verify_wav(f, expect_sha256=expect if isinstance(expect, str) else None)
     except clipfmt.ClipVerifyError as exc:
         status, reason = "hash_mismatch", str(exc)
+    count, problems = trusted_samples(path, side)
     return ClipCheck(
         path, status, reason, h.clip_id, h.badge, h.session, h.seq, info.sha256, h.prev_sha256,
         h.start_epoch + h.start_ms / 1000.0, h.session_offset_samples / h.sample_rate,
-        t.samples, t.recovered, t.dropped_ms, bool(h.flags & clipfmt.HFLAG_CLOCK_UNSET),
-        sidecar_case_id(side))
+        t.samples if count is None else count, t.recovered, t.dropped_ms,
+        bool(h.flags & clipfmt.HFLAG_CLOCK_UNSET), sidecar_case_id(side),
+        tuple(f"{h.clip_id}: {p}" for p in problems))
 
 
 def session_files(folder: Path) -> list[Path]:
