@@ -10,5 +10,6 @@ app = compose(
         "gateway.transcribe_cmd",  # gateway transcribe
         "gateway.delivery_cmd",  # gateway run, gateway receive
         "gateway.compliance_cmd",  # gateway check
+        "gateway.key_cmd",  # gateway key new|show|enrol
     ],
 )

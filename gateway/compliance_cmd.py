@@ -45,17 +45,21 @@ def _transcribe(folder: Path, model: str | None) -> dict:  # type: ignore[type-a
 
 
 def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
     from gateway.compliance import ComplianceError, check_session, load_rules
     from gateway.compliance.transcript import NoTranscriptError, add_sidecars, find_sessions
+    from gateway.delivery.integrity import folder_integrity
 
     try:
         pack = load_rules(rules)
         out = []
         for p in (s for given in paths for s in find_sessions(given)):
             try:
-                out.append(check_session(p, pack))
+                found = check_session(p, pack)
             except NoTranscriptError:
-                out.append(check_session(add_sidecars(_transcribe(p, model), p), pack))
+                found = check_session(add_sidecars(_transcribe(p, model), p), pack)
+            out.append(replace(found, integrity=folder_integrity(p)))
         return out
     except ComplianceError as exc:
         raise _fail(str(exc)) from None
@@ -90,6 +94,14 @@ def _table(f) -> None:  # type: ignore[no-untyped-def]
             text = f"(not counted, {r.dropped[0].reason}) {r.dropped[0].context}"
         t.add_row(f"{r.id}\n{r.title}", r.severity, f"[{colour}]{r.status}[/]", when, clip, text)
     Console().print(t)
+    i = f.integrity
+    if i is not None:
+        colour = "green" if i["status"] == "verified" else "yellow" if i["status"] == "unauthenticated" else "red"
+        Console().print(
+            f"integrity: [{colour}]{i['status']}[/]  {i['verified']}/{i['clips']} clips verified, "
+            f"{len(i['unauthenticated'])} unauthenticated, {len(i['gaps'])} gaps, {len(i['missing'])} missing, "
+            f"{len(i['recovered'])} recovered after a power cut, {len(i['failed'])} failed, "
+            f"{len(i.get('duplicates', []))} duplicated")
 
 
 def register(app: typer.Typer) -> None:

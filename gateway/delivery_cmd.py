@@ -96,6 +96,8 @@ def run(
     rules: Path = typer.Option(None, "--rules", help="Compliance rule pack (TOML) for the findings; default: the bundled pack."),
     settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
     state: Path = typer.Option(None, "--state", help="State + outbox folder (default: SPOOL/.badgekit-gateway)."),
+    signing_key: Path = typer.Option(None, "--signing-key", help="Ed25519 key signing every document "
+                                     "(default: STATE/gateway.key, made on first start; see `gateway key`)."),
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
     once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
@@ -122,7 +124,7 @@ def run(
                                         gateway_id=gateway_id or _default_gateway_id(spool),
                                         chunk_bytes=chunk_kib * 1024),
             state_dir=state, model_dir=model, language=language, compute_type=compute_type,
-            transcribe=transcribe, rules_path=rules,
+            transcribe=transcribe, rules_path=rules, signing_key=signing_key,
             settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
         )
         gw = Gateway(settings)
@@ -162,6 +164,8 @@ def receive(
     branch: str = typer.Option("+", "--branch", help="Branch to receive (+: all)."),
     share: str = typer.Option(None, "--share", help="MQTT 5 shared-subscription group (a pool of receivers)."),
     client_id: str = typer.Option("badgekit-receiver", "--client-id", help="Fixed client id (keeps the queue)."),
+    keys: Path = typer.Option(None, "--keys", help="Enrolled gateway public keys (`gateway key enrol`): keep "
+                              "only documents that verify. Without it documents are filed unchecked."),
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -180,7 +184,7 @@ def receive(
     try:
         settings = ReceiverSettings(
             broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
-            out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id)
+            out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id, keys_dir=keys)
         receiver = Receiver(settings)
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
@@ -192,6 +196,8 @@ def receive(
         receiver.close()
         raise _fail(str(exc)) from None
     receiver.close()
+    if keys is None:
+        typer.echo("warning: no --keys: documents were filed without checking who signed them", err=True)
     if json_out:
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:
@@ -207,6 +213,13 @@ def receive(
             typer.echo(f"  missing {m}")
         for r in summary.recovered:
             typer.echo(f"  recovered after a power cut {r}")
+        for x in summary.refused:
+            typer.echo(f"  refused {x['topic']}: {x['reason']}")
+        for x in summary.conflicts:
+            typer.echo(f"  conflict {x['clip_id']}: {x['reason']}")
+        for s in summary.integrity:
+            typer.echo(f"  session {s['badge']}/{s['session']}: {s['status']} ({s['verified']}/{s['clips']} "
+                       f"verified, {len(s['unauthenticated'])} unauthenticated, {len(s['gaps'])} gaps)")
 
 
 def work(
@@ -220,6 +233,9 @@ def work(
     model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
     compute_type: str = COMPUTE_TYPE,
+    keys: Path = typer.Option(None, "--keys", help="Enrolled gateway public keys: file only what verifies."),
+    signing_key: Path = typer.Option(None, "--signing-key", help="Key signing this worker's transcripts "
+                                     "(default: STATE/gateway.key)."),
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -239,9 +255,9 @@ def work(
         settings = WorkerSettings(
             receiver=ReceiverSettings(broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
                                       out_dir=store, tenant=tenant, branch=branch, share_group=share,
-                                      client_id=f"badgekit-{wid}"),
+                                      client_id=f"badgekit-{wid}", keys_dir=keys),
             worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language,
-            compute_type=compute_type)
+            compute_type=compute_type, signing_key=signing_key)
         worker = TranscribeWorker(settings)
         worker.transcriber.check()
     except (DeliveryError, TranscriberError) as exc:

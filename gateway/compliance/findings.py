@@ -105,6 +105,9 @@ class Findings:
     source: str = ""
     started: str | None = None
     """When the meeting started (ISO 8601 UTC), if the transcript says."""
+    integrity: dict[str, Any] | None = None
+    """The session's integrity status (gateway.delivery.integrity): verified clips, gaps,
+    recovered and unauthenticated clips; findings on missing audio are not the whole story."""
 
     def item(self, item_id: str) -> ItemResult:
         for r in self.items:
@@ -138,6 +141,7 @@ class Findings:
             "summary": {s: sum(r.status == s for r in self.items)
                         for s in ("said", "missing", "violated")},
             "items": [r.to_dict() for r in self.items],
+            **({"integrity": self.integrity} if self.integrity is not None else {}),
         }
 
     def to_json(self, indent: int | None = None) -> str:

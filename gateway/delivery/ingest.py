@@ -169,6 +169,9 @@ class GatewayState:
             raise _Bad(f"{clip.wav.name}: {check.reason}")
         if check.clip_id != clip.clip_id:
             raise _Bad(f"{clip.wav.name} holds clip {check.clip_id}, not {clip.clip_id}")
+        if (check.badge, check.session) != (clip.badge, clip.session):  # moved to another badge's folder
+            raise _Bad(f"{clip.wav.name} was recorded by {check.badge} in session {check.session}, "
+                       f"but lies in {clip.badge}/{clip.session}")
         if side.get("badge") not in (None, clip.badge) or side.get("session") not in (None, clip.session):
             raise _Bad(f"sidecar names badge/session {side.get('badge')}/{side.get('session')}, "
                        f"but the clip is in {clip.badge}/{clip.session}")

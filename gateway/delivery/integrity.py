@@ -1,13 +1,15 @@
 """A session's integrity status: what a reviewer must know before trusting its findings.
 
-    {"status": "verified" | "gaps" | "unauthenticated" | "failed" | "unknown",
+    {"status": "verified" | "unauthenticated" | "unverified" | "gaps" | "failed" | "unknown",
      "clips": 5, "verified": 5, "unauthenticated": [...], "bad_mac": [...],
      "recovered": [...], "gaps": [...], "missing": [...], "failed": [...], "duplicates": [...]}
 
-`status` is the worst that applies: `failed` (audio that does not verify, a bad MAC, a
-clip id re-sent with other content), `gaps` (clips missing from the badge's chain or
-from the manifest), `unauthenticated` (clips without a badge MAC, format version 1),
-else `verified`. The receiver computes it from its store (`store_integrity`); `gateway
+`status` is the worst that applies: `failed` (audio that does not verify or disagrees
+with its record or manifest, a bad MAC), `gaps` (clips missing from the badge's chain or
+from the manifest), `unverified` (audio without a matching signed clip record),
+`unauthenticated` (clips without a badge MAC, format version 1), else `verified`.
+`conflicts` lists clip ids re-sent with other content (kept aside; the stored clip
+stands). The receiver computes it from its store (`store_integrity`); `gateway
 check` from a session folder (`folder_integrity`: a receiver's session folder with its
 manifest, or a spool session of clips and sidecars).
 """
@@ -30,13 +32,15 @@ UNAUTHENTICATED = "unauthenticated"
 
 def session_status(rec: dict[str, Any]) -> dict[str, Any]:
     """Fill in `status` from the lists of `rec`."""
-    if rec.get("failed") or rec.get("bad_mac") or rec.get("conflicts"):
+    if rec.get("failed") or rec.get("bad_mac"):
         status = "failed"
     elif rec.get("gaps") or rec.get("missing"):
         status = "gaps"
     elif not rec.get("clips"):
         status = "unknown"
-    elif rec.get("unauthenticated") or rec.get("verified", 0) < rec.get("clips", 0):
+    elif rec.get("verified", 0) < rec.get("clips", 0):
+        status = "unverified"
+    elif rec.get("unauthenticated"):
         status = UNAUTHENTICATED
     else:
         status = "verified"
@@ -94,7 +98,12 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
     session (<clip id>.wav + .json). Every WAV is verified with clipfmt against its
     sidecar or record and the manifest; the chain is checked within the folder."""
     folder = Path(folder)
+    transcript = None
+    if folder.is_file():  # a transcript file: its folder holds the clips, if anything does
+        transcript, folder = _load(folder), folder.parent
     clips_dir = folder / "clips" if (folder / "clips").is_dir() else folder
+    if not any(clips_dir.glob("*.wav")):
+        return _from_transcript(transcript or _load(folder / "transcript.json") or {})
     manifest = _load(folder / "manifest.json")
     listed = {c["clip_id"]: c for c in (manifest or {}).get("clips", []) if isinstance(c, dict) and "clip_id" in c}
     checks: list[ClipCheck] = []
@@ -136,4 +145,21 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
         "clips": len(checks) + len(failed), "verified": len(checks),
         "unauthenticated": unauth, "bad_mac": bad, "recovered": recovered, "gaps": gaps,
         "missing": sorted(set(listed) - have), "failed": sorted(set(failed)), "duplicates": duplicates,
+    })
+
+
+def _from_transcript(doc: dict[str, Any]) -> dict[str, Any]:
+    """Without the audio at hand: what the transcript recorded when it was made (unchecked)."""
+    inner = doc.get("transcript", doc) if isinstance(doc.get("transcript"), dict) else doc
+    clips = [c for c in inner.get("clips", []) if isinstance(c, dict)]
+    ok = [c for c in clips if c.get("status") == "ok"]
+    return session_status({
+        "badge": inner.get("badge") or doc.get("badge", ""), "session": inner.get("session") or doc.get("session", ""),
+        "clips": len(clips), "verified": 0, "unauthenticated": [str(c.get("clip_id")) for c in ok],
+        "bad_mac": [], "recovered": [str(c.get("clip_id")) for c in ok if c.get("recovered")],
+        "gaps": list(inner.get("gaps", [])), "missing": [],
+        "failed": [str(c.get("clip_id") or c.get("file")) for c in clips
+                   if c.get("status") not in ("ok", "duplicate")],
+        "duplicates": [str(c.get("clip_id")) for c in clips if c.get("status") == "duplicate"],
+        "note": "no audio beside the transcript: as recorded in it, not re-verified",
     })

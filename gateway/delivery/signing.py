@@ -33,7 +33,7 @@ from gateway.delivery.errors import DeliveryError, TopicError
 from gateway.delivery.topics import check_level
 
 __all__ = ["MAX_REVISION_SKEW_S", "DocumentRefused", "GatewayKey", "KeyRing", "SignatureStatus",
-           "check_revision", "sign_document"]
+           "check_revision", "key_id", "key_id_of", "sign_document"]
 
 MAX_REVISION_SKEW_S = 300
 """A document revision (ms since the epoch) more than this far ahead of the receiver's clock is refused."""
@@ -51,6 +51,14 @@ def _signed_bytes(topic: str, doc: dict[str, Any]) -> bytes:
 
 def key_id(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def key_id_of(public_pem: bytes) -> str:
+    """The key id (16 hex) of a PEM public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = _load_public(public_pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return key_id(raw)
 
 
 class GatewayKey:

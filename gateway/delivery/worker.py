@@ -31,6 +31,7 @@ from gateway.delivery.outbox import Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.receiver import Receiver, ReceiverSettings
 from gateway.delivery.settings import PublisherSettings
+from gateway.delivery.signing import GatewayKey
 from gateway.delivery.store import ReceiverStore
 from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
 
@@ -58,6 +59,9 @@ class WorkerSettings:
     poll_interval_s: float = 0.5
     publisher: dict[str, Any] = field(default_factory=dict)
     """Extra `PublisherSettings` fields (chunk size, window…)."""
+    signing_key: Path | None = None
+    """This worker's Ed25519 key for its transcripts; None: `<state_dir>/gateway.key` (made
+    when missing). Its public half is enrolled per branch like a gateway's."""
 
 
 def ready_sessions(store: ReceiverStore) -> list[dict[str, Any]]:
@@ -121,6 +125,8 @@ class TranscribeWorker:
                                   **self.settings.publisher)
             box = Outbox(Path(self.settings.state_dir) / f"outbox-{tenant}-{branch}.db")
             pub = Publisher(self.settings.receiver.broker, s, box)
+            pub.signer = GatewayKey.load_or_create(
+                self.settings.signing_key or Path(self.settings.state_dir) / "gateway.key", self.settings.worker_id)
             pub.start()
             self._publishers[key] = pub
         return self._publishers[key]

@@ -64,6 +64,8 @@ def trusted_samples(path: Path, sidecar: dict[str, Any] | None = None) -> tuple[
         count = high
     if fact is not None and fact != samples:
         problems.append(f"fact chunk says {fact} samples, the trailer {samples}")
+    elif fact is not None and not low <= fact <= high:
+        problems.append(f"fact chunk says {fact} samples, but the audio blocks hold {low}-{high}")
     side = (sidecar or {}).get("samples")
     if side is not None and side != samples:
         problems.append(f"sidecar says {side} samples, the trailer {samples}")
