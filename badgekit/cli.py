@@ -98,6 +98,8 @@ def demo(
     model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     mic_seconds: float = typer.Option(20.0, "--mic-seconds", help="How long to record with --mic."),
     keep: str = typer.Option(None, "--keep", help="Keep every artefact in this folder."),
+    transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe",
+                                    help="Transcribe (needs the speech model); --no-transcribe skips it on purpose."),
 ) -> None:
     """Run the whole chain end to end: badge -> companion -> gateway -> MQTT -> receiver."""
     try:
@@ -106,7 +108,7 @@ def demo(
         console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
         raise typer.Exit(2) from None
     raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model,
-                            mic_seconds=mic_seconds, keep=keep))
+                            mic_seconds=mic_seconds, keep=keep, transcribe=transcribe))
 
 
 def main() -> None:

@@ -201,20 +201,40 @@ def _sync(procs: _Procs, badge: _Badge, spool: Path, keystore: Path) -> dict:
 # ---------------------------------------------------------------- stage 4: gateway and receiver
 
 
-def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str | None) -> tuple[dict, dict]:
+def _model_or_fail(model: str | None) -> None:
+    """No speech model means no transcript: say so before anything runs (not `transcribed: 0`)."""
+    from gateway.model import ModelError, resolve
+
+    try:
+        resolve(model)
+    except ModelError as exc:
+        raise DemoError(f"no speech model: {exc}; or run with --no-transcribe to skip transcription "
+                        "on purpose") from None
+
+
+def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str | None,
+             transcribe: bool = True) -> tuple[dict, dict]:
     from badgekit.broker import LocalBroker
 
     broker = LocalBroker(workdir=work / "broker").start()
     try:
         recv_out = work / "received"
+        # the gateway's signing key, enrolled with the receiver, which keeps only what verifies
+        key, keys = work / "gateway.key", work / "keys"
+        _cli(["gateway", "key", "new", "--key", str(key), "--gateway-id", "demo-gw"], what="gateway key new")
+        _cli(["gateway", "key", "enrol", f"{key}.pub", "--keys", str(keys), "--tenant", "demo", "--branch",
+              "demo-branch", "--gateway-id", "demo-gw"], what="gateway key enrol")
         receiver = procs.start(
             BADGKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(recv_out),
-                       "--json", "-q"],
+                       "--keys", str(keys), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
-                   "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch"]
+                   "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch",
+                   "--gateway-id", "demo-gw", "--signing-key", str(key)]
         if model:
             gw_args += ["--model", model]
+        if not transcribe:
+            gw_args.append("--no-transcribe")
         gateway = json.loads(_cli(gw_args, what="gateway").stdout)
         # `gateway run --once` returns only when the receiver has confirmed every message,
         # so the receiver can be told to stop now and print its summary.
@@ -303,7 +323,8 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
 
 
 def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
-             model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None) -> int:
+             model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None,
+             transcribe: bool = True) -> int:
     console = Console(stderr=json_out)
     quiet = json_out
     summary = DemoSummary()
@@ -320,6 +341,8 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
     ]
     spool = work / "spool"
     try:
+        if transcribe:
+            _model_or_fail(model)
         with _stage(console, summary, "meeting", quiet):
             meeting, summary.source, language = _make_meeting(work, input, mic, mic_seconds)
             from badgekit.meeting import read_wav
@@ -348,7 +371,7 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
                     summary.links[b.link] = summary.links.get(b.link, 0) + int(r["synced"])
             procs.stop_all()
         with _stage(console, summary, "transcribe + publish + receive", quiet):
-            gateway, received = _deliver(procs, work, spool, language, model)
+            gateway, received = _deliver(procs, work, spool, language, model, transcribe)
             summary.transcribed = sum(len(b.recorded) for b in badges) if gateway.get(
                 "sessions_transcribed", 0) >= len(badges) else 0
             summary.published = int(gateway.get("clips_in", 0)) if gateway.get("delivered") else 0
@@ -375,4 +398,5 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
     else:
         _print_summary(console, summary)
     ok = summary.verified == summary.recorded == summary.received and not summary.gaps
+    ok = ok and (summary.transcribed == summary.recorded or not transcribe)  # --no-transcribe: skipped on purpose
     return 0 if ok else 1

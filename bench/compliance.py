@@ -15,8 +15,11 @@
    run clean R 0.942 / noisy R 0.829; its misses, paraphrased promises and disparagement,
    then led to general word classes: a rate that "always was", money that "only grows",
    more ways to name and run down another insurer, and a speaker guard for customer-only
-   events) and `blind6.jsonl` (24 more, written and committed before that round and never
-   used for tuning: the honest figure). Every item's detection (said / violated)
+   events) and `blind6.jsonl` (24 more, written and committed before that round; but its
+   first-run misses then led to rules too, 23 phrases found only in it, so it is tuned on
+   now and its first run is not a blind figure), and `blind7.jsonl` (24 more, written
+   and committed before any rule change of the next round, run once as it was: the
+   honest figure). Every item's detection (said / violated)
    is scored per dialogue, for the badgekit matcher and for a plain keyword baseline
    (the same phrase lists, exact substrings, no pinyin, no context).
 2. The same set with recognition errors injected at character error rate `--cer`:
@@ -27,6 +30,7 @@
    the installed model); none of them is a sales meeting, so any item that fires is a
    false positive.
 Targets (issue 11): recall >= 95 % and precision >= 90 % clean, recall >= 85 % noisy.
+Exit status 1 when any printed target line says MISSED, else 0.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ HELDOUT3 = REPO / "bench" / "data" / "compliance" / "heldout3.jsonl"
 BLIND4 = REPO / "bench" / "data" / "compliance" / "blind4.jsonl"
 BLIND5 = REPO / "bench" / "data" / "compliance" / "blind5.jsonl"
 BLIND6 = REPO / "bench" / "data" / "compliance" / "blind6.jsonl"
+BLIND7 = REPO / "bench" / "data" / "compliance" / "blind7.jsonl"
 SPEECH = REPO.parent / "shared" / "data" / "speech"
 
 
@@ -196,7 +201,8 @@ def table(title: str, runs: dict[str, dict[str, Counter]], pack: RulePack) -> No
     print(row)
 
 
-def evaluate(label: str, dialogues: list[dict], pack: RulePack, args: argparse.Namespace) -> None:
+def evaluate(label: str, dialogues: list[dict], pack: RulePack, args: argparse.Namespace) -> bool:
+    """Print the set's figures; True when every target is MET."""
     n_ok = sum(d["compliant"] for d in dialogues)
     print(f"\n===== {label}: {len(dialogues)} dialogues ({n_ok} compliant, {len(dialogues) - n_ok} "
           f"with planted problems), {len(pack.items)} items, rule pack {pack.name}")
@@ -233,6 +239,7 @@ def evaluate(label: str, dialogues: list[dict], pack: RulePack, args: argparse.N
           f"recall ratio {nr / kn_r if kn_r else float('inf'):.2f}x")
     print(f"  targets clean R>=0.95 {'MET' if mr >= 0.95 else 'MISSED'}, clean P>=0.90 "
           f"{'MET' if mp >= 0.90 else 'MISSED'}, noisy R>=0.85 {'MET' if nr >= 0.85 else 'MISSED'}")
+    return mr >= 0.95 and mp >= 0.90 and nr >= 0.85
 
 
 def main() -> int:
@@ -244,20 +251,25 @@ def main() -> int:
     ap.add_argument("--rules", type=Path, default=None)
     ap.add_argument("--no-speech", action="store_true", help="skip the real-speech run")
     ap.add_argument("--show-errors", action="store_true", help="list each wrong decision (clean)")
+    ap.add_argument("--only", action="append", help="run only the sets whose label holds this (e.g. 'SET 7')")
     args = ap.parse_args()
 
     pack = load_rules(args.rules)
+    met = True
     for label, path in (("TUNING SET", DATA), ("HELD-OUT SET 1", HELDOUT),
                         ("HELD-OUT SET 2", HELDOUT2), ("HELD-OUT SET 3", HELDOUT3),
                         ("HELD-OUT SET 4", BLIND4), ("HELD-OUT SET 5", BLIND5),
-                        ("BLIND SET 6", BLIND6)):
-        evaluate(label, load_dialogues(path), pack, args)
+                        ("SET 6 (tuned on since its first run)", BLIND6), ("BLIND SET 7", BLIND7)):
+        if args.only and not any(o.lower() in label.lower() for o in args.only):
+            continue
+        met = evaluate(label, load_dialogues(path), pack, args) and met
+    code = 0 if met else 1  # a MISSED target line is a failing run
 
     if not args.no_speech:
         files = sorted(SPEECH.glob("*.wav"))
         if not files:
             print(f"\nREAL SPEECH: {SPEECH} not found, skipped")
-            return 0
+            return code
         t0 = time.perf_counter()
         transcripts = transcribe_real(files)
         print(f"\nREAL SPEECH ({len(transcripts)} recordings, transcribed in "
@@ -270,7 +282,7 @@ def main() -> int:
             text = "".join(s.text for s in f_segments(tr))
             print(f"  {name:42s} fired {len(fired)}  {[r.id for r in fired]}  «{text[:40]}»")
         print(f"  false positives on real speech: {fired_total}")
-    return 0
+    return code
 
 
 def f_segments(tr: dict):  # type: ignore[no-untyped-def]
