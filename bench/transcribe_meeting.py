@@ -17,6 +17,8 @@ speedup over plain, and the peak resident memory of each phase (VmHWM, reset bet
 phases). 0478_00017 has no verified reference and is left out of the meetings.
 
     .venv/bin/python bench/transcribe_meeting.py [--snr 20 10] [--seeds 1 2] [--model DIR]
+
+Exit status 1 when a summary line says FAIL, 2 without ../shared/data/speech, else 0.
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ def main() -> int:
                   f"{mp:8.0f} {mg:7.0f}", flush=True)
             if args.show:
                 print("  REF    ", ref, "\n  PLAIN  ", plain, "\n  GATEWAY", gw)
+    failed = False
     for snr in args.snr:
         sel = [r for r in rows if r["snr"] == snr]
         n = sum(r["ref_len"] for r in sel)
@@ -185,6 +188,7 @@ def main() -> int:
                       for k in ("e_clean", "e_plain", "e_gw", "e_oracle"))
         sp = sum(r["tp"] for r in sel) / sum(r["tg"] for r in sel)
         verdict = "PASS" if g - c <= 0.05 and sp >= 1.5 else "FAIL"
+        failed = failed or verdict == "FAIL"
         rtf = sum(r["tg"] for r in sel) / sum(r["sec"] for r in sel)
         each = [r["speedup"] for r in sel]
         print(f"SNR {snr:.0f} dB, {len(sel)} meetings: CER clean {c:.3f} plain {p:.3f} gateway "
@@ -193,7 +197,7 @@ def main() -> int:
               + f"; gateway RTF {rtf:.3f}, speedup {sp:.2f}x -> {verdict} "
               "(target: within 0.05 of clean, >= 1.5x); speedup per meeting "
               f"{min(each):.2f}-{max(each):.2f}x, {sum(x < 1.5 for x in each)} of {len(each)} under 1.5x")
-    return 0
+    return 1 if failed else 0  # a printed FAIL is a failing run
 
 
 if __name__ == "__main__":
