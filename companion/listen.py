@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from badgekit.paths import data_dir
+from badgekit.privatefs import private_dir
 from companion.settings import CompanionSettings
 
 __all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "list_inputs", "listen",
@@ -251,7 +252,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     spool = settings.spool.folder
     folder = spool / badge / session
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder, root=spool)  # customer speech: 0700 folders, 0600 files (docs/spool.md)
     except OSError as exc:
         mic.close()
         raise ListenError(f"cannot create {folder}: {exc.strerror}") from None
@@ -272,6 +273,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
                       start_ms=int(now * 1000) % 1000, gain_q8=gain_q8, on_clip=on_clip, **opts)
     stop = _StopOnCtrlC()
     src = _LiveSource(mic, stop)
+    umask = os.umask(0o077)  # the badge's clip writer opens files plainly: owner only
     try:
         with stop:
             fw.record_stream(src, rec)  # the badge's loop: read, push, and close the clip
@@ -284,6 +286,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
             raise ListenError(f"cannot write to the spool {spool}: {exc.strerror or exc}") from None
         report.stopped = "disk_full"
     finally:
+        os.umask(umask)
         mic.close()
     if report.stopped == "done":
         if stop.requested:

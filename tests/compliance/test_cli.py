@@ -107,3 +107,23 @@ def test_rates_over_a_receivers_tree(tmp_path: Path):
     res = CliRunner().invoke(app, ["gateway", "check", str(root / "B1" / "S1"), "--json"])
     found = json.loads(res.stdout)
     assert (found["session"], found["agent"]) == ("S1", "B1")
+
+
+def test_check_output_carries_the_session_integrity(tmp_path: Path):
+    """Findings come with the audio's integrity: verified clips, gaps, unauthenticated clips."""
+    from tests.delivery.spoolmaker import make_session
+
+    sides = make_session(tmp_path, clips=4, blocks_per_clip=10, recovered=(3,))
+    folder = tmp_path / "B0001" / "S0001"
+    for suffix in (".wav", ".json", ".custody.json"):  # clip 2 never arrived
+        (folder / f"{sides[1]['clip_id']}{suffix}").unlink()
+    write(folder / "transcript.json", ["本次沟通全程录音", "这个产品保本"], session="S0001", badge="B0001")
+    res = CliRunner().invoke(app, ["gateway", "check", str(folder), "--json"])
+    assert res.exit_code == 1, res.output
+    integrity = json.loads(res.stdout)["integrity"]
+    assert integrity["status"] == "gaps" and integrity["verified"] == 3
+    assert [g["missing_seqs"] for g in integrity["gaps"]] == [[2]]
+    assert integrity["recovered"] == [sides[3]["clip_id"]]
+    assert len(integrity["unauthenticated"]) == 3  # format 1 clips carry no badge MAC
+    table = CliRunner().invoke(app, ["gateway", "check", str(folder)])
+    assert "integrity: gaps" in table.output and "3/3 clips verified" in table.output

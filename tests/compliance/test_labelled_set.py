@@ -48,3 +48,14 @@ def test_injected_errors_reach_the_requested_rate():
 
     same = sum(x == y for x, y in zip(lazy_pinyin(text), lazy_pinyin(swapped), strict=True))
     assert same / len(text) > 0.97
+
+
+def test_bench_exits_non_zero_when_it_prints_missed():
+    """A run that prints a MISSED target (here: noisy recall at 90 % character errors) fails."""
+    import subprocess
+
+    run = [sys.executable, str(REPO / "bench" / "compliance.py"), "--no-speech", "--seeds", "1", "--only"]
+    missed = subprocess.run(run + ["TUNING", "--cer", "0.9"], capture_output=True, text=True, timeout=300)
+    assert "MISSED" in missed.stdout and missed.returncode == 1, missed.stdout[-2000:]
+    met = subprocess.run(run + ["TUNING"], capture_output=True, text=True, timeout=300)
+    assert "MISSED" not in met.stdout and met.returncode == 0, met.stdout[-2000:]

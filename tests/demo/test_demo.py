@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -39,3 +40,24 @@ def test_demo_bad_input_is_one_line_error(tmp_path):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "demo failed" in proc.stdout + proc.stderr
+
+
+def test_demo_without_a_speech_model_says_so_and_fails(tmp_path):
+    env = {**os.environ, "BADGEKIT_MODEL": str(tmp_path / "no-model")}
+    proc = subprocess.run([sys.executable, "-m", "badgekit", "demo", "--json"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 1
+    said = proc.stdout + proc.stderr
+    assert "no speech model" in said and "--no-transcribe" in said and "Traceback" not in said
+    assert "transcribed" not in proc.stdout  # no summary claiming a run
+
+
+def test_demo_no_transcribe_skips_on_purpose(tmp_path):
+    env = {**os.environ, "BADGEKIT_MODEL": str(tmp_path / "no-model")}  # not needed when skipping
+    proc = subprocess.run([sys.executable, "-m", "badgekit", "demo", "--json", "--no-transcribe", "--keep",
+                           str(tmp_path / "d")], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["transcribed"] == 0 and summary["transcript"] == []
+    assert summary["received"] == summary["verified"] == summary["recorded"] >= 4
+    assert _running_under(tmp_path / "d") == [], "the demo left processes running"
