@@ -24,153 +24,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from badgekit.broker import LocalBroker  # noqa: E402
-from firmware import clipfmt  # noqa: E402
-from firmware.clipsink import FolderSink  # noqa: E402
-from gateway.delivery import BrokerSettings, Outbox, Publisher, PublisherSettings, Receiver, ReceiverSettings  # noqa: E402
-from gateway.delivery.brokerconf import write_acl, write_passwords  # noqa: E402
-from gateway.delivery.envelope import blob_messages, json_bytes  # noqa: E402
-from gateway.delivery.signing import GatewayKey, KeyRing  # noqa: E402
+from attacks_lab import BLOCK, SPB, Lab, Row, blocks, msgs, to_spool, write_clips  # noqa: E402
+
+from gateway.delivery import PublisherSettings, Receiver, ReceiverSettings  # noqa: E402
+from gateway.delivery.envelope import blob_messages  # noqa: E402
+from gateway.delivery.signing import GatewayKey  # noqa: E402
 from gateway.service import Gateway, GatewaySettings  # noqa: E402
 
 __all__ = ["ATTACKS", "Lab", "Row", "main"]
-
-SPB, BLOCK = clipfmt.SAMPLES_PER_BLOCK, clipfmt.BLOCK_ALIGN
-USERS = {"gw-sh01": "pw-sh01", "gw-bj02": "pw-bj02", "compliance": "pw-c"}
-
-
-@dataclass(frozen=True)
-class Row:
-    attack: str
-    expected: str
-    result: str
-    ok: bool
-
-
-def blocks(n: int, salt: int) -> list[bytes]:
-    """`n` valid IMA ADPCM blocks whose bytes depend on `salt`."""
-    return [struct.pack("<hBB", (salt * 7 + i) % 50, 0, 0) + bytes((salt + i + j) % 7 for j in range(BLOCK - 4))
-            for i in range(n)]
-
-
-def write_clips(folder: Path, badge: str, session: str, data: list[list[bytes]], first_seq: int,
-                prev: str | None) -> list[dict[str, Any]]:
-    """Clips written by the badge's own clip writer (hashes computed as the badge does)."""
-    sink = FolderSink(str(folder), prev)
-    sides = []
-    for k, blks in enumerate(data):
-        sink.open_clip({"badge": badge, "session": session, "seq": first_seq + k,
-                        "start_epoch": 1_790_000_000 + 60 * k, "session_offset_samples": 0, "offset_samples": 0})
-        for b in blks:
-            sink.write_block(b)
-        sides.append(sink.close_clip(len(blks) * SPB))
-    return sides
-
-
-def to_spool(spool: Path, folder: Path, sides: list[dict[str, Any]]) -> None:
-    """Hand clips to the companion's spool (verified, custody record, ledger)."""
-    from companion.spool import Spool
-
-    sp = Spool(spool)
-    for s in sides:
-        inc = sp.incoming(s["badge"], s["clip_id"])
-        inc.write(0, (folder / f"{s['clip_id']}.wav").read_bytes())
-        sp.commit(s["badge"], inc, clip_id=s["clip_id"], seq=s["seq"], expect_sha256=s["sha256"],
-                  custody={"operator": "attacks", "transport": "bench"})
-
-
-class Lab:
-    """The real parts, started once for all attacks."""
-
-    def __init__(self, work: Path) -> None:
-        self.work = work
-        conf = work / "conf"
-        conf.mkdir(parents=True)
-        pw = write_passwords(conf / "passwd", USERS)
-        acl = write_acl(conf / "acl", "acme", gateways={"gw-sh01": "sh01", "gw-bj02": "bj02"},
-                        receivers=["compliance"])
-        self.broker = LocalBroker(work / "broker", allow_anonymous=False,
-                                  extra_config=f"password_file {pw}\nacl_file {acl}\n").start()
-        self.open_broker = LocalBroker(work / "open-broker").start()
-        self.key_path = work / "gw-sh01.key"
-        key = GatewayKey.generate(self.key_path, "gw-sh01")
-        self.keys = work / "keys"
-        KeyRing(self.keys).enrol("acme", "sh01", "gw-sh01", key.public_pem())
-        self.out = work / "out"
-        self.rx = Receiver(ReceiverSettings(broker=self.bs("compliance"), out_dir=self.out, tenant="acme",
-                                            keys_dir=self.keys, client_id="attacks-rx"))
-        self.rx.start()
-        self.spool = work / "spool"
-        self.badge = work / "badge"
-        self.sides = write_clips(self.badge, "B0001", "S0001", [blocks(40, s) for s in (1, 2, 3)], 1, None)
-        to_spool(self.spool, self.badge, self.sides)
-        self.report = self.gateway(self.spool, work / "state")
-        self.wait()
-        self.genuine = {p: p.read_bytes() for p in sorted((self.out / "acme/sh01/B0001/S0001").rglob("*"))
-                        if p.is_file()}
-        self._n = 0
-
-    def bs(self, user: str, broker: LocalBroker | None = None) -> BrokerSettings:
-        b = broker or self.broker
-        if b is self.open_broker:
-            return BrokerSettings.from_url(b.url)
-        return BrokerSettings.from_url(b.url, username=user, password=USERS[user])
-
-    def gateway(self, spool: Path, state: Path, **kw: Any) -> Any:
-        gw = Gateway(GatewaySettings(
-            spool_dir=spool, broker=self.bs("gw-sh01"), state_dir=state, transcribe=False,
-            publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01"),
-            signing_key=self.key_path, flush_timeout_s=20, confirm_wait_s=5, **kw))
-        try:
-            return gw.run_once()
-        finally:
-            gw.close()
-
-    def wait(self, rx: Receiver | None = None, idle_s: float = 0.6, timeout_s: float = 15.0) -> None:
-        """Until the receiver had no message for `idle_s`."""
-        rx = rx or self.rx
-        end = time.monotonic() + timeout_s
-        time.sleep(idle_s)
-        while time.monotonic() < end and time.monotonic() - rx._last_message < idle_s:
-            time.sleep(0.1)
-
-    def publish(self, messages: list[Any], user: str = "gw-sh01", broker: LocalBroker | None = None,
-                wait: bool = True) -> Publisher:
-        """Publish raw outbox messages as `user` would with any MQTT client (topics unchecked)."""
-        self._n += 1
-        pub = Publisher(self.bs(user, broker), PublisherSettings(tenant="acme", branch="sh01",
-                        gateway_id=f"intruder{self._n}", require_subscriber=False),
-                        Outbox(self.work / f"intruder{self._n}.db"))
-        pub.outbox.put(messages)
-        pub.start()
-        pub.flush(10, confirmed=False)
-        pub.stop()
-        pub.outbox.close()
-        if wait:
-            self.wait()
-        return pub
-
-    def summary(self) -> Any:
-        return self.rx.summary()
-
-    def close(self) -> None:
-        self.rx.close()
-        self.broker.close()
-        self.open_broker.close()
-
-
-def _msgs(topic: str, payload: bytes | dict[str, Any], kind: str, key: GatewayKey | None = None) -> list[Any]:
-    if isinstance(payload, dict):
-        payload = json_bytes(key.sign(topic, payload) if key else payload)
-    return blob_messages(topic, payload, kind, props={"gateway": "gw-sh01"})
-
 
 T = "badgekit/v1/acme/sh01"
 
@@ -185,7 +52,7 @@ def _escapes(root: Path, *names: str) -> list[str]:
 
 
 def a_traversal_into_branch(lab: Lab) -> Row:
-    lab.publish(_msgs(f"{T}/../bj02/INJECTED", b"evil bytes", "INJECTED"))
+    lab.publish(msgs(f"{T}/../bj02/INJECTED", b"evil bytes", "INJECTED"))
     found = _escapes(lab.work, "INJECTED") + ([str(lab.out / "acme/bj02")] if (lab.out / "acme/bj02").exists() else [])
     why = _refused(lab, "/../bj02/")
     ok = not found and bool(why)
@@ -198,9 +65,9 @@ def a_traversal_out_of_out(lab: Lab) -> Row:
     rx = Receiver(ReceiverSettings(broker=lab.bs("", lab.open_broker), out_dir=out2, client_id="attacks-rx2"))
     rx.start()
     try:
-        lab.publish(_msgs("badgekit/v1/../../../escaped/PWNED", b"evil bytes", "PWNED"), broker=lab.open_broker,
+        lab.publish(msgs("badgekit/v1/../../../escaped/PWNED", b"evil bytes", "PWNED"), broker=lab.open_broker,
                     wait=False)
-        lab.publish(_msgs("badgekit/v1/acme/sh01/B1/S1/..", b"evil bytes", "dotdot"), broker=lab.open_broker,
+        lab.publish(msgs("badgekit/v1/acme/sh01/B1/S1/..", b"evil bytes", "dotdot"), broker=lab.open_broker,
                     wait=False)
         lab.wait(rx)
         refused = rx.summary().refused
@@ -225,8 +92,8 @@ def a_clip_replacement(lab: Lab) -> Row:
     cid = side["clip_id"]
     forged, wav = _forge_like(lab, side, 99, "forged-replace")
     base = f"{T}/B0001/S0001"
-    lab.publish(_msgs(f"{base}/audio/{cid}", wav, "audio")
-                + _msgs(f"{base}/clip/{cid}", {"kind": "clip", "clip_id": cid, "sidecar": forged}, "clip"))
+    lab.publish(msgs(f"{base}/audio/{cid}", wav, "audio")
+                + msgs(f"{base}/clip/{cid}", {"kind": "clip", "clip_id": cid, "sidecar": forged}, "clip"))
     stored = (lab.out / "acme/sh01/B0001/S0001/clips" / f"{cid}.wav").read_bytes()
     s = lab.summary()
     unchanged = hashlib.sha256(stored).hexdigest() == hashlib.sha256(lab.genuine[
@@ -243,24 +110,24 @@ def a_clip_replacement(lab: Lab) -> Row:
 def a_forged_chain(lab: Lab) -> Row:
     sides = write_clips(lab.work / "forged-chain", "B0001", "S0666", [blocks(30, s) for s in (41, 42, 43)], 4,
                         lab.sides[-1]["sha256"])
-    msgs: list[Any] = []
+    batch: list[Any] = []
     base = f"{T}/B0001/S0666"
     for s in sides:
         wav = (lab.work / "forged-chain" / f"{s['clip_id']}.wav").read_bytes()
-        msgs += _msgs(f"{base}/audio/{s['clip_id']}", wav, "audio")
-        msgs += _msgs(f"{base}/clip/{s['clip_id']}", {"kind": "clip", "clip_id": s["clip_id"], "sidecar": s}, "clip")
+        batch += msgs(f"{base}/audio/{s['clip_id']}", wav, "audio")
+        batch += msgs(f"{base}/clip/{s['clip_id']}", {"kind": "clip", "clip_id": s["clip_id"], "sidecar": s}, "clip")
     manifest = {"kind": "manifest", "tenant": "acme", "branch": "sh01", "badge": "B0001", "session": "S0666",
                 "revision": int(time.time() * 1000), "clips": [{"clip_id": s["clip_id"], "sha256": s["sha256"]}
                                                                 for s in sides], "gaps": []}
-    msgs += _msgs(f"{base}/manifest", manifest, "manifest")
-    lab.publish(msgs)
+    batch += msgs(f"{base}/manifest", manifest, "manifest")
+    lab.publish(batch)
     s = lab.summary()
     verified = [c for c in lab.rx.store.clips() if c["session"] == "S0666" and c["verified"]]
     status = next((i["status"] for i in s.integrity if i["session"] == "S0666"), "absent")
     refused = len(_refused(lab, "/S0666/"))
-    ok = not verified and refused == 4 and status != "verified" and not (lab.out / "acme/sh01/B0001/S0666/manifest.json").exists()
+    ok = not verified and refused == 4 and status != "verified" and not (lab.out / "acme/sh01/B0001/S0666").exists()
     return Row("forged chain of clips with a forged manifest (no gateway key)",
-               "records and manifest refused, no clip verified",
+               "records and manifest refused, no clip verified or filed in a session",
                f"refused {refused}/4 documents, verified {len(verified)}, session status {status}", ok)
 
 
@@ -268,11 +135,11 @@ def a_future_revision(lab: Lab) -> Row:
     base = f"{T}/B0001/S0001/transcript"
     doc = {"kind": "transcript", "tenant": "acme", "branch": "sh01", "badge": "B0001", "session": "S0001",
            "revision": 9999999999999, "transcript": {"text": "forged"}}
-    lab.publish(_msgs(base, doc, "transcript"))  # unsigned
+    lab.publish(msgs(base, doc, "transcript"))  # unsigned
     key = GatewayKey.load(lab.key_path, "gw-sh01")  # a gateway whose clock is far ahead
-    lab.publish(_msgs(base, {**doc, "transcript": {"text": "clock ahead"}}, "transcript", key))
+    lab.publish(msgs(base, {**doc, "transcript": {"text": "clock ahead"}}, "transcript", key))
     genuine = {**doc, "revision": int(time.time() * 1000), "transcript": {"text": "genuine"}}
-    lab.publish(_msgs(base, genuine, "transcript", key))
+    lab.publish(msgs(base, genuine, "transcript", key))
     kept = json.loads((lab.out / "acme/sh01/B0001/S0001/transcript.json").read_text())
     why = _refused(lab, "S0001/transcript")
     ok = kept["transcript"]["text"] == "genuine" and len(why) == 2
@@ -362,9 +229,9 @@ def a_forged_key(lab: Lab) -> Row:
     base = f"{T}/B0001/S0001/findings"
     doc = {"kind": "findings", "tenant": "acme", "branch": "sh01", "badge": "B0001", "session": "S0001",
            "revision": int(time.time() * 1000), "ok": True}
-    lab.publish(_msgs(base, doc, "findings", evil))
+    lab.publish(msgs(base, doc, "findings", evil))
     other = GatewayKey.generate(lab.work / "evil2.key", "gw-rogue")
-    lab.publish(_msgs(base, {**doc, "revision": doc["revision"] + 1}, "findings", other))
+    lab.publish(msgs(base, {**doc, "revision": doc["revision"] + 1}, "findings", other))
     why = _refused(lab, "S0001/findings")
     ok = len(why) == 2 and not (lab.out / "acme/sh01/B0001/S0001/findings.json").exists()
     return Row("documents signed with a forged gateway key (same id; unknown id)",
@@ -425,17 +292,36 @@ def a_truncated_tip(lab: Lab) -> Row:
                                  transcribe=False, signing_key=lab.key_path,
                                  publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01")))
     gw.poll(settle_all=True)  # the gateway's signed messages, not sent: an intruder relays them
-    msgs = gw.outbox.pending(limit=10_000)
+    queued = gw.outbox.pending(limit=10_000)
     gw.outbox.close()
     gw._lock.close()
     tip = sides[-1]["clip_id"]
-    lab.publish([m for m in msgs if not m.topic.endswith(f"/audio/{tip}")])
+    lab.publish([m for m in queued if not m.topic.endswith(f"/audio/{tip}")])
     s = lab.summary()
     status = next((i for i in s.integrity if i["badge"] == "B0008"), {})
     ok = tip in s.missing and status.get("status") == "gaps"
     return Row("chain tip truncated (the last clip withheld in transit)",
                "the signed manifest names it: missing, session status gaps",
                f"missing {[m for m in s.missing if m.startswith('B0008')]}, status {status.get('status')}", ok)
+
+
+def a_audio_ahead(lab: Lab) -> Row:
+    """Forged audio published for a clip id before the gateway delivers the genuine clip."""
+    folder, spool = lab.work / "ahead-badge", lab.work / "ahead-spool"
+    sides = write_clips(folder, "B0009", "S0001", [blocks(20, 21)], 1, None)
+    cid = sides[0]["clip_id"]
+    _, wav = _forge_like(lab, sides[0], 77, "ahead-forged")
+    lab.publish(msgs(f"{T}/B0009/S0001/audio/{cid}", wav, "audio"))
+    to_spool(spool, folder, sides)
+    lab.gateway(spool, lab.work / "ahead-state")
+    lab.wait()
+    stored = lab.out / "acme/sh01/B0009/S0001/clips" / f"{cid}.wav"
+    genuine = stored.exists() and stored.read_bytes() == (folder / f"{cid}.wav").read_bytes()
+    verified = cid in {c["clip_id"] for c in lab.rx.store.clips() if c["verified"]}
+    conflict = [c for c in lab.summary().conflicts if c["clip_id"] == cid]
+    ok = genuine and verified and bool(conflict)
+    return Row("forged audio published ahead of the genuine clip", "held back, displaced by the signed clip, reported",
+               f"genuine stored {genuine}, verified {verified}, conflicts {len(conflict)}", ok)
 
 
 def a_genuine_unchanged(lab: Lab) -> Row:
@@ -460,6 +346,7 @@ ATTACKS: list[tuple[str, Callable[..., Row]]] = [
     ("replay", a_replayed_clip),
     ("moved", a_moved_clip),
     ("truncated-tip", a_truncated_tip),
+    ("audio-ahead", a_audio_ahead),
     ("file-modes", a_file_modes),
     ("genuine", a_genuine_unchanged),
 ]

@@ -7,6 +7,9 @@ Part of `ReceiverStore` (a mixin over its database and output folder). The rules
 - a clip id that reappears with another hash (audio or record), or in another place,
   is a *conflict*: the new bytes go to `quarantine/` under a name of their own, the
   conflict is reported, and nothing already stored is overwritten;
+- with a key ring, audio waits in `pending/` (outside every session folder) until a
+  clip record that verified names its hash; audio held there is displaced by the audio
+  the signed record names (the displaced bytes go to quarantine, reported);
 - every settle (audio, record or manifest arrived) re-reads the stored WAV and checks
   its hash against the clip record and the newest manifest naming the clip; a clip is
   verified only while all three agree.
@@ -28,6 +31,8 @@ from gateway.delivery.verify import ClipCheck, check_clip
 if TYPE_CHECKING:
     import sqlite3
 
+    from gateway.delivery.signing import KeyRing
+
 __all__ = ["ClipFiling"]
 
 log = logging.getLogger(__name__)
@@ -36,11 +41,14 @@ log = logging.getLogger(__name__)
 class ClipFiling:
     out: Path
     db: sqlite3.Connection
+    keys: KeyRing | None
 
     # provided by ReceiverStore
     def _bump(self, name: str, by: int = 1) -> None: ...
     def _write(self, path: Path, data: bytes) -> None: ...
-    def session_dir(self, info: TopicInfo) -> Path: ...
+
+    def session_dir(self, info: TopicInfo) -> Path:
+        return self.out / info.tenant / info.branch / info.badge / info.session
 
     def _clip_row(self, info: TopicInfo) -> bool:
         """Make the clip's row; False if the clip id is already filed in another place."""
@@ -80,18 +88,35 @@ class ClipFiling:
         if not check.ok:
             self._quarantine(info, data, check.reason)
             return
-        row = self.db.execute("SELECT audio, sha256 FROM clips WHERE clip_id=?", (info.clip_id,)).fetchone()
-        if row[0]:
-            if row[1] != check.sha256:
+        row = self.db.execute("SELECT audio, sha256, record_sha256, pending FROM clips WHERE clip_id=?",
+                              (info.clip_id,)).fetchone()
+        audio, sha, record_sha, pending = row
+        if audio and sha != check.sha256:
+            if not (pending and record_sha == check.sha256):
                 self._conflict(info, data, ".wav", f"clip id {info.clip_id} arrived again with sha256 "
-                               f"{check.sha256[:12]}…, the stored clip's is {row[1][:12]}…")
+                               f"{check.sha256[:12]}…, the stored clip's is {sha[:12]}…")
+                self._settle(info.clip_id)
+                return
+            # unverified audio held back is displaced by the audio its signed record names
+            old = self._pending_path(info, sha)
+            self._conflict(info, old.read_bytes(), ".wav", f"audio held for {info.clip_id} (sha256 {sha[:12]}…) "
+                           "is not the audio its signed clip record names; replaced by that audio")
+            old.unlink()
+        elif audio:
             self._settle(info.clip_id)
             return
-        self._write(self.session_dir(info) / "clips" / f"{info.clip_id}.wav", data)
+        hold = self.keys is not None and record_sha != check.sha256  # not (yet) vouched for by a signed record
+        path = self._pending_path(info, check.sha256) if hold else self.session_dir(info) / "clips" / f"{info.clip_id}.wav"
+        self._write(path, data)
         self.db.execute(
-            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=?, error='' WHERE clip_id=?",
-            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), info.clip_id))
+            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=?, pending=?, error='' "
+            "WHERE clip_id=?",
+            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), int(hold), info.clip_id))
         self._settle(info.clip_id)
+
+    def _pending_path(self, info: TopicInfo, sha: str) -> Path:
+        """Where audio waits for its signed clip record (never inside a session folder)."""
+        return self.out / "pending" / f"{info.tenant}.{info.branch}.{info.badge}.{info.session}.{info.clip_id}.{sha[:16]}.wav"
 
     def _clip_row_or_conflict(self, info: TopicInfo, data: bytes, suffix: str) -> bool:
         if self._clip_row(info):
@@ -146,14 +171,19 @@ class ClipFiling:
     def _settle(self, clip_id: str) -> None:
         """Verified while the stored audio, its clip record and the newest manifest agree."""
         row = self.db.execute(
-            "SELECT tenant, branch, badge, session, audio, sha256, record_sha256, verified, error "
+            "SELECT tenant, branch, badge, session, audio, sha256, record_sha256, verified, error, pending "
             "FROM clips WHERE clip_id=?", (clip_id,)).fetchone()
         if row is None:
             return
-        tenant, branch, badge, session, audio, sha, record_sha, verified, error = row
+        tenant, branch, badge, session, audio, sha, record_sha, verified, error, pending = row
         if not audio or not record_sha:
             return
         wav = self.out / tenant / branch / badge / session / "clips" / f"{clip_id}.wav"
+        if pending and sha == record_sha:  # its signed record arrived: the audio joins its session
+            info = TopicInfo(tenant, branch, "audio", badge, session, clip_id)
+            self._write(wav, self._pending_path(info, sha).read_bytes())
+            self._pending_path(info, sha).unlink()
+            self.db.execute("UPDATE clips SET pending=0 WHERE clip_id=?", (clip_id,))
         try:
             with open(wav, "rb") as f:
                 on_disk = check_clip(f)
@@ -161,7 +191,9 @@ class ClipFiling:
             on_disk = ClipCheck(False, reason=f"stored audio unreadable: {exc.strerror}")
         manifest_sha = self._manifest_sha(tenant, branch, badge, session, clip_id)
         reason = ""
-        if not on_disk.ok or on_disk.sha256 != sha:
+        if pending and sha != record_sha:
+            reason = f"audio sha256 {sha[:12]}… is not the one its signed clip record names ({record_sha[:12]}…)"
+        elif not on_disk.ok or on_disk.sha256 != sha:
             reason = f"the stored audio no longer verifies ({on_disk.reason or 'its hash changed on disk'})"
         elif sha != record_sha:
             reason = f"audio sha256 {sha[:12]}… differs from the clip record's {record_sha[:12]}…"

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.delivery.integrity import manifest_integrity
 from gateway.delivery.metrics import Metric, Snapshot
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
@@ -229,24 +230,6 @@ class GatewayState:
         log.info("clip %s queued (%d messages, %.1f s)", clip.clip_id, len(msgs), audio_s)
         return "queued"
 
-    @staticmethod
-    def _integrity(manifest: dict[str, Any], good: list[dict[str, Any]], doc: dict[str, Any] | None) -> dict[str, Any]:
-        """The session's integrity status (gateway.delivery.integrity) for the manifest."""
-        from gateway.delivery.integrity import session_status
-
-        mac = {c["clip_id"]: _mac(json.loads(c["sidecar"])) for c in good}
-        dups = [c.get("clip_id") for c in (doc or {}).get("clips", []) if c.get("status") == "duplicate"]
-        ids = set(mac)
-        return session_status({
-            "clips": len(good) + len(manifest["quarantined"]), "verified": len(good),
-            "unauthenticated": sorted(c for c, m in mac.items() if m == "unauthenticated"),
-            "bad_mac": sorted(c for c, m in mac.items() if m not in ("unauthenticated", "verified")),
-            "recovered": [c["clip_id"] for c in manifest["clips"] if c["recovered"]],
-            "gaps": [g for g in manifest["gaps"] if g["before_clip"] in ids or g["after_clip"] in ids],
-            "missing": [], "failed": [q["clip_id"] for q in manifest["quarantined"]], "duplicates": dups,
-            "problems": [p for c in manifest["clips"] for p in c["problems"]],
-        })
-
     def _touch(self, db: Any, badge: str, session: str, now: float) -> None:
         db.execute(
             "INSERT INTO gw_sessions(badge, session, last_clip, dirty) VALUES(?,?,?,1) "
@@ -363,7 +346,7 @@ class GatewayState:
             "audio_s": round(audio_s, 3),
             "transcript": {"revision": revision if doc is not None else None, "error": error},
         }
-        manifest["integrity"] = self._integrity(manifest, good, doc)
+        manifest["integrity"] = manifest_integrity(manifest, [json.loads(c["sidecar"]) for c in good], doc)
         msgs += self.publisher.messages(f"{base}/manifest", manifest, kind="manifest")
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
@@ -375,11 +358,6 @@ class GatewayState:
             self.counters["seconds_transcribed"] += audio_s
         log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
                  len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
-
-
-def _mac(side: dict[str, Any]) -> str:
-    """The clip's badge MAC status as the spool's sidecar records it (v1 clips have none)."""
-    return str(side.get("mac") or "unauthenticated")
 
 
 def snapshot(gw: Gateway) -> Snapshot:

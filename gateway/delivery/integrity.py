@@ -25,7 +25,7 @@ from gateway.delivery.verify import ClipCheck, Gap, chain_gaps, check_clip
 if TYPE_CHECKING:
     from gateway.delivery.store import ReceiverStore
 
-__all__ = ["folder_integrity", "session_status", "store_integrity"]
+__all__ = ["folder_integrity", "manifest_integrity", "session_status", "store_integrity"]
 
 UNAUTHENTICATED = "unauthenticated"
 
@@ -53,6 +53,24 @@ def _auth_lists(auth: dict[str, str]) -> tuple[list[str], list[str]]:
     unauth = sorted(c for c, a in auth.items() if a in ("", UNAUTHENTICATED))
     bad = sorted(c for c, a in auth.items() if a not in ("", UNAUTHENTICATED, "verified"))
     return unauth, bad
+
+
+def manifest_integrity(manifest: dict[str, Any], sidecars: list[dict[str, Any]],
+                       transcript: dict[str, Any] | None) -> dict[str, Any]:
+    """The gateway's integrity record for a session manifest (its clips' sidecars say the
+    badge MAC status; the transcript says which clips were duplicates)."""
+    auth = {str(side.get("clip_id")): str(side.get("mac") or UNAUTHENTICATED) for side in sidecars}
+    unauth, bad = _auth_lists(auth)
+    ids = set(auth)
+    return session_status({
+        "clips": len(sidecars) + len(manifest["quarantined"]), "verified": len(sidecars),
+        "unauthenticated": unauth, "bad_mac": bad,
+        "recovered": [c["clip_id"] for c in manifest["clips"] if c["recovered"]],
+        "gaps": [g for g in manifest["gaps"] if g["before_clip"] in ids or g["after_clip"] in ids],
+        "missing": [], "failed": [q["clip_id"] for q in manifest["quarantined"]],
+        "duplicates": [c.get("clip_id") for c in (transcript or {}).get("clips", []) if c.get("status") == "duplicate"],
+        "problems": [p for c in manifest["clips"] for p in c["problems"]],
+    })
 
 
 def store_integrity(store: ReceiverStore, gaps: list[Gap]) -> list[dict[str, Any]]:

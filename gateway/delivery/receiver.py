@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.delivery.mqtt import Connection, user_properties
 from gateway.delivery.integrity import store_integrity
+from gateway.delivery.mqtt import Connection, user_properties
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.signing import KeyRing
 from gateway.delivery.store import ReceiverStore

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
   clip_id TEXT NOT NULL, topic TEXT NOT NULL, sha256 TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
   PRIMARY KEY (clip_id, topic, sha256));
 """
-_CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''"}
+_CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''", "pending": "INTEGER NOT NULL DEFAULT 0"}
 """Columns added after the first release (an older receiver.db gets them on open)."""
 
 
@@ -192,9 +192,6 @@ class ReceiverStore(ClipFiling):
         self.db.execute("BEGIN IMMEDIATE")
         self._bump(name)
         self.db.execute("COMMIT")
-
-    def session_dir(self, info: TopicInfo) -> Path:
-        return self.out / info.tenant / info.branch / info.badge / info.session
 
     def _inside(self, info: TopicInfo) -> None:
         """Defence in depth behind `parse`: the session folder must resolve under `<out>`."""

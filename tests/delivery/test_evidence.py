@@ -17,7 +17,13 @@ import pytest
 
 from gateway.delivery import BrokerSettings, Receiver, ReceiverSettings, TopicError, parse
 from gateway.delivery.envelope import blob_messages, json_bytes
-from gateway.delivery.signing import MAX_REVISION_SKEW_S, DocumentRefused, GatewayKey, KeyRing, check_revision
+from gateway.delivery.signing import (
+    MAX_REVISION_SKEW_S,
+    DocumentRefused,
+    GatewayKey,
+    KeyRing,
+    check_revision,
+)
 from gateway.service import Gateway, GatewaySettings
 from tests.delivery.spoolmaker import make_session
 
@@ -56,11 +62,11 @@ def test_attack_bench_refuses_or_reports_every_attack(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "attacks.py"), "--work", str(tmp_path / "lab")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "13/13 attacks refused or reported" in proc.stdout
+    assert "14/14 attacks refused or reported" in proc.stdout
     for name in ("path traversal into another branch", "path traversal out of --out", "verified clip replaced",
                  "forged chain", "revision 9999999999999", "fact lowered", "second sequence number",
                  "forged gateway key", "replayed", "another badge's folder", "chain tip truncated",
-                 "readable by others"):
+                 "readable by others", "ahead of the genuine clip"):
         assert name in proc.stdout, name
     assert "FAIL" not in proc.stdout
 
