@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.client import BadgeClient, ClipEntry, Hello
-from companion.keystore import KeyStore
+from companion.keystore import BadgeKey, KeyStore
 from companion.spool import Spool
 from companion.sync_errors import (
     AuthError,
@@ -157,6 +157,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
     in0, out0 = transport.bytes_in, transport.bytes_out
     async with BadgeClient(transport, timeout_s) as client:
         h = await connect(client, keystore, branch)
+        clip_keys = _clip_keys(keystore.get(h.badge))
         clips = sorted(await client.list_clips(), key=lambda c: c.seq)
         prog = Progress(h.badge, clips_total=len(clips),
                         total_bytes=sum(c.size for c in clips if c.state in ("closed", "synced")))
@@ -168,7 +169,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
         for c in clips:
             prog.current = c.clip_id
             r, n = await _sync_clip(client, spool, h.badge, c, chunk, custody, prog, progress, ack,
-                                    client.cases)
+                                    client.cases, clip_keys)
             got += n
             results.append(r)
             prog.clips_done += 1
@@ -185,7 +186,8 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
 
 async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry, chunk: int,
                      custody: dict[str, Any], prog: Progress, progress: ProgressFn | None,
-                     ack: bool, cases: dict[str, str] | None = None) -> tuple[ClipResult, int]:
+                     ack: bool, cases: dict[str, str] | None = None,
+                     clip_keys: list[bytes] | None = None) -> tuple[ClipResult, int]:
     if c.state not in ("closed", "synced"):
         return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
                           f"clip is {c.state} on the badge; kept there for inspection"), 0
@@ -227,7 +229,7 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
         try:
             spool.commit(badge, inc, clip_id=c.clip_id, seq=c.seq, expect_sha256=c.sha256,
                          custody=dict(custody, resumed=attempt > 1 or received < c.size),
-                         cases=cases)
+                         cases=cases, clip_keys=clip_keys or [])
         except VerifyError as exc:
             if attempt == 1 and received < c.size:
                 prog.done_bytes -= c.size  # a resumed clip failed: fetch it whole once more
@@ -241,6 +243,17 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
                               f"ack: {exc}"), received
         return ClipResult(c.clip_id, "synced", received, c.sha256, acked), received
     raise AssertionError("unreachable")
+
+
+def _clip_keys(key: BadgeKey | None) -> list[bytes]:
+    """The badge's clip keys (firmware.clipmac) from its key store entry: the current one,
+    then the ones of earlier enrollments (clips sealed before a re-enrollment)."""
+    from firmware import clipmac
+
+    if key is None:
+        return []
+    secrets = [key.secret] + ([key.previous] if key.previous else [])
+    return [clipmac.clip_key_of(s) for s in secrets] + list(key.old_clip_keys)
 
 
 async def _ack(client: BadgeClient, c: ClipEntry, ack: bool) -> bool:
