@@ -14,6 +14,7 @@ subclasses before anything is read or acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
 import os
@@ -35,6 +36,7 @@ from companion.sync_errors import (
     WrongBranchError,
 )
 from companion.transport.base import Transport
+from firmware.sync.backoff import BASE_MS
 
 __all__ = ["ClipResult", "SyncReport", "Progress", "EnrollResult", "sync_badge", "enroll_badge",
            "badge_status", "connect"]
@@ -126,19 +128,23 @@ async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -
         raise NotEnrolledError(f"badge {h.badge} is not enrolled; run `badgekit companion "
                                "enroll` first")
     key = keystore.get(h.badge)
-    if branch is not None and h.branch != branch:
-        raise WrongBranchError(h.badge, h.branch, branch)
-    if key is None:
+    if key is None:  # the badge names its branch only after AUTH: not one of ours
         raise UnknownBadgeError(h.badge, h.branch)
+    if branch is not None and key.branch != branch:
+        raise WrongBranchError(h.badge, key.branch, branch)
     try:
-        await client.authenticate(key.secret)
+        h = await client.authenticate(key.secret)
     except AuthError:
         if key.previous is None:
             raise
-        # an enrollment whose link dropped before the badge stored the new key
+        # an enrollment whose link dropped before the badge stored the new key; the badge
+        # backs off after the failed attempt (firmware.sync.backoff): wait that out first
+        await asyncio.sleep(BASE_MS / 1000 + 0.1)
         await client.hello()
-        await client.authenticate(key.previous)
+        h = await client.authenticate(key.previous)
         keystore.put(h.badge, key.previous, key.branch, key.agent)
+    if branch is not None and h.branch != branch:
+        raise WrongBranchError(h.badge, h.branch, branch)
     return h
 
 
@@ -284,11 +290,10 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
         prev_branch, prev_agent = h.branch, h.agent
         old = keystore.get(h.badge)
         if h.enrolled:
-            if h.branch != branch:
-                raise WrongBranchError(h.badge, h.branch, branch)
-            if old is None:
+            if old is None:  # enrolled, and not with a key of ours: another branch's
                 raise UnknownBadgeError(h.badge, h.branch)
-            await connect(client, keystore, branch)
+            h = await connect(client, keystore, branch)
+            prev_branch, prev_agent = h.branch, h.agent
             old = keystore.get(h.badge)
             assert old is not None
         secret = os.urandom(32)

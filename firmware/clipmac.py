@@ -106,7 +106,8 @@ class BadgeKeys:
 
 class ClipCheck:
     """What ``verify_wav``/``check`` found: ``status`` (one of STATUSES), ``info`` (the
-    clipfmt.WavInfo), ``key_id`` (hex of the seal's key id, or None), ``reason``."""
+    clipfmt.WavInfo), ``key_id`` (hex of the seal's key id, or None), ``reason`` (a few
+    words; ``info.header.clip_id`` names the clip)."""
 
     def __init__(self, status, info, kid=None, reason=""):
         self.status = status
@@ -137,30 +138,29 @@ def check(info, keys):
     ``trailer`` and ``seal``). ``keys``: None, one clip key, a list of them, or BadgeKeys
     (picked by the header's badge id). Never raises for a bad seal: it is a status."""
     h, t, seal = info.header, info.trailer, info.seal
-    cid = h.clip_id
     if h.version == clipfmt.VERSION:
         if t.sealed or seal is not None:
-            return ClipCheck(BAD_MAC, info, None, "version 1 clip {} carries seal marks".format(cid))
-        return ClipCheck(UNAUTHENTICATED, info, None, "version 1 clip {}: no seal".format(cid))
+            return ClipCheck(BAD_MAC, info, None, "a version 1 clip with seal marks")
+        return ClipCheck(UNAUTHENTICATED, info, None, "version 1: no seal")
     if seal is None or len(seal) != clipfmt.SEAL_SIZE:
-        return ClipCheck(BAD_MAC, info, None, "version 2 clip {} lacks its seal".format(cid))
+        return ClipCheck(BAD_MAC, info, None, "a version 2 clip without its seal")
     if not t.sealed:
-        return ClipCheck(BAD_MAC, info, None, "version 2 clip {}: trailer not marked sealed".format(cid))
+        return ClipCheck(BAD_MAC, info, None, "a version 2 trailer not marked sealed")
     kid = bytes(seal[:8])
     if kid == _NO_KID:
         if bytes(seal[8:]) != bytes(32):
-            return ClipCheck(BAD_MAC, info, None, "clip {}: seal without a key id".format(cid))
+            return ClipCheck(BAD_MAC, info, None, "a seal without a key id")
         return ClipCheck(UNAUTHENTICATED, info, None,
-                         "clip {} was closed off the badge (no seal)".format(cid))
+                         "closed off the badge: empty seal")
     kid_hex = clipfmt.hexhash(kid)
     for k in _candidates(keys, h.badge):
         if key_id(k) == kid:
             if eq(Sealer(k).mac(h.raw, t.raw), bytes(seal[8:])):
                 return ClipCheck(AUTHENTICATED, info, kid_hex, "")
             return ClipCheck(BAD_MAC, info, kid_hex,
-                             "clip {}: seal does not verify: forged or altered".format(cid))
+                             "seal does not verify: forged or altered")
     return ClipCheck(NO_KEY, info, kid_hex,
-                     "clip {}: no clip key {} of badge {} given".format(cid, kid_hex, h.badge))
+                     "no clip key {} of badge {} here".format(kid_hex, h.badge))
 
 
 def verify_wav(f, keys=None, prev_sha256=None, expect_sha256=None):
