@@ -19,7 +19,7 @@ def _ticks():
     f = getattr(time, "ticks_ms", None)
     if f is not None:
         return f()
-    return int(time.monotonic() * 1000)  # CPython
+    return int(getattr(time, "monotonic")() * 1000)  # CPython
 
 
 def _diff(a, b):
