@@ -170,8 +170,8 @@ def unpack_header(raw):
         raise ClipFormatError("unsupported audio geometry in clip header")
     if not 1000 <= rate <= 192000:
         raise ClipFormatError("sample_rate out of range")
-    h = Header(_text(badge), _text(session), seq, epoch, ms, soff, off, rate, hexhash(prev), flags,
-               ver)
+    h = Header(_text(badge), _text(session), seq, epoch, ms, soff, off, rate, hexhash(prev),
+               flags, ver)
     h.raw = raw
     return h
 
@@ -234,7 +234,8 @@ def block_ok(block):
 
 def wav_prefix_size(sealed=False):
     """WAV bytes before the ADPCM data: 264 (version 1), 312 with the seal (version 2)."""
-    return 12 + 28 + 12 + 8 + HEADER_SIZE + 8 + TRAILER_SIZE + 8 + (8 + SEAL_SIZE if sealed else 0)
+    seal = 8 + SEAL_SIZE if sealed else 0
+    return 12 + 28 + 12 + 8 + HEADER_SIZE + 8 + TRAILER_SIZE + seal + 8
 
 
 def wav_prefix(hraw, traw, data_len, samples, sample_rate, seal=None):

@@ -12,8 +12,8 @@ FolderSink writes ``DIR/<clip id>.wav`` (the exported WAV of firmware.clipfmt) a
 ``DIR/<clip id>.json``, each first under a ``.partial`` name and renamed when complete,
 and chains ``prev_sha256`` from one clip to the next (first clip: 64 zeros unless the
 caller seeds it). Given a ``clip_key`` it writes version 2 clips, sealed at close
-(firmware.clipmac); without one, version 1. ``firmware.clipstore.ClipStore`` is the badge's on-flash sink with the
-same interface. Runs on MicroPython and CPython alike.
+(firmware.clipmac); without one, version 1. ``firmware.clipstore.ClipStore`` is the
+badge's on-flash sink with the same interface. Runs on MicroPython and CPython alike.
 """
 
 import hashlib
