@@ -176,7 +176,7 @@ class Checker:
         info = clipfmt.verify_wav(io.BytesIO(data))
         seal = clipmac.check(info, CLIP_KEY)  # closed or recovered: sealed by the badge
         if seal.status != clipmac.AUTHENTICATED:
-            self.fail("clip {} seal: {} ({})".format(seq, seal.status, seal.reason))
+            self.fail(f"clip {seq} seal: {seal.status} ({seal.reason})")
         return info
 
     def chain(self, info, model):
