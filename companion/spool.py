@@ -208,6 +208,13 @@ class Spool:
             self._reject(badge, inc, clip_id, reason)
             raise VerifyError(clip_id, reason)
         h = info.header
+        if h.version == clipfmt.VERSION and any(
+                e.get("format_version", 1) > 1 for q, e in ledger.items() if q < seq):
+            # an enrolled badge never goes back to version 1: the seal was stripped
+            reason = ("bad_mac: a version 1 (unsealed) clip after sealed clips of this badge: "
+                      "its seal was removed")
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
         if prev is not None:
             chain = "linked"  # the previous clip is in this spool and the link matches
         elif h.prev_sha256 == clipfmt.ZERO_HASH:
@@ -248,7 +255,7 @@ class Spool:
             _write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
             _fsync_dir(sdir)
             self._append_ledger(badge, {"seq": seq, "clip_id": clip_id, "sha256": info.sha256,
-                                        "session": h.session})
+                                        "session": h.session, "format_version": h.version})
             inc.offset_path.unlink(missing_ok=True)
         except OSError as exc:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}; nothing was "

@@ -71,3 +71,48 @@ def test_version_1_clips_are_taken_and_marked_unauthenticated(tmp_path, micropyt
     sides = _sides(spool)
     assert len(sides) == 2
     assert {(s["auth"], s["format_version"]) for s in sides.values()} == {("unauthenticated", 1)}
+
+
+def test_a_stripped_seal_after_sealed_clips_is_refused(tmp_path):
+    """Removing the seal and recomputing the hash makes a version 1 clip; after a sealed
+    clip of the same badge in the ledger, that is a downgrade, refused like a bad seal."""
+    import hashlib
+    import struct
+
+    import pytest
+
+    from companion.spool import Spool
+    from companion.sync_errors import VerifyError
+    from firmware import clipfmt, clipmac
+    from firmware.clipsink import FolderSink
+
+    key = clipmac.clip_key_of(SECRET)
+    sink = FolderSink(str(tmp_path / "c"), clip_key=key)
+    sides = []
+    for seq in range(2):
+        sink.open_clip({"badge": "bk-d0", "session": "s", "seq": seq, "start_epoch": 1764000000,
+                        "sample_rate": 16000})
+        for i in range(4):
+            sink.write_block(bytes([i, 0, 10, 0]) + bytes(252))
+        sides.append(sink.close_clip())
+    raw = bytearray((tmp_path / "c" / f"{sides[1]['clip_id']}.wav").read_bytes())
+    h0, t0, s0 = 60, 204, 264  # header, trailer, seal chunk offsets (docs/clip-format.md)
+    raw[h0 + 4] = 1  # version 1
+    raw[t0 + 8] &= ~clipfmt.FLAG_SEALED & 0xFF
+    v1 = raw[:s0 - 8] + raw[s0 + clipfmt.SEAL_SIZE:]
+    struct.pack_into("<I", v1, 4, len(v1) - 8)
+    sha = hashlib.sha256(bytes(v1[h0:h0 + 136] + v1[clipfmt.wav_prefix_size():])).digest()
+    v1[t0 + 20:t0 + 52] = sha
+    spool = Spool(tmp_path / "spool")
+
+    def put(seq: int, data: bytes, sha256: str):
+        inc = spool.incoming("bk-d0", f"bk-d0-{seq:08d}")
+        inc.write(0, data)
+        return spool.commit("bk-d0", inc, clip_id=f"bk-d0-{seq:08d}", seq=seq,
+                            expect_sha256=sha256, custody={}, clip_keys=[key])
+
+    wav0 = (tmp_path / "c" / f"{sides[0]['clip_id']}.wav").read_bytes()
+    assert put(0, wav0, sides[0]["sha256"]).chain == "first"
+    with pytest.raises(VerifyError, match="seal was removed"):
+        put(1, bytes(v1), sha.hex())
+    assert not spool.committed("bk-d0", 1, sha.hex())

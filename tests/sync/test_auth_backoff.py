@@ -110,3 +110,28 @@ async def test_hello_reveals_only_badge_id_and_protocol_version(tmp_path, microp
             assert key is not None
             full = await c.authenticate(key.secret)  # told only after AUTH, MAC'd
             assert (full.branch, full.agent, full.enrolled) == (BRANCH, AGENT, True) and full.fw
+
+
+async def test_ble_link_hides_branch_and_backs_off(tmp_path):
+    """The same over BLE (the firmware's radio module on bumble's virtual controllers)."""
+    from badgekit.blelink import VirtualLink
+    from badgekit.sim.ble_badge import start_ble_badge
+    from companion.transport.ble import BleTransport
+
+    link = VirtualLink()
+    comp = link.add_device("companion")
+    await comp.power_on()
+    make_clips(tmp_path / "c", "bk-b1e0", 1)
+    b = await start_ble_badge(link, tmp_path / "c", tmp_path / "w")
+    ks = KeyStore(tmp_path / "keys.json")
+    try:
+        async with BleTransport(b.address, bumble_device=comp) as t:
+            await enroll_badge(t, ks, branch=BRANCH, agent=AGENT)
+        async with BleTransport(b.address, bumble_device=comp) as t, BadgeClient(t) as c:
+            r = await c.request(proto.HELLO, {"v": proto.VERSION, "nonce": "22" * 16})
+            assert set(r) == {"v", "badge", "nonce", "max_chunk", "max_request"}
+            assert await _try(c, bytes(32)) == ("failed", None)
+            assert (await _try(c, bytes(32)))[0] == "backoff"
+        assert b.server.backoff.status()["failures"] == 1
+    finally:
+        await b.stop()
