@@ -10,10 +10,11 @@ import io
 import os
 import random
 
-from firmware import clipfmt, clipstore, ramdisk
+from firmware import clipfmt, clipmac, clipstore, ramdisk
 from firmware.clipindex import ACKED
 
 KEY = b"powercut-key-016"
+CLIP_KEY = clipmac.clip_key_of(b"powercut-enrollment-secret-32byt")  # an enrolled badge
 BS = 4096
 NBLK = 128
 BLOCKS_PER_S = 16000 / clipfmt.SAMPLES_PER_BLOCK
@@ -93,7 +94,7 @@ class Checker:
             dev.on_write = on_write
             try:
                 ramdisk.mount(dev, "/n")
-                s = clipstore.ClipStore("/n/store", KEY)
+                s = clipstore.ClipStore("/n/store", KEY, clip_key=CLIP_KEY)
                 s.index.close_handle()
             except Exception as e:
                 self.fail(f"{what}: {e}")
@@ -132,7 +133,7 @@ class Checker:
         except OSError as e:
             self.fail(f"mount failed: {e} (op {model.inflight}, cut {self.where})")
             return
-        s = clipstore.ClipStore("/v/store", KEY)
+        s = clipstore.ClipStore("/v/store", KEY, clip_key=CLIP_KEY)
         st = s.status()
         if st["clips"]["missing"] or st["clips"]["quarantined"] or st["pending_recovery"]:
             self.fail("unexpected state {}".format(st["clips"]))
@@ -172,7 +173,11 @@ class Checker:
     def wav(self, s, seq):
         cid = clipfmt.clip_id("pc01", seq)
         data = s.read(cid, 0, 1 << 24)
-        return clipfmt.verify_wav(io.BytesIO(data))
+        info = clipfmt.verify_wav(io.BytesIO(data))
+        seal = clipmac.check(info, CLIP_KEY)  # closed or recovered: sealed by the badge
+        if seal.status != clipmac.AUTHENTICATED:
+            self.fail(f"clip {seq} seal: {seal.status} ({seal.reason})")
+        return info
 
     def chain(self, info, model):
         seq = info.header.seq

@@ -13,7 +13,8 @@ of that write applied (a torn program or erase), and the campaign "reboots" ever
 mount, ClipStore boot, then checks against the model of what the recorder did:
 
 - the filesystem mounts and the store boots;
-- every clip closed before the cut is there and its WAV verifies (hash, chain);
+- every clip closed before the cut is there and its WAV verifies (hash, chain, and the
+  seal of clip format version 2: the store is an enrolled badge's);
 - the clip open at the cut is recovered with <= 1 s lost, its audio an exact prefix;
 - hash chain: every clip names its predecessor's hash (gaps only for quarantines);
 - no clip is acknowledged but still present, none gone without an ack.
@@ -26,7 +27,7 @@ import json
 import random
 import sys
 
-from powercut_checks import BS, KEY, NBLK, Checker, blk, is_meta_block
+from powercut_checks import BS, CLIP_KEY, KEY, NBLK, Checker, blk, is_meta_block
 
 from firmware import clipfmt, clipstore, ramdisk
 
@@ -128,7 +129,8 @@ class Run:
         self.m.inflight = ("mkfs",) if fresh else ("boot",)  # formatting is the factory's
         ramdisk.mount(self.dev, "/flash", mkfs=fresh)
         self.m.inflight = ("boot",)
-        self.store = clipstore.ClipStore("/flash/store", KEY, flush_ms=FLUSH_MS)
+        self.store = clipstore.ClipStore("/flash/store", KEY, flush_ms=FLUSH_MS,
+                                         clip_key=CLIP_KEY)
         self.m.inflight = None
         for ev in self.store.events:
             if ev["event"] == "recovered":

@@ -102,7 +102,8 @@ def assess(r: BadgeReport, cfg: AttentionSettings, now: float | None = None) -> 
         out.append(Issue("not_enrolled", WARN, "not enrolled",
                          "badgekit companion enroll --agent NAME"))
     elif r.ours is False:
-        out.append(Issue("other_branch", ERROR, f"enrolled at branch {r.branch or '?'}",
+        where = f"branch {r.branch}" if r.branch else "another branch (its key is not here)"
+        out.append(Issue("other_branch", ERROR, f"enrolled at {where}",
                          "not ours to sync: return it to its branch"))
     if r.mic_silent_s:
         out.append(Issue("mic_silent", ERROR, f"mic silent {_hours(r.mic_silent_s)}",

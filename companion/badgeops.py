@@ -126,28 +126,32 @@ async def connect(settings: CompanionSettings, target: Target, need_auth: bool =
             if need_auth and not allow_unenrolled:
                 raise OpsError(f"badge {h.badge} is not enrolled; enroll it first: "
                                f"badgekit companion enroll --port ... --agent NAME")
-        elif h.branch != ours:
-            if need_auth:
-                raise OpsError(f"badge {h.badge} is enrolled at branch {h.branch}, not {ours}: "
-                               "refused; it must be handled by its own branch")
-        else:
+        else:  # an enrolled badge names its branch and agent only after AUTH
             try:
                 key = KeyStore(target.keystore).get(h.badge)
             except SyncError as exc:
                 raise OpsError(str(exc)) from None
-            if key is None:
+            if key is None or key.branch != ours:
+                where = f"branch {key.branch}" if key is not None else "another branch"
+                sess.branch = key.branch if key is not None else None
                 if need_auth:
-                    raise OpsError(f"badge {h.badge} says it belongs to {ours}, but this key "
-                                   "store has no key for it: refused (re-enroll it here)")
+                    raise OpsError(f"badge {h.badge} is enrolled at {where}, not {ours} (this "
+                                   "key store has no key for it here): refused; it must be "
+                                   "handled by its own branch")
             else:
                 try:
-                    await client.authenticate(key.secret)
+                    h = await client.authenticate(key.secret)
+                    sess.branch, sess.agent, sess.firmware = h.branch, h.agent, h.fw
                     sess.authenticated = True
                 except AuthError as exc:
+                    sess.branch = key.branch  # what this key store says; the badge did not
                     if need_auth:
                         raise OpsError(str(exc)) from None
                 except SyncError as exc:
                     raise OpsError(_describe(exc, target)) from None
+                if h.branch != ours and need_auth:
+                    raise OpsError(f"badge {h.badge} is enrolled at branch {h.branch}, not "
+                                   f"{ours}: refused; it must be handled by its own branch")
         yield sess
     finally:
         await client.stop()

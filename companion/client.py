@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import struct
@@ -30,7 +31,9 @@ __all__ = ["BadgeClient", "Hello", "ClipEntry"]
 
 @dataclass(frozen=True)
 class Hello:
-    """The badge's answer to HELLO."""
+    """The badge's answer to HELLO. Before authentication an enrolled badge tells only its
+    id, the protocol version and its framing limits: ``fw``, ``branch`` and ``agent`` are
+    filled in by ``authenticate()`` (the AUTH reply), which returns the completed Hello."""
 
     badge: str
     fw: str
@@ -198,16 +201,18 @@ class BadgeClient:
         nonce = os.urandom(16)
         r = await self.request(proto.HELLO, {"v": proto.VERSION, "nonce": nonce.hex()}, timeout_s)
         try:
-            h = Hello(str(r["badge"]), str(r.get("fw", "")), int(r["v"]), bool(r["enrolled"]),
-                      r.get("branch"), r.get("agent"), int(r.get("max_chunk", 1024)),
-                      bytes.fromhex(r["nonce"]))
+            h = Hello(str(r["badge"]), str(r.get("fw", "")), int(r["v"]),
+                      bool(r.get("enrolled", True)), r.get("branch"), r.get("agent"),
+                      int(r.get("max_chunk", 1024)), bytes.fromhex(r["nonce"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise ProtocolError(f"not a badge hello: {exc}") from None
         self._nc = nonce
         self.hello_info = h
         return h
 
-    async def authenticate(self, secret: bytes) -> None:
+    async def authenticate(self, secret: bytes) -> Hello:
+        """Mutual authentication; returns the Hello completed with what the badge tells
+        only an authenticated companion (firmware, branch, agent)."""
         h = self.hello_info or await self.hello()
         proof = auth.client_proof(secret, h.badge, self._nc, h.nonce)
         sess = auth.Mac(auth.session_key(secret, self._nc, h.nonce))
@@ -221,18 +226,27 @@ class BadgeClient:
                 if exc.code == proto.E_AUTH_FAILED:
                     raise AuthError(f"authentication failed: the key store's key for badge "
                                     f"{h.badge} does not match the badge") from None
+                if exc.code == proto.E_AUTH_BACKOFF:
+                    raise AuthError(f"badge {h.badge} refuses authentication for a while after "
+                                    f"failed attempts ({exc.badge_message}); try again "
+                                    "then") from None
                 raise
             except ProtocolError:
                 self._mac = None
                 raise AuthError(f"badge {h.badge} failed to prove its identity "
                                 "(impostor or wrong key)") from None
         want = auth.badge_proof(secret, h.badge, self._nc, h.nonce)
-        got = bytes.fromhex(str(_json(f.payload).get("mac", "")))
+        r = _json(f.payload)
+        got = bytes.fromhex(str(r.get("mac", "")))
         if not auth.eq(want, got):
             self._mac = None
             raise AuthError(f"badge {h.badge} failed to prove its identity (impostor or wrong key)")
         self.hello_info = None  # a new hello is needed for another session
-        self._hello_badge = h
+        full = dataclasses.replace(
+            h, enrolled=True, fw=str(r.get("fw") or h.fw),
+            branch=_str_or(r.get("branch"), h.branch), agent=_str_or(r.get("agent"), h.agent))
+        self._hello_badge = full
+        return full
 
     async def info(self) -> dict[str, Any]:
         return await self.request(proto.INFO)
@@ -300,6 +314,10 @@ class BadgeClient:
             out.extend(r.get("events", []))
             start = r.get("next")
         return out
+
+
+def _str_or(v: Any, default: str | None) -> str | None:
+    return v if isinstance(v, str) else default
 
 
 def _cases(raw: Any) -> dict[str, str]:

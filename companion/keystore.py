@@ -37,6 +37,9 @@ class BadgeKey:
     #: the key before an enrollment that is not confirmed yet (the link may have dropped
     #: before the badge stored the new key); dropped once the badge proves the new one
     previous: bytes | None = field(default=None, repr=False)
+    #: clip keys (firmware.clipmac) of earlier enrollments: clips the badge sealed before
+    #: it was re-enrolled still verify
+    old_clip_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
 
 class KeyStore:
@@ -89,18 +92,31 @@ class KeyStore:
             return None
         try:
             prev = e.get("previous")
+            olds = e.get("old_clip_keys") or []
             return BadgeKey(badge, str(e["branch"]), str(e["agent"]), float(e["enrolled_at"]),  # type: ignore[arg-type]
                             bytes.fromhex(str(e["secret"])),
-                            bytes.fromhex(str(prev)) if prev else None)
+                            bytes.fromhex(str(prev)) if prev else None,
+                            tuple(bytes.fromhex(str(k)) for k in olds))  # type: ignore[attr-defined]
         except (KeyError, ValueError, TypeError):
             raise KeyStoreError(f"key store entry for {badge} is corrupt") from None
 
     def put(self, badge: str, secret: bytes, branch: str, agent: str,
             previous: bytes | None = None) -> BadgeKey:
+        from firmware.clipmac import clip_key_of
+
         badges = self._load()
-        key = BadgeKey(badge, branch, agent, time.time(), bytes(secret), previous)
+        had = badges.get(badge) or {}
+        olds = [str(k) for k in had.get("old_clip_keys") or []]  # type: ignore[attr-defined]
+        for s in (had.get("secret"), had.get("previous")):
+            ck = clip_key_of(bytes.fromhex(str(s))).hex() if s else None
+            if ck and s != bytes(secret).hex() and ck not in olds:
+                olds.append(ck)  # clips sealed under an earlier secret must still verify
+        key = BadgeKey(badge, branch, agent, time.time(), bytes(secret), previous,
+                       tuple(bytes.fromhex(k) for k in olds))
         badges[badge] = {"branch": branch, "agent": agent, "enrolled_at": key.enrolled_at,
                          "secret": key.secret.hex()}
+        if olds:
+            badges[badge]["old_clip_keys"] = olds
         if previous:
             badges[badge]["previous"] = bytes(previous).hex()
         self._save(badges)

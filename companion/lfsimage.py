@@ -47,7 +47,7 @@ class ImageClip:
         t = self.trailer
         traw = t.raw if t.raw is not None else clipfmt.pack_trailer(t)
         return clipfmt.wav_prefix(self.header.raw, traw, t.data_len, t.samples,
-                                  self.header.sample_rate) + self.audio
+                                  self.header.sample_rate, t.seal) + self.audio
 
 
 def load_keys(values: Iterable[str]) -> dict[bytes, bytes]:

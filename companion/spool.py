@@ -12,7 +12,11 @@ Layout (docs/contracts.md, "Spool")::
 A clip is received into ``.incoming`` and fsynced; ``.offset`` records the durable
 length, so a dropped link resumes there. When complete it is verified with
 firmware.clipfmt (SHA-256 over header and audio, the trailer, the badge's listed hash,
-and the chain link to the previous clip of the badge), then sidecar, WAV and custody
+and the chain link to the previous clip of the badge) and its seal with
+firmware.clipmac (format version 2: the badge's MAC over header, trailer, audio hash and
+chain link, under the clip key derived from the badge's enrollment secret; a seal that
+fails or a key this branch does not hold is rejected, so the clip stays on the badge; a
+version 1 clip is taken and marked ``auth: unauthenticated``), then sidecar, WAV and custody
 record are renamed into place in that order, the ledger gets a line, and only then may
 the badge be acknowledged. Re-running after any crash never duplicates a clip.
 Every file is created 0600 and every folder 0700 (customer speech; docs/spool.md).
@@ -25,7 +29,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,15 +176,18 @@ class Spool:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}") from None
 
     def commit(self, badge: str, inc: Incoming, *, clip_id: str, seq: int, expect_sha256: str,
-               custody: dict[str, Any], cases: dict[str, str] | None = None) -> Committed:
+               custody: dict[str, Any], cases: dict[str, str] | None = None,
+               clip_keys: Sequence[bytes] = ()) -> Committed:
         """Verify a complete incoming clip and move it into place with its custody record.
 
         ``cases`` maps a session to the case id the agent set on the badge for it; the
         clip's sidecar and custody record then carry ``case_id`` (the audio and its hashes
-        are untouched: the case id is not part of the clip).
+        are untouched: the case id is not part of the clip). ``clip_keys``: the badge's
+        clip keys (firmware.clipmac.clip_key_of its secrets) to check the seal with; the
+        seal status goes into sidecar and custody record as ``auth``.
 
         Raises VerifyError (the partial file is moved to ``.rejected``) or SpoolError."""
-        from firmware import clipfmt
+        from firmware import clipfmt, clipmac
 
         inc.close()
         ledger = self.ledger(badge)
@@ -194,11 +201,24 @@ class Spool:
         want_prev = prev["sha256"] if prev is not None else None
         try:
             with open(inc.path, "rb") as f:
-                info = clipfmt.verify_wav(f, prev_sha256=want_prev, expect_sha256=expect_sha256)
+                sealed = clipmac.verify_wav(f, list(clip_keys), prev_sha256=want_prev,
+                                            expect_sha256=expect_sha256)
         except clipfmt.ClipFormatError as exc:
             self._reject(badge, inc, clip_id, str(exc))
             raise VerifyError(clip_id, str(exc)) from None
+        info = sealed.info
+        if sealed.status in (clipmac.BAD_MAC, clipmac.NO_KEY):  # never acknowledged
+            reason = f"{sealed.status}: {sealed.reason}"
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
         h = info.header
+        if h.version == clipfmt.VERSION and any(
+                e.get("format_version", 1) > 1 for q, e in ledger.items() if q < seq):
+            # an enrolled badge never goes back to version 1: the seal was stripped
+            reason = ("bad_mac: a version 1 (unsealed) clip after sealed clips of this badge: "
+                      "its seal was removed")
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
         if prev is not None:
             chain = "linked"  # the previous clip is in this spool and the link matches
         elif h.prev_sha256 == clipfmt.ZERO_HASH:
@@ -217,12 +237,16 @@ class Spool:
         record = {
             "clip_id": clip_id, "badge": badge, "session": h.session, "seq": seq,
             "sha256": info.sha256, "prev_sha256": h.prev_sha256, "chain": chain,
-            "wav_sha256": wav_sha, "bytes": inc.path.stat().st_size,
+            "wav_sha256": wav_sha, "bytes": inc.path.stat().st_size, "auth": sealed.status,
+            "format_version": h.version,
             "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "received_epoch": time.time(), "host": socket.gethostname(),
             **custody,
         }
         side = info.sidecar()
+        side["auth"] = sealed.status
+        if sealed.key_id:
+            side["clip_key_id"] = record["clip_key_id"] = sealed.key_id
         case_id = (cases or {}).get(h.session)
         if case_id:
             side["case_id"] = record["case_id"] = case_id
@@ -235,7 +259,7 @@ class Spool:
             _write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
             _fsync_dir(sdir)
             self._append_ledger(badge, {"seq": seq, "clip_id": clip_id, "sha256": info.sha256,
-                                        "session": h.session})
+                                        "session": h.session, "format_version": h.version})
             inc.offset_path.unlink(missing_ok=True)
         except OSError as exc:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}; nothing was "

@@ -14,6 +14,7 @@ subclasses before anything is read or acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
 import os
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.client import BadgeClient, ClipEntry, Hello
-from companion.keystore import KeyStore
+from companion.keystore import BadgeKey, KeyStore
 from companion.spool import Spool
 from companion.sync_errors import (
     AuthError,
@@ -35,6 +36,7 @@ from companion.sync_errors import (
     WrongBranchError,
 )
 from companion.transport.base import Transport
+from firmware.sync.backoff import BASE_MS
 
 __all__ = ["ClipResult", "SyncReport", "Progress", "EnrollResult", "sync_badge", "enroll_badge",
            "badge_status", "connect"]
@@ -126,19 +128,23 @@ async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -
         raise NotEnrolledError(f"badge {h.badge} is not enrolled; run `badgekit companion "
                                "enroll` first")
     key = keystore.get(h.badge)
-    if branch is not None and h.branch != branch:
-        raise WrongBranchError(h.badge, h.branch, branch)
-    if key is None:
+    if key is None:  # the badge names its branch only after AUTH: not one of ours
         raise UnknownBadgeError(h.badge, h.branch)
+    if branch is not None and key.branch != branch:
+        raise WrongBranchError(h.badge, key.branch, branch)
     try:
-        await client.authenticate(key.secret)
+        h = await client.authenticate(key.secret)
     except AuthError:
         if key.previous is None:
             raise
-        # an enrollment whose link dropped before the badge stored the new key
+        # an enrollment whose link dropped before the badge stored the new key; the badge
+        # backs off after the failed attempt (firmware.sync.backoff): wait that out first
+        await asyncio.sleep(BASE_MS / 1000 + 0.1)
         await client.hello()
-        await client.authenticate(key.previous)
+        h = await client.authenticate(key.previous)
         keystore.put(h.badge, key.previous, key.branch, key.agent)
+    if branch is not None and h.branch != branch:
+        raise WrongBranchError(h.badge, h.branch, branch)
     return h
 
 
@@ -157,6 +163,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
     in0, out0 = transport.bytes_in, transport.bytes_out
     async with BadgeClient(transport, timeout_s) as client:
         h = await connect(client, keystore, branch)
+        clip_keys = _clip_keys(keystore.get(h.badge))
         clips = sorted(await client.list_clips(), key=lambda c: c.seq)
         prog = Progress(h.badge, clips_total=len(clips),
                         total_bytes=sum(c.size for c in clips if c.state in ("closed", "synced")))
@@ -168,7 +175,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
         for c in clips:
             prog.current = c.clip_id
             r, n = await _sync_clip(client, spool, h.badge, c, chunk, custody, prog, progress, ack,
-                                    client.cases)
+                                    client.cases, clip_keys)
             got += n
             results.append(r)
             prog.clips_done += 1
@@ -185,7 +192,8 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
 
 async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry, chunk: int,
                      custody: dict[str, Any], prog: Progress, progress: ProgressFn | None,
-                     ack: bool, cases: dict[str, str] | None = None) -> tuple[ClipResult, int]:
+                     ack: bool, cases: dict[str, str] | None = None,
+                     clip_keys: list[bytes] | None = None) -> tuple[ClipResult, int]:
     if c.state not in ("closed", "synced"):
         return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
                           f"clip is {c.state} on the badge; kept there for inspection"), 0
@@ -227,7 +235,7 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
         try:
             spool.commit(badge, inc, clip_id=c.clip_id, seq=c.seq, expect_sha256=c.sha256,
                          custody=dict(custody, resumed=attempt > 1 or received < c.size),
-                         cases=cases)
+                         cases=cases, clip_keys=clip_keys or [])
         except VerifyError as exc:
             if attempt == 1 and received < c.size:
                 prog.done_bytes -= c.size  # a resumed clip failed: fetch it whole once more
@@ -241,6 +249,17 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
                               f"ack: {exc}"), received
         return ClipResult(c.clip_id, "synced", received, c.sha256, acked), received
     raise AssertionError("unreachable")
+
+
+def _clip_keys(key: BadgeKey | None) -> list[bytes]:
+    """The badge's clip keys (firmware.clipmac) from its key store entry: the current one,
+    then the ones of earlier enrollments (clips sealed before a re-enrollment)."""
+    from firmware import clipmac
+
+    if key is None:
+        return []
+    secrets = [key.secret] + ([key.previous] if key.previous else [])
+    return [clipmac.clip_key_of(s) for s in secrets] + list(key.old_clip_keys)
 
 
 async def _ack(client: BadgeClient, c: ClipEntry, ack: bool) -> bool:
@@ -271,11 +290,10 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
         prev_branch, prev_agent = h.branch, h.agent
         old = keystore.get(h.badge)
         if h.enrolled:
-            if h.branch != branch:
-                raise WrongBranchError(h.badge, h.branch, branch)
-            if old is None:
+            if old is None:  # enrolled, and not with a key of ours: another branch's
                 raise UnknownBadgeError(h.badge, h.branch)
-            await connect(client, keystore, branch)
+            h = await connect(client, keystore, branch)
+            prev_branch, prev_agent = h.branch, h.agent
             old = keystore.get(h.badge)
             assert old is not None
         secret = os.urandom(32)

@@ -18,7 +18,7 @@ privacy LED the customer sees. Details and the task layout: docs/badge.md.
 import os
 import time
 
-from firmware import badgestatus, clipkeys, clipstore
+from firmware import badgestatus, clipkeys, clipmac, clipstore
 from firmware.badgestatus import NoStore
 from firmware.hw import button as hw_button
 from firmware.hw import led as hw_led
@@ -144,8 +144,10 @@ class Badge:
         self.keys = clipkeys.KeyFile(self.state_dir + "/keys.json")
         key, old, _src = self.keys.load()
         warn = self.st.config.get("storage_warn_pct", 80) if self.st else 80
+        secret = self.st.secret if self.st else None  # enrolled: clips are sealed (v2)
         self.store = clipstore.ClipStore(self.medium.store_root, key, old_keys=old,
-                                         badge=self.badge_id, warn_pct=warn)
+                                         badge=self.badge_id, warn_pct=warn,
+                                         clip_key=clipmac.clip_key_of(secret) if secret else None)
         if old:
             self.keys.forget_old()  # the store finished a re-keying cut short
         for ev in self.store.events:

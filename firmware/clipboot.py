@@ -191,7 +191,7 @@ def recover_one(store, seq, name):
         if ins.header is not None:
             rate = ins.header.sample_rate
         bound = store.flush_ms + 1000 * clipfmt.SAMPLES_PER_BLOCK // rate
-        t, why = clipfile.recover(path, store.keys, bound)
+        t, why = clipfile.recover(path, store.keys, bound, getattr(store, "sealer", None))
         if t is None:
             if ins.kind == "open":
                 quarantine(store, seq, name, 2, why)
@@ -354,4 +354,5 @@ def status(store):
         "events": list(store.events), "pending_recovery": list(store.pending),
         "locked": list(store.locked),
         "key_id": clipfmt.hexhash(aesctr.key_id(store.kek)),
+        "sealing": store.sealer is not None,
     }

@@ -2,7 +2,8 @@
 
 Layout (docs/clip-format.md, "On the badge"): a 48-byte plaintext file header (magic
 ``BKCF``, key id, CTR nonce, wrapped data key, CRC-32), then the clip stream
-``clip header || ADPCM blocks || trailer`` (firmware.clipfmt) encrypted with AES-CTR at
+``clip header || ADPCM blocks || trailer [|| seal]`` (firmware.clipfmt; the seal of a
+version 2 clip, firmware.clipmac) encrypted with AES-CTR at
 its stream offset. Only whole blocks are ever written, and the file is synced every few
 blocks, so after a power cut the file ends at a block boundary (littlefs commits are
 atomic); ``recover`` still copes with any tail.
@@ -166,10 +167,12 @@ def inspect(path, keys):
             return Inspected("corrupt", reason="header: " + str(e))
         body = r.size - _H
         blocks, tail = body // _B, body % _B
-        if tail == _T:
+        if tail == clipfmt.tail_size(hdr.version):
             try:
                 t = clipfmt.unpack_trailer(r.read(_H + blocks * _B, _T))
-                if t.data_len == blocks * _B:
+                if t.data_len == blocks * _B and t.sealed == hdr.sealed:
+                    if hdr.sealed:
+                        t.seal = r.read(_H + blocks * _B + _T, clipfmt.SEAL_SIZE)
                     return Inspected("closed", hdr, t, blocks)
             except clipfmt.ClipFormatError:
                 pass
@@ -189,12 +192,29 @@ def _hash_blocks(r, hdr, blocks):
     return clipfmt.hexhash(h.digest()), -1
 
 
-def recover(path, keys, lost_bound_ms):
+def _close_tail(hdr, t, sealer):
+    """Trailer bytes (+ the seal of a version 2 clip) for a clip closed by recovery."""
+    if hdr.sealed:
+        t.flags |= clipfmt.FLAG_SEALED
+    traw = clipfmt.pack_trailer(t)
+    if not hdr.sealed:
+        return traw
+    if sealer is None:  # no clip key here (a host reading a flash dump): no seal
+        from firmware import clipmac
+
+        t.seal = clipmac.unsealed()
+    else:
+        t.seal = sealer.seal(hdr.raw, traw)
+    return traw + t.seal
+
+
+def recover(path, keys, lost_bound_ms, sealer=None):
     """Close an unfinished clip at its last whole block with a ``recovered`` trailer.
 
     Returns (trailer, None) or (None, reason) if a block is corrupt (the caller
     quarantines the file). ``dropped_ms`` in the trailer is an upper bound: the
-    partial block found on flash plus the unsynced window (``lost_bound_ms``).
+    partial block found on flash plus the unsynced window (``lost_bound_ms``). A
+    version 2 clip is sealed with ``sealer`` (firmware.clipmac.Sealer, the badge's).
     """
     ins = inspect(path, keys)
     if ins.kind != "open":
@@ -209,7 +229,7 @@ def recover(path, keys, lost_bound_ms):
         dropped = lost_bound_ms + (tail * clipfmt.SAMPLES_PER_BLOCK * 1000) // (_B * rate)
         t = clipfmt.Trailer(blocks * clipfmt.SAMPLES_PER_BLOCK, sha, blocks * _B,
                             clipfmt.FLAG_RECOVERED, dropped)
-        enc = r.ctr.apply(_H + blocks * _B, clipfmt.pack_trailer(t))
+        enc = r.ctr.apply(_H + blocks * _B, _close_tail(hdr, t, sealer))
         if tail:  # a torn tail: copy the whole blocks to a new file, rename it over (atomic)
             tmp = path + ".rec"
             out = open(tmp, "wb")
@@ -237,9 +257,11 @@ def recover(path, keys, lost_bound_ms):
 def decode(data, keys, lost_bound_ms=500):
     """Host side: decode a whole clip file held in memory (e.g. from a flash dump).
 
-    Returns (header, trailer, audio bytes). An unfinished clip gets the trailer boot
-    recovery would write (whole blocks, ``recovered``), computed here, nothing written.
-    Raises ClipFileError / clipfmt.ClipFormatError for unreadable files.
+    Returns (header, trailer, audio bytes); a version 2 trailer carries its ``seal``. An
+    unfinished clip gets the trailer boot recovery would write (whole blocks,
+    ``recovered``), computed here, nothing written; a version 2 one an empty seal (the
+    host has no clip key: it reads as unauthenticated). Raises ClipFileError /
+    clipfmt.ClipFormatError for unreadable files.
     """
     kid, nonce, wrapped = _parse_file_header(data[:FILE_HDR_SIZE])
     ctr = _cipher(keys, kid, nonce, wrapped)
@@ -249,10 +271,13 @@ def decode(data, keys, lost_bound_ms=500):
     hdr = clipfmt.unpack_header(stream[:_H])
     body = len(stream) - _H
     blocks, tail = body // _B, body % _B
-    if tail == _T:
+    if tail == clipfmt.tail_size(hdr.version):
         try:
-            t = clipfmt.unpack_trailer(stream[_H + blocks * _B:])
-            if t.data_len == blocks * _B:
+            end = _H + blocks * _B
+            t = clipfmt.unpack_trailer(stream[end:end + _T])
+            if t.data_len == blocks * _B and t.sealed == hdr.sealed:
+                if hdr.sealed:
+                    t.seal = bytes(stream[end + _T:end + _T + clipfmt.SEAL_SIZE])
                 return hdr, t, stream[_H:_H + t.data_len]
         except clipfmt.ClipFormatError:
             pass
@@ -261,7 +286,7 @@ def decode(data, keys, lost_bound_ms=500):
     dropped = lost_bound_ms + (tail * clipfmt.SAMPLES_PER_BLOCK * 1000) // (_B * hdr.sample_rate)
     t = clipfmt.Trailer(blocks * clipfmt.SAMPLES_PER_BLOCK, sha, blocks * _B,
                         clipfmt.FLAG_RECOVERED, dropped)
-    clipfmt.pack_trailer(t)
+    _close_tail(hdr, t, None)
     return hdr, t, audio
 
 

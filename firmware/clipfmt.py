@@ -10,8 +10,11 @@ docs/clip-format.md; in short:
 - trailer (``TRAILER_SIZE`` bytes): magic ``BKTR``, samples, flags (recovered),
   dropped_ms, data length, sha256;
 - ``sha256 = SHA-256(header bytes || ADPCM data bytes)``;
+- version 2 adds a seal after the trailer (``SEAL_SIZE`` bytes: clip key id and
+  HMAC-SHA256 over header and trailer, made on the badge at close: firmware.clipmac);
 - exported WAV: ``RIFF/WAVE`` with ``fmt `` (0x11), ``fact``, ``bkcl`` (header verbatim),
-  ``bktr`` (trailer verbatim), then ``data`` (the ADPCM blocks), always last.
+  ``bktr`` (trailer verbatim), ``bkmc`` (the seal, version 2 only), then ``data`` (the
+  ADPCM blocks), always last.
 """
 
 import binascii
@@ -21,16 +24,20 @@ import struct
 __all__ = [
     "ClipFormatError", "ClipVerifyError", "Header", "Trailer", "WavInfo",
     "HEADER_SIZE", "TRAILER_SIZE", "BLOCK_ALIGN", "SAMPLES_PER_BLOCK", "ZERO_HASH",
-    "VERSION", "FLAG_RECOVERED", "HFLAG_CLOCK_UNSET", "HFLAG_CLOCK_BACKWARDS",
+    "VERSION", "VERSION_SEALED", "VERSIONS", "SEAL_SIZE", "FLAG_RECOVERED", "FLAG_SEALED",
+    "HFLAG_CLOCK_UNSET", "HFLAG_CLOCK_BACKWARDS",
     "clip_id", "pack_header", "unpack_header", "pack_trailer", "unpack_trailer",
     "block_ok", "wav_prefix", "wav_prefix_size", "sidecar", "iso_utc",
-    "read_wav", "verify_wav", "hexhash",
+    "read_wav", "verify_wav", "hexhash", "tail_size",
 ]
 
-VERSION = 1
+VERSION = 1  # a clip without a seal (unauthenticated): badges with no clip key, old badges
+VERSION_SEALED = 2  # a clip sealed on the badge with its clip key (firmware.clipmac)
+VERSIONS = (VERSION, VERSION_SEALED)
 BLOCK_ALIGN = 256
 SAMPLES_PER_BLOCK = 505
 FLAG_RECOVERED = 1  # trailer flag: closed by boot recovery after a power cut
+FLAG_SEALED = 2  # trailer flag: a seal follows the trailer (set in every version 2 trailer)
 HFLAG_CLOCK_UNSET = 1  # header flag: the badge clock was never set (epoch is a guess)
 HFLAG_CLOCK_BACKWARDS = 2  # header flag: start is earlier than the previous clip's
 
@@ -40,6 +47,7 @@ _HFMT = "<4sBBHIIIIHHBBHII32s32s32s"
 _TFMT = "<4sIHHII32s"
 HEADER_SIZE = 136
 TRAILER_SIZE = 52
+SEAL_SIZE = 40  # clip key id (8) || HMAC-SHA256 (32)
 ZERO_HASH = "0" * 64
 _MAX_CHUNK = 1 << 20  # largest non-data chunk a parser accepts
 
@@ -93,7 +101,7 @@ class Header:
     """Decoded clip header; ``raw`` holds the exact bytes that are hashed."""
 
     def __init__(self, badge, session, seq, start_epoch, start_ms=0, session_offset_samples=0,
-                 offset_samples=0, sample_rate=16000, prev_sha256=None, flags=0):
+                 offset_samples=0, sample_rate=16000, prev_sha256=None, flags=0, version=VERSION):
         self.badge = str(badge)
         self.session = str(session)
         self.seq = int(seq)
@@ -104,21 +112,27 @@ class Header:
         self.sample_rate = int(sample_rate)
         self.prev_sha256 = prev_sha256 or ZERO_HASH
         self.flags = int(flags)
-        self.version = VERSION
+        self.version = int(version)
         self.raw = None
+
+    @property
+    def sealed(self):
+        """True for a version 2 clip: a seal must follow its trailer."""
+        return self.version == VERSION_SEALED
 
     @property
     def clip_id(self):
         return clip_id(self.badge, self.seq)
 
     @classmethod
-    def from_meta(cls, meta, prev_sha256=None):
+    def from_meta(cls, meta, prev_sha256=None, version=VERSION):
         """Build from the recorder's meta dict (keys of docs/contracts.md)."""
         try:
             return cls(meta["badge"], meta["session"], meta["seq"], meta["start_epoch"],
                        meta.get("start_ms", 0), meta.get("session_offset_samples", 0),
                        meta.get("offset_samples", 0), meta.get("sample_rate", 16000),
-                       meta.get("prev_sha256") or prev_sha256, meta.get("clock_flags", 0))
+                       meta.get("prev_sha256") or prev_sha256, meta.get("clock_flags", 0),
+                       version)
         except KeyError as e:
             raise ClipFormatError("clip meta lacks " + str(e))
 
@@ -130,7 +144,9 @@ def pack_header(h):
             raise ClipFormatError("header field out of range: " + str(v))
     if not 1000 <= h.sample_rate <= 192000:
         raise ClipFormatError("sample_rate out of range")
-    raw = struct.pack(_HFMT, _MAGIC, VERSION, 0, h.flags & 0xFFFF, h.seq, h.start_epoch,
+    if h.version not in VERSIONS:
+        raise ClipFormatError("unsupported clip format version " + str(h.version))
+    raw = struct.pack(_HFMT, _MAGIC, h.version, 0, h.flags & 0xFFFF, h.seq, h.start_epoch,
                       h.start_ms, h.sample_rate, BLOCK_ALIGN, SAMPLES_PER_BLOCK, 1, 4,
                       HEADER_SIZE, h.session_offset_samples, h.offset_samples,
                       _field(h.badge, "badge"), _field(h.session, "session"),
@@ -148,13 +164,14 @@ def unpack_header(raw):
      badge, session, prev) = struct.unpack(_HFMT, raw)
     if magic != _MAGIC:
         raise ClipFormatError("not a badgekit clip header (magic)")
-    if ver != VERSION or size != HEADER_SIZE:
+    if ver not in VERSIONS or size != HEADER_SIZE:
         raise ClipFormatError("unsupported clip format version " + str(ver))
     if align != BLOCK_ALIGN or spb != SAMPLES_PER_BLOCK or ch != 1 or bits != 4:
         raise ClipFormatError("unsupported audio geometry in clip header")
     if not 1000 <= rate <= 192000:
         raise ClipFormatError("sample_rate out of range")
-    h = Header(_text(badge), _text(session), seq, epoch, ms, soff, off, rate, hexhash(prev), flags)
+    h = Header(_text(badge), _text(session), seq, epoch, ms, soff, off, rate, hexhash(prev),
+               flags, ver)
     h.raw = raw
     return h
 
@@ -169,10 +186,20 @@ class Trailer:
         self.flags = int(flags)
         self.dropped_ms = int(dropped_ms)
         self.raw = None
+        self.seal = None  # the SEAL_SIZE bytes after a version 2 trailer, once known
 
     @property
     def recovered(self):
         return bool(self.flags & FLAG_RECOVERED)
+
+    @property
+    def sealed(self):
+        return bool(self.flags & FLAG_SEALED)
+
+
+def tail_size(version):
+    """Bytes after the ADPCM blocks of a closed clip: the trailer, plus the seal (v2)."""
+    return TRAILER_SIZE + (SEAL_SIZE if version == VERSION_SEALED else 0)
 
 
 def pack_trailer(t):
@@ -205,21 +232,25 @@ def block_ok(block):
     return len(block) == BLOCK_ALIGN and block[2] <= 88 and block[3] == 0
 
 
-def wav_prefix_size():
-    return 12 + 28 + 12 + 8 + HEADER_SIZE + 8 + TRAILER_SIZE + 8
+def wav_prefix_size(sealed=False):
+    """WAV bytes before the ADPCM data: 264 (version 1), 312 with the seal (version 2)."""
+    seal = 8 + SEAL_SIZE if sealed else 0
+    return 12 + 28 + 12 + 8 + HEADER_SIZE + 8 + TRAILER_SIZE + seal + 8
 
 
-def wav_prefix(hraw, traw, data_len, samples, sample_rate):
-    """Every WAV byte before the ADPCM data: RIFF, fmt, fact, bkcl, bktr, data header."""
-    total = wav_prefix_size() + data_len
+def wav_prefix(hraw, traw, data_len, samples, sample_rate, seal=None):
+    """Every WAV byte before the ADPCM data: RIFF, fmt, fact, bkcl, bktr, bkmc (the seal of
+    a version 2 clip, if given), data header."""
+    total = wav_prefix_size(seal is not None) + data_len
     byte_rate = (sample_rate * BLOCK_ALIGN) // SAMPLES_PER_BLOCK
+    mc = b"" if seal is None else struct.pack("<4sI", b"bkmc", SEAL_SIZE) + bytes(seal)
     return b"".join((
         struct.pack("<4sI4s", b"RIFF", total - 8, b"WAVE"),
         struct.pack("<4sIHHIIHHHH", b"fmt ", 20, 0x11, 1, sample_rate, byte_rate, BLOCK_ALIGN, 4,
                     2, SAMPLES_PER_BLOCK),
         struct.pack("<4sII", b"fact", 4, samples),
         struct.pack("<4sI", b"bkcl", HEADER_SIZE), bytes(hraw),
-        struct.pack("<4sI", b"bktr", TRAILER_SIZE), bytes(traw),
+        struct.pack("<4sI", b"bktr", TRAILER_SIZE), bytes(traw), mc,
         struct.pack("<4sI", b"data", data_len),
     ))
 
@@ -260,13 +291,15 @@ def sidecar(h, t):
 
 
 class WavInfo:
-    """A parsed, verified clip WAV: header, trailer, sha256 recomputed, data offset."""
+    """A parsed, verified clip WAV: header, trailer, sha256 recomputed, data offset, and
+    the seal (``SEAL_SIZE`` bytes of a version 2 clip's ``bkmc`` chunk, else None)."""
 
-    def __init__(self, header, trailer, sha256, data_offset):
+    def __init__(self, header, trailer, sha256, data_offset, seal=None):
         self.header = header
         self.trailer = trailer
         self.sha256 = sha256
         self.data_offset = data_offset
+        self.seal = seal
 
     def sidecar(self):
         return sidecar(self.header, self.trailer)
@@ -289,7 +322,7 @@ def read_wav(f, buf_size=4096):
     if riff != b"RIFF" or wave != b"WAVE":
         raise ClipFormatError("not a RIFF/WAVE file")
     pos = 12
-    hdr = trl = fmt = None
+    hdr = trl = fmt = seal = None
     while True:
         cid, clen = struct.unpack("<4sI", _readn(f, 8))
         pos += 8
@@ -305,6 +338,8 @@ def read_wav(f, buf_size=4096):
             hdr = unpack_header(body[:clen])
         elif cid == b"bktr":
             trl = unpack_trailer(body[:clen])
+        elif cid == b"bkmc" and clen == SEAL_SIZE:
+            seal = bytes(body[:clen])
     if hdr is None or trl is None or fmt is None:
         raise ClipFormatError("WAV lacks the fmt/bkcl/bktr chunks of a badgekit clip")
     tag, ch, rate, _br, align = struct.unpack("<HHIIH", fmt[:14])
@@ -320,7 +355,8 @@ def read_wav(f, buf_size=4096):
             raise ClipFormatError("WAV data truncated")
         h.update(part)
         left -= len(part)
-    return WavInfo(hdr, trl, hexhash(h.digest()), pos)
+    trl.seal = seal
+    return WavInfo(hdr, trl, hexhash(h.digest()), pos, seal)
 
 
 def verify_wav(f, prev_sha256=None, expect_sha256=None):
@@ -328,7 +364,8 @@ def verify_wav(f, prev_sha256=None, expect_sha256=None):
 
     Checks the recomputed hash against the trailer (and ``expect_sha256`` if given,
     e.g. the sidecar or the badge's list) and, if ``prev_sha256`` is given, the chain
-    link: the header must name that previous hash.
+    link: the header must name that previous hash. The seal of a version 2 clip is not
+    checked here (it needs the badge's clip key): ``firmware.clipmac.verify_wav`` does.
     """
     info = read_wav(f)
     if info.sha256 != info.trailer.sha256:

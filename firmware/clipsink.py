@@ -11,8 +11,9 @@ The sink contract (docs/contracts.md, "Recording -> store"):
 FolderSink writes ``DIR/<clip id>.wav`` (the exported WAV of firmware.clipfmt) and
 ``DIR/<clip id>.json``, each first under a ``.partial`` name and renamed when complete,
 and chains ``prev_sha256`` from one clip to the next (first clip: 64 zeros unless the
-caller seeds it). ``firmware.clipstore.ClipStore`` is the badge's on-flash sink with the
-same interface. Runs on MicroPython and CPython alike.
+caller seeds it). Given a ``clip_key`` it writes version 2 clips, sealed at close
+(firmware.clipmac); without one, version 1. ``firmware.clipstore.ClipStore`` is the
+badge's on-flash sink with the same interface. Runs on MicroPython and CPython alike.
 """
 
 import hashlib
@@ -81,8 +82,13 @@ class _Open:
 class FolderSink:
     """Write each clip as ``<dir>/<clip id>.wav`` + ``.json``; chain the hashes."""
 
-    def __init__(self, folder, prev_sha256=None):
+    def __init__(self, folder, prev_sha256=None, clip_key=None):
         self.folder = folder.rstrip("/") or "/"
+        self.sealer = None
+        if clip_key is not None:
+            from firmware import clipmac
+
+            self.sealer = clipmac.Sealer(clip_key)
         self.prev_sha256 = prev_sha256 or clipfmt.ZERO_HASH
         self.last = None  # sidecar dict of the last closed clip
         self._cur = None
@@ -98,12 +104,13 @@ class FolderSink:
     def open_clip(self, meta):
         if self._cur is not None:
             raise SinkError("open_clip while clip {} is open".format(self._cur.hdr.clip_id))
-        hdr = clipfmt.Header.from_meta(meta, self.prev_sha256)
+        ver = clipfmt.VERSION_SEALED if self.sealer is not None else clipfmt.VERSION
+        hdr = clipfmt.Header.from_meta(meta, self.prev_sha256, ver)
         clipfmt.pack_header(hdr)
         tmp = self._path(hdr.clip_id, ".wav.partial")
         f = open(tmp, "wb")
         # placeholder prefix of the final size; rewritten with the real trailer at close
-        f.write(b"\x00" * clipfmt.wav_prefix_size())
+        f.write(b"\x00" * clipfmt.wav_prefix_size(hdr.sealed))
         self._cur = _Open(f, hdr, tmp)
 
     def write_block(self, block):
@@ -125,15 +132,19 @@ class FolderSink:
         if samples is None:
             samples = cur.blocks * clipfmt.SAMPLES_PER_BLOCK
         sha = clipfmt.hexhash(cur.hash.digest())
+        hdr = cur.hdr
+        if hdr.sealed:
+            flags |= clipfmt.FLAG_SEALED
         trl = clipfmt.Trailer(samples, sha, data_len, flags, dropped_ms)
         try:
             traw = clipfmt.pack_trailer(trl)
         except clipfmt.ClipFormatError:
             self.abort_clip()
             raise
-        hdr = cur.hdr
+        sealer = self.sealer
+        seal = sealer.seal(hdr.raw, traw) if sealer is not None and hdr.sealed else None
         cur.f.seek(0)
-        cur.f.write(clipfmt.wav_prefix(hdr.raw, traw, data_len, samples, hdr.sample_rate))
+        cur.f.write(clipfmt.wav_prefix(hdr.raw, traw, data_len, samples, hdr.sample_rate, seal))
         _sync(cur.f)
         cur.f.close()
         self._cur = None

@@ -75,10 +75,12 @@ class ClipStore:
     may lose. ``warn_pct``: used-space warning. ``reserve_bytes``: free space kept for
     trailers, index and littlefs (recording stops cleanly below it). ``start_s``: audio
     room (seconds) a new clip needs above the reserve, or recording is refused.
+    ``clip_key``: the badge's clip key (firmware.clipmac.clip_key_of its enrollment
+    secret): clips are then version 2, sealed at close; None (unenrolled): version 1.
     """
 
     def __init__(self, root, key, old_keys=(), flush_ms=500, warn_pct=80, reserve_bytes=None,
-                 badge=None, scrub=False, start_s=10):
+                 badge=None, scrub=False, start_s=10, clip_key=None):
         self.root = root.rstrip("/")
         self.cdir = self.root + "/clips"
         self.qdir = self.root + "/q"
@@ -101,6 +103,9 @@ class ClipStore:
         self.clock_warning = None
         self._w = None
         self._reader = None
+        self.sealer = None
+        if clip_key is not None:
+            self.set_clip_key(clip_key)  # before boot: recovery seals the clips it closes
         clipboot.boot(self)
         self.bsize = self._statvfs()[0]
         self.reserve = reserve_bytes if reserve_bytes is not None else max(16 * self.bsize, 65536)
@@ -190,7 +195,8 @@ class ClipStore:
             flags |= clipfmt.HFLAG_CLOCK_BACKWARDS
             self.clock_warning = "clock went backwards: {} < {}".format(epoch, self.index.tip_epoch)
         meta["clock_flags"] = flags
-        hdr = clipfmt.Header.from_meta(meta)
+        ver = clipfmt.VERSION_SEALED if self.sealer is not None else clipfmt.VERSION
+        hdr = clipfmt.Header.from_meta(meta, None, ver)
         raw = clipfmt.pack_header(hdr)
         self.badge = hdr.badge
         name = hdr.clip_id + ".bkc"
@@ -237,9 +243,14 @@ class ClipStore:
         if samples is None:
             samples = w.blocks * clipfmt.SAMPLES_PER_BLOCK
         samples = min(samples, w.blocks * clipfmt.SAMPLES_PER_BLOCK)
+        hdr = w.hdr
+        sealer = self.sealer
+        if hdr.sealed:
+            flags |= clipfmt.FLAG_SEALED
         t = clipfmt.Trailer(samples, clipfmt.hexhash(w.sha.digest()), dlen, flags, dropped_ms)
         traw = clipfmt.pack_trailer(t)
-        hdr = w.hdr
+        if hdr.sealed:  # the seal: HMAC over header and trailer (firmware.clipmac)
+            traw += sealer.seal(hdr.raw, traw) if sealer is not None else bytes(clipfmt.SEAL_SIZE)
         try:
             w.finish(traw)
             self._w = None
@@ -273,7 +284,7 @@ class ClipStore:
                 continue
             size = 0
             if e.state in (CLOSED, SYNCED):
-                size = clipfmt.wav_prefix_size() + e.data_len
+                size = clipfmt.wav_prefix_size(e.flags & clipfmt.FLAG_SEALED) + e.data_len
             elif e.state == QUARANTINED:
                 size = clipboot.quarantine_read(self, seq)
             yield {"clip_id": self.clip_id(seq), "seq": seq, "size": size, "sha256": e.sha256,
@@ -295,7 +306,11 @@ class ClipStore:
         hdr = clipfmt.unpack_header(r.read(0, clipfmt.HEADER_SIZE))
         traw = r.read(clipfmt.HEADER_SIZE + e.data_len, clipfmt.TRAILER_SIZE)
         t = clipfmt.unpack_trailer(traw)
-        prefix = clipfmt.wav_prefix(hdr.raw, traw, t.data_len, t.samples, hdr.sample_rate)
+        if hdr.sealed:
+            t.seal = r.read(clipfmt.HEADER_SIZE + e.data_len + clipfmt.TRAILER_SIZE,
+                            clipfmt.SEAL_SIZE)
+        prefix = clipfmt.wav_prefix(hdr.raw, traw, t.data_len, t.samples, hdr.sample_rate,
+                                    t.seal)
         r.hdr, r.trailer = hdr, t
         self._reader = (seq, r, prefix)
         return self._reader
@@ -387,6 +402,15 @@ class ClipStore:
             return clipboot.rewrap_all(self, bytes(new_key))
         except OSError as e:
             raise self._oserror(e)
+
+    def set_clip_key(self, clip_key):
+        """Enrollment: clips opened from now on are sealed with ``clip_key`` (version 2).
+        The key is kept in RAM only; the badge derives it from its secret at boot."""
+        if self._w is not None:
+            raise StoreBusyError("cannot change the clip key while recording")
+        from firmware import clipmac
+
+        self.sealer = clipmac.Sealer(clip_key)
 
     def status(self):
         return clipboot.status(self)

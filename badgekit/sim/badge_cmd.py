@@ -43,12 +43,14 @@ def _compile(work: Path) -> Path:
 
 def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
                        probe: bool = False, heap: str | None = None, compiled: bool = False,
-                       extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], str, int, str]:
+                       extra_args: tuple[str, ...] = (), main: Path | None = None,
+                       ) -> tuple[subprocess.Popen[bytes], str, int, str]:
     """Start the MicroPython badge on a new pty; return (process, pty path, slave fd,
     its ready line). The caller keeps ``slave fd`` open while the badge serves (so the
     badge never sees a hang-up between companions) and closes it afterwards.
     ``compiled``: run .mpy files (mpy-cross) instead of sources, so the heap holds what
-    a badge's heap holds (``heap`` then caps it, e.g. ``"256k"``)."""
+    a badge's heap holds (``heap`` then caps it, e.g. ``"256k"``). ``main``: another
+    MicroPython script taking badge_mp's arguments (tests: a badge prepared otherwise)."""
     from badgekit import mpy
 
     master, slave = os.openpty()
@@ -61,7 +63,7 @@ def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
     if compiled:
         extra, main, args = [_compile(work)], None, ["-m", "badgekit.sim.badge_mp", *args]
     else:
-        extra, main = [], _MP_MAIN
+        extra, main = [], main or _MP_MAIN
     proc = mpy.popen(main, args=args, heap=heap, extra_path=extra, pass_fds=(master,),
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     os.close(master)

@@ -6,6 +6,7 @@ returns the reply object or raises ``Reject``.
 
 import json
 
+from firmware import clipmac
 from firmware.sync import auth, proto
 from firmware.sync.checks import Reject, integer, text, unhex
 
@@ -68,6 +69,9 @@ def enroll(srv, req):
     n = 0
     if srv.on_enroll is not None:
         n = srv.on_enroll(auth.kek_of(key))
+    seal = getattr(srv.store, "set_clip_key", None)
+    if seal is not None:  # clips closed from now on are sealed with the new clip key (v2)
+        seal(clipmac.clip_key_of(key))
     st.secret, st.branch, st.agent = key, branch, agent
     st.log("enrolled", branch=branch, agent=agent, previous_branch=old[0],
            previous_agent=old[1])

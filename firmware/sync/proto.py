@@ -22,7 +22,7 @@ __all__ = ["VERSION", "HELLO", "AUTH", "INFO", "LIST", "READ", "ACK", "SET_TIME"
            "GET_CONFIG", "SET_CONFIG", "ENROLL", "LOGS", "PING", "ERROR", "REPLY", "NAMES",
            "pack_read", "unpack_read", "DATA_HDR", "E_BAD_FRAME", "E_TOO_LONG", "E_CRC",
            "E_INCOMPLETE", "E_JUNK", "E_UNKNOWN", "E_BAD_PAYLOAD", "E_AUTH_REQUIRED",
-           "E_AUTH_FAILED", "E_MAC", "E_REPLAY", "E_NOT_ENROLLED", "E_ENROLLED",
+           "E_AUTH_FAILED", "E_AUTH_BACKOFF", "E_MAC", "E_REPLAY", "E_NOT_ENROLLED", "E_ENROLLED",
            "E_NOT_FOUND", "E_HASH", "E_STORE", "E_BUSY", "E_CONFIG", "E_INTERNAL"]
 
 VERSION = const(1)
@@ -56,6 +56,7 @@ E_UNKNOWN = "unknown_type"
 E_BAD_PAYLOAD = "bad_payload"
 E_AUTH_REQUIRED = "auth_required"
 E_AUTH_FAILED = "auth_failed"
+E_AUTH_BACKOFF = "auth_backoff"  # too many failed AUTHs on this link: wait (firmware.sync.backoff)
 E_MAC = "bad_mac"
 E_REPLAY = "replay"
 E_NOT_ENROLLED = "not_enrolled"

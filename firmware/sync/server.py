@@ -19,6 +19,7 @@ import os
 import struct
 
 from firmware.sync import admin, auth, frame, proto
+from firmware.sync.backoff import AuthBackoff
 from firmware.sync.checks import Reject as _Reject
 from firmware.sync.checks import hexs as _hex
 from firmware.sync.checks import integer as _int
@@ -53,6 +54,7 @@ class Server:
         self.txv = memoryview(self.tx)
         self.tx_len = self.tx_pos = 0
         self.stats = {"frames": 0, "errors": 0, "bytes_out": 0, "data_bytes": 0}
+        self.backoff = AuthBackoff()  # per link: survives reset() (a reopened link)
         self.reset()
 
     def reset(self):
@@ -186,9 +188,12 @@ class Server:
         self.nb = os.urandom(16)
         self.rx_seq = 0
         st = self.state
-        return {"v": proto.VERSION, "badge": st.badge, "fw": FW_VERSION, "nonce": _hex(self.nb),
-                "enrolled": st.enrolled, "branch": st.branch, "agent": st.agent,
-                "max_chunk": self.chunk_max, "max_request": MAX_REQUEST}
+        out = {"v": proto.VERSION, "badge": st.badge, "nonce": _hex(self.nb),
+               "max_chunk": self.chunk_max, "max_request": MAX_REQUEST}
+        if not st.enrolled:  # nothing to hide yet; an enrolled badge tells the rest after AUTH
+            out["enrolled"] = False
+            out["fw"] = FW_VERSION
+        return out
 
     def _auth(self, req):
         st = self.state
@@ -199,13 +204,23 @@ class Server:
         mac = _unhex(req.get("mac"), 32)
         nc, nb = self.nc, self.nb
         self.nb = None  # one attempt per challenge
+        bo = self.backoff
+        wait = bo.wait_ms()
+        if wait:
+            bo.refused += 1
+            raise _Reject(proto.E_AUTH_BACKOFF, "{} failed authentications: retry in {} ms"
+                          .format(bo.run, wait))
         if not auth.eq(auth.client_proof(st.secret, st.badge, nc, nb), mac):
-            st.log("auth_failed")
+            delay = bo.failed()
+            st.log("auth_failed", in_a_row=bo.run, backoff_ms=delay)
             raise _Reject(proto.E_AUTH_FAILED, "authentication failed")
+        bo.succeeded()
         proof = auth.badge_proof(st.secret, st.badge, nc, nb)
         self.session = auth.Mac(auth.session_key(st.secret, nc, nb))
         self.rx_seq = self.dec.seq
-        return {"mac": _hex(proof)}
+        # what HELLO no longer tells a stranger, in the first MAC'd reply
+        return {"mac": _hex(proof), "enrolled": True, "fw": FW_VERSION, "branch": st.branch,
+                "agent": st.agent}
 
     def _info(self, req):
         if self.state.enrolled:
@@ -214,7 +229,8 @@ class Server:
         s = self.store.status()
         out = {"badge": st.badge, "fw": FW_VERSION, "enrolled": st.enrolled, "branch": st.branch,
                "agent": st.agent, "clock": st.now(), "last_sync": st.last_sync,
-               "config": st.config, "errors": s.get("warnings", [])}
+               "config": st.config, "errors": s.get("warnings", []),
+               "auth": self.backoff.status()}
         for k in ("events", "recoveries", "pending_recovery", "locked", "tip_sha256"):
             s.pop(k, None)
         out["storage"] = s

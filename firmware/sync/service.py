@@ -32,6 +32,10 @@ async def run(store, keys, badge_id, state_path, usb=True, ble=True, info_fn=Non
     import asyncio
 
     st = state.BadgeState(state_path, badge_id)
+    if st.secret and getattr(store, "sealer", 1) is None:  # enrolled: seal clips (v2)
+        from firmware import clipmac
+
+        store.set_clip_key(clipmac.clip_key_of(st.secret))
     tasks = []
     if usb or uart is not None:
         from firmware.hw.serial_link import SerialLink

@@ -73,7 +73,8 @@ def test_scan_ranks_a_tray_and_staff_commands_work(tray, companion, tmp_path, ga
     by = {b["badge_id"]: b for b in rep["badges"]}
     assert by["tray-bj"]["attention"] == "error" and by["tray-bj"]["ours"] is False
     assert [i["code"] for i in by["tray-bj"]["issues"]] == ["other_branch"]
-    assert "bj-02" in by["tray-bj"]["issues"][0]["message"]
+    # a badge names its branch only to a companion that authenticated (HELLO hides it)
+    assert "another branch" in by["tray-bj"]["issues"][0]["message"]
     full = by["tray-full"]
     assert full["agent"] == "Li Na" and full["unsynced_clips"] == 5 and full["battery_pct"] == 87
     assert {"storage_nearly_full", "never_synced"} <= {i["code"] for i in full["issues"]}
@@ -109,11 +110,13 @@ def test_scan_ranks_a_tray_and_staff_commands_work(tray, companion, tmp_path, ga
     assert logs.exit_code == 0 and "config_set" in logs.stdout
 
     # refusals: one line each, nothing changed
-    _refused(companion("config", "set", "gain_db=3", "--port", foreign.port), "bj-02", "refused")
+    _refused(companion("config", "set", "gain_db=3", "--port", foreign.port), "another branch",
+             "refused")
     _refused(companion("set-time", "--port", fresh.port), "not enrolled")
-    _refused(companion("sync", "--port", foreign.port, "--spool", str(companion.spool)), "bj-02")
-    _refused(companion("enroll", "--port", foreign.port, "--agent", "Thief"), "bj-02")
-    _refused(companion("logs", "--port", foreign.port), "bj-02")
+    _refused(companion("sync", "--port", foreign.port, "--spool", str(companion.spool)),
+             "another branch")
+    _refused(companion("enroll", "--port", foreign.port, "--agent", "Thief"), "another branch")
+    _refused(companion("logs", "--port", foreign.port), "another branch")
     assert not (companion.spool / "tray-bj").exists()
     for p in (garbage_port, silent_pty):
         _refused(companion("set-time", "--port", p, "--connect-timeout-s", "1"), "not a badge")

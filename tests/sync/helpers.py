@@ -42,10 +42,12 @@ class SerialBadge:
     """The real firmware under MicroPython on a pty (badgekit.sim.badge_cmd)."""
 
     def __init__(self, clips: Path, probe: bool = False, heap: str | None = None,
-                 compiled: bool = False, extra_args: tuple[str, ...] = ()) -> None:
+                 compiled: bool = False, extra_args: tuple[str, ...] = (),
+                 main: Path | None = None) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="bk-sync-"))
         self.proc, self.port, self._slave, line = start_serial_badge(
-            clips, self.work, probe=probe, heap=heap, compiled=compiled, extra_args=extra_args)
+            clips, self.work, probe=probe, heap=heap, compiled=compiled, extra_args=extra_args,
+            main=main)
         self.ready = json.loads(line)
 
     def close(self) -> str:
