@@ -9,7 +9,8 @@ receiver holding the enrolled key (`gateway.delivery.Receiver`). Each attack is 
 the way an intruder with the stated access would, then the outcome is read from the
 receiver's summary, its files, the gateway's report and the transcript. Prints one row
 per attack (attack, expected, result, ok) and exits 1 if any row was not refused or
-reported. Rows for the badge (AUTH flood, HELLO) come with the badge's own checks.
+reported. The badge's rows (an AUTH flood, HELLO before authentication) run the real
+firmware under the MicroPython unix port (bench/attacks_badge.py).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def a_traversal_out_of_out(lab: Lab) -> Row:
 def _forge_like(lab: Lab, side: dict[str, Any], salt: int, folder: str) -> tuple[dict[str, Any], bytes]:
     """Another clip under `side`'s id and chain link, hashed as the badge would (unkeyed)."""
     (forged,) = write_clips(lab.work / folder, side["badge"], side["session"], [blocks(40, salt)], side["seq"],
-                            side["prev_sha256"])
+                            side["prev_sha256"], sealed=False)  # the intruder has no clip key
     return forged, (lab.work / folder / f"{forged['clip_id']}.wav").read_bytes()
 
 
@@ -109,7 +110,7 @@ def a_clip_replacement(lab: Lab) -> Row:
 
 def a_forged_chain(lab: Lab) -> Row:
     sides = write_clips(lab.work / "forged-chain", "B0001", "S0666", [blocks(30, s) for s in (41, 42, 43)], 4,
-                        lab.sides[-1]["sha256"])
+                        lab.sides[-1]["sha256"], sealed=False)
     batch: list[Any] = []
     base = f"{T}/B0001/S0666"
     for s in sides:
@@ -211,7 +212,7 @@ def a_duplicate_clip(lab: Lab, model: Path | None) -> Row:
     folder = lab.work / "dup-session"
     sides = write_clips(folder, "B0004", "S0001", [blks, blocks(20, 5)], 1, None)
     # the first clip's audio again, under sequence number 3, its hash recomputed
-    write_clips(folder, "B0004", "S0001", [blks], 3, sides[-1]["sha256"])
+    write_clips(folder, "B0004", "S0001", [blks], 3, sides[-1]["sha256"], sealed=False)
     tr = Transcriber(TranscribeSettings(engine=EngineSettings(model_dir=str(model) if model else None)))
     result = tr.transcribe(folder).to_json()
     status = {c["clip_id"]: c["status"] for c in result["clips"]}
@@ -289,7 +290,7 @@ def a_truncated_tip(lab: Lab) -> Row:
     sides = write_clips(folder, "B0008", "S0001", [blocks(20, s) for s in (11, 12, 13)], 1, None)
     to_spool(spool, folder, sides)
     gw = Gateway(GatewaySettings(spool_dir=spool, broker=lab.bs("gw-sh01"), state_dir=lab.work / "tip-state",
-                                 transcribe=False, signing_key=lab.key_path,
+                                 transcribe=False, signing_key=lab.key_path, badge_keys=lab.badge_keys,
                                  publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01")))
     gw.poll(settle_all=True)  # the gateway's signed messages, not sent: an intruder relays them
     queued = gw.outbox.pending(limit=10_000)
@@ -324,13 +325,80 @@ def a_audio_ahead(lab: Lab) -> Row:
                f"genuine stored {genuine}, verified {verified}, conflicts {len(conflict)}", ok)
 
 
+def _reforge(wav: Path) -> str:
+    """Alter a sealed clip's audio and recompute its hash into the trailer, seal kept (no key)."""
+    import hashlib as _h
+
+    from firmware import clipfmt
+
+    raw = bytearray(wav.read_bytes())
+    raw[-3] ^= 0x55  # an ADPCM byte of the last block
+    with open(wav, "rb") as f:
+        info = clipfmt.read_wav(f)
+    data = bytes(raw[info.data_offset:info.data_offset + info.trailer.data_len])
+    sha = _h.sha256(bytes(info.header.raw) + data).digest()
+    t = raw.index(b"bktr") + 8
+    raw[t + 20:t + 52] = sha
+    wav.write_bytes(bytes(raw))
+    return sha.hex()
+
+
+def _swap_json(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+def a_bad_mac(lab: Lab) -> Row:
+    """A sealed clip altered in the spool, hash recomputed, the badge's seal left as it was."""
+    folder, spool = lab.work / "badmac-badge", lab.work / "badmac-spool"
+    sides = write_clips(folder, "B0010", "S0001", [blocks(20, s) for s in (31, 32, 33)], 1, None)
+    to_spool(spool, folder, sides)
+    cid = sides[1]["clip_id"]
+    sess = spool / "B0010/S0001"
+    new = _reforge(sess / f"{cid}.wav")
+    for suffix in (".json", ".custody.json"):  # the intruder fixes the hashes in the JSON files too
+        _swap_json(sess / f"{cid}{suffix}", sides[1]["sha256"], new)
+    report = lab.gateway(spool, lab.work / "badmac-state")
+    lab.wait()
+    reasons = [p.read_text() for p in (lab.work / "badmac-state/quarantine").rglob("*.wav.reason.txt")]
+    status = next((i for i in lab.summary().integrity if i["badge"] == "B0010"), {})
+    ok = (report.clips_quarantined == 1 and any(r.startswith("bad_mac") for r in reasons)
+          and cid in status.get("bad_mac", []) and status.get("status") == "failed")
+    return Row("sealed clip altered, hash recomputed, seal kept (no clip key)",
+               "bad MAC: quarantined, reported per clip and in the session status",
+               f"quarantined {report.clips_quarantined}: {[r[:40] for r in reasons]}; session {status.get('status')}, "
+               f"bad_mac {status.get('bad_mac')}", ok)
+
+
+def a_stripped_seal(lab: Lab) -> Row:
+    """A sealed clip rewritten as format 1 (no seal) after sealed clips of the same badge."""
+    folder, spool = lab.work / "strip-badge", lab.work / "strip-spool"
+    sides = write_clips(folder, "B0011", "S0001", [blocks(20, s) for s in (51, 52, 53)], 1, None)
+    to_spool(spool, folder, sides)
+    side = sides[2]
+    (forged,) = write_clips(lab.work / "strip-forged", "B0011", "S0001", [blocks(20, 53)], 3, side["prev_sha256"],
+                            sealed=False)
+    sess = spool / "B0011/S0001"
+    (sess / f"{side['clip_id']}.wav").write_bytes((lab.work / "strip-forged" / f"{side['clip_id']}.wav").read_bytes())
+    for suffix in (".json", ".custody.json"):
+        _swap_json(sess / f"{side['clip_id']}{suffix}", side["sha256"], forged["sha256"])
+    report = lab.gateway(spool, lab.work / "strip-state")
+    lab.wait()
+    reasons = [p.read_text() for p in (lab.work / "strip-state/quarantine").rglob("*.wav.reason.txt")]
+    status = next((i for i in lab.summary().integrity if i["badge"] == "B0011"), {})
+    ok = report.clips_quarantined == 1 and any("seal was removed" in r for r in reasons) \
+        and status.get("status") == "failed"
+    return Row("seal stripped (a sealed clip rewritten as format 1)", "bad MAC: quarantined and reported",
+               f"quarantined {report.clips_quarantined}: {[r[:50] for r in reasons]}; session {status.get('status')}",
+               ok)
+
+
 def a_genuine_unchanged(lab: Lab) -> Row:
     changed = [str(p.relative_to(lab.out)) for p, data in lab.genuine.items()
                if p.suffix in (".wav", ".json") and "clips" in p.parts and p.read_bytes() != data]
     s = lab.summary()
     first = next(i for i in s.integrity if i["badge"] == "B0001" and i["session"] == "S0001")
-    ok = not changed and first["verified"] == 3 and first["status"] == "unauthenticated"  # v1 clips: no MAC
-    return Row("genuine evidence after every attack", "unchanged, 3/3 verified",
+    ok = not changed and first["verified"] == 3 and first["status"] == "verified" and not first["unauthenticated"]
+    return Row("genuine evidence after every attack", "unchanged, 3/3 verified, sealed by the badge",
                f"changed files {changed or 'none'}, verified {first['verified']}/3, status {first['status']}", ok)
 
 
@@ -347,6 +415,8 @@ ATTACKS: list[tuple[str, Callable[..., Row]]] = [
     ("moved", a_moved_clip),
     ("truncated-tip", a_truncated_tip),
     ("audio-ahead", a_audio_ahead),
+    ("bad-mac", a_bad_mac),
+    ("stripped-seal", a_stripped_seal),
     ("file-modes", a_file_modes),
     ("genuine", a_genuine_unchanged),
 ]
@@ -370,6 +440,16 @@ def run(work: Path, model: Path | None = None, only: list[str] | None = None,
             rows.append(row)
     finally:
         lab.close()
+    if not only or "badge" in only:  # the badge side: AUTH back-off and a minimal HELLO
+        from attacks_badge import badge_rows
+
+        try:
+            badge = badge_rows()
+        except Exception as exc:  # noqa: BLE001 - a crash is a row that failed, shown as such
+            badge = [Row("badge", "AUTH refused, HELLO minimal", f"crashed: {type(exc).__name__}: {exc}", False)]
+        for row in badge:
+            log(f"{'ok  ' if row.ok else 'FAIL'} {row.attack}: {row.result}")
+        rows += badge
     return rows
 
 
@@ -384,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, help="Keep the lab here (default: a temporary folder).")
     ap.add_argument("--model", type=Path, help="Speech model folder (default: the installed one).")
-    ap.add_argument("--only", action="append", help=f"Run only these attacks: {[n for n, _ in ATTACKS]}")
+    ap.add_argument("--only", action="append", help=f"Run only these attacks: {[n for n, _ in ATTACKS] + ['badge']}")
     args = ap.parse_args(argv)
     tmp = None
     if args.work is None:

@@ -8,6 +8,7 @@ messages as any MQTT client with a branch's credentials could (topics unchecked)
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from badgekit.badgekeys import write_badge_keys  # noqa: E402
 from badgekit.broker import LocalBroker  # noqa: E402
 from firmware import clipfmt  # noqa: E402
 from firmware.clipsink import FolderSink  # noqa: E402
@@ -34,7 +36,7 @@ from gateway.delivery.envelope import blob_messages, json_bytes  # noqa: E402
 from gateway.delivery.signing import GatewayKey, KeyRing  # noqa: E402
 from gateway.service import Gateway, GatewaySettings  # noqa: E402
 
-__all__ = ["BLOCK", "SPB", "Lab", "Row", "blocks", "msgs", "to_spool", "write_clips"]
+__all__ = ["BLOCK", "SEALED", "SPB", "Lab", "clip_key", "Row", "blocks", "msgs", "to_spool", "write_clips"]
 
 SPB, BLOCK = clipfmt.SAMPLES_PER_BLOCK, clipfmt.BLOCK_ALIGN
 USERS = {"gw-sh01": "pw-sh01", "gw-bj02": "pw-bj02", "compliance": "pw-c"}
@@ -54,10 +56,20 @@ def blocks(n: int, salt: int) -> list[bytes]:
             for i in range(n)]
 
 
+def clip_key(badge: str) -> bytes:
+    """The clip key an enrolled badge seals with (firmware.clipmac), fixed per badge here."""
+    return hashlib.sha256(b"attacks-bench-clip-key:" + badge.encode()).digest()
+
+
+SEALED = tuple(f"B{i:04d}" for i in range(1, 13) if i != 3)
+"""Enrolled badges (clip format 2, sealed); B0003 is an old badge writing format 1."""
+
+
 def write_clips(folder: Path, badge: str, session: str, data: list[list[bytes]], first_seq: int,
-                prev: str | None) -> list[dict[str, Any]]:
-    """Clips written by the badge's own clip writer (hashes computed as the badge does)."""
-    sink = FolderSink(str(folder), prev)
+                prev: str | None, sealed: bool | None = None) -> list[dict[str, Any]]:
+    """Clips written by the badge's own clip writer (hashes and seals made as the badge does)."""
+    sealed = badge in SEALED if sealed is None else sealed
+    sink = FolderSink(str(folder), prev, clip_key=clip_key(badge) if sealed else None)
     sides = []
     for k, blks in enumerate(data):
         sink.open_clip({"badge": badge, "session": session, "seq": first_seq + k,
@@ -77,7 +89,7 @@ def to_spool(spool: Path, folder: Path, sides: list[dict[str, Any]]) -> None:
         inc = sp.incoming(s["badge"], s["clip_id"])
         inc.write(0, (folder / f"{s['clip_id']}.wav").read_bytes())
         sp.commit(s["badge"], inc, clip_id=s["clip_id"], seq=s["seq"], expect_sha256=s["sha256"],
-                  custody={"operator": "attacks", "transport": "bench"})
+                  custody={"operator": "attacks", "transport": "bench"}, clip_keys=[clip_key(s["badge"])])
 
 
 class Lab:
@@ -93,6 +105,8 @@ class Lab:
         self.broker = LocalBroker(work / "broker", allow_anonymous=False,
                                   extra_config=f"password_file {pw}\nacl_file {acl}\n").start()
         self.open_broker = LocalBroker(work / "open-broker").start()
+        self.badge_keys = work / "badge-keys.json"  # the branch's clip keys, for its gateway only
+        write_badge_keys(self.badge_keys, {b: [clip_key(b)] for b in SEALED})
         self.key_path = work / "gw-sh01.key"
         key = GatewayKey.generate(self.key_path, "gw-sh01")
         self.keys = work / "keys"
@@ -121,7 +135,7 @@ class Lab:
         gw = Gateway(GatewaySettings(
             spool_dir=spool, broker=self.bs("gw-sh01"), state_dir=state, transcribe=False,
             publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01"),
-            signing_key=self.key_path, flush_timeout_s=20, confirm_wait_s=5, **kw))
+            signing_key=self.key_path, badge_keys=self.badge_keys, flush_timeout_s=20, confirm_wait_s=5, **kw))
         try:
             return gw.run_once()
         finally:

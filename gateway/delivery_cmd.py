@@ -98,6 +98,8 @@ def run(
     state: Path = typer.Option(None, "--state", help="State + outbox folder (default: SPOOL/.badgekit-gateway)."),
     signing_key: Path = typer.Option(None, "--signing-key", help="Ed25519 key signing every document "
                                      "(default: STATE/gateway.key, made on first start; see `gateway key`)."),
+    badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file (`companion clip-keys`): "
+                                    "check every clip's seal; a bad one is quarantined."),
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
     once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
@@ -124,7 +126,7 @@ def run(
                                         gateway_id=gateway_id or _default_gateway_id(spool),
                                         chunk_bytes=chunk_kib * 1024),
             state_dir=state, model_dir=model, language=language, compute_type=compute_type,
-            transcribe=transcribe, rules_path=rules, signing_key=signing_key,
+            transcribe=transcribe, rules_path=rules, signing_key=signing_key, badge_keys=badge_keys,
             settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
         )
         gw = Gateway(settings)
@@ -166,6 +168,8 @@ def receive(
     client_id: str = typer.Option("badgekit-receiver", "--client-id", help="Fixed client id (keeps the queue)."),
     keys: Path = typer.Option(None, "--keys", help="Enrolled gateway public keys (`gateway key enrol`): keep "
                               "only documents that verify. Without it documents are filed unchecked."),
+    badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file: check clip seals here "
+                                    "too (else the gateway's signed record says what it checked)."),
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -184,7 +188,8 @@ def receive(
     try:
         settings = ReceiverSettings(
             broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
-            out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id, keys_dir=keys)
+            out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id, keys_dir=keys,
+            badge_keys=badge_keys)
         receiver = Receiver(settings)
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
@@ -217,6 +222,9 @@ def receive(
             typer.echo(f"  refused {x['topic']}: {x['reason']}")
         for x in summary.conflicts:
             typer.echo(f"  conflict {x['clip_id']}: {x['reason']}")
+        for clip, seal in sorted(summary.auth.items()):
+            if seal != "authenticated":
+                typer.echo(f"  seal {clip}: {seal}")
         for s in summary.integrity:
             typer.echo(f"  session {s['badge']}/{s['session']}: {s['status']} ({s['verified']}/{s['clips']} "
                        f"verified, {len(s['unauthenticated'])} unauthenticated, {len(s['gaps'])} gaps)")
@@ -234,6 +242,7 @@ def work(
     language: str = typer.Option(None, "--language", help="Spoken language (default: zh)."),
     compute_type: str = COMPUTE_TYPE,
     keys: Path = typer.Option(None, "--keys", help="Enrolled gateway public keys: file only what verifies."),
+    badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file: check clip seals here too."),
     signing_key: Path = typer.Option(None, "--signing-key", help="Key signing this worker's transcripts "
                                      "(default: STATE/gateway.key)."),
     username: str = _USER,
@@ -255,7 +264,7 @@ def work(
         settings = WorkerSettings(
             receiver=ReceiverSettings(broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
                                       out_dir=store, tenant=tenant, branch=branch, share_group=share,
-                                      client_id=f"badgekit-{wid}", keys_dir=keys),
+                                      client_id=f"badgekit-{wid}", keys_dir=keys, badge_keys=badge_keys),
             worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language,
             compute_type=compute_type, signing_key=signing_key)
         worker = TranscribeWorker(settings)

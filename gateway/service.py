@@ -71,6 +71,9 @@ class GatewaySettings:
     metrics_port: int | None = None
     """Health and Prometheus metrics on 127.0.0.1:port (0: any free port); None: off."""
     metrics_host: str = "127.0.0.1"
+    badge_keys: Path | None = None
+    """The branch's badge clip key file (`badgekit companion clip-keys`): every clip's seal
+    (clip format 2) is checked with it; a bad seal is quarantined. None: seals unchecked."""
     signing_key: Path | None = None
     """The gateway's Ed25519 key (PEM, 0600) signing every document it publishes; made on
     first start when missing. None: `<state>/gateway.key` (public half: `gateway.key.pub`)."""
@@ -109,6 +112,14 @@ class Gateway:
             from gateway.compliance.rules import load_rules
 
             rules = load_rules(settings.rules_path)
+        badge_keys = None
+        if settings.badge_keys is not None:
+            from badgekit.badgekeys import BadgeKeysError, load_badge_keys
+
+            try:
+                badge_keys = load_badge_keys(settings.badge_keys)
+            except BadgeKeysError as exc:
+                raise DeliveryError(str(exc)) from None
         state = settings.state_path
         private_dir(state, root=state)  # outbox and quarantine hold audio: 0700
         self._lock = _lock_state(state)
@@ -119,6 +130,7 @@ class Gateway:
         log.info("documents signed with key %s (public key: %s.pub)", self.publisher.signer.key_id, key_path)
         self.state = GatewayState(self.outbox, self.publisher, state)
         self.state.rules = rules
+        self.state.badge_keys = badge_keys
         self.scanner = SpoolScanner(settings.spool_dir)
         self.transcriber = (SessionTranscriber(settings.model_dir, settings.language, settings.compute_type)
                             if settings.transcribe else None)

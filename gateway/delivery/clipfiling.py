@@ -2,7 +2,8 @@
 
 Part of `ReceiverStore` (a mixin over its database and output folder). The rules:
 
-- a clip's WAV must verify with `clipfmt`, and its header must name the badge, session
+- a clip's WAV must verify with `clipfmt` (and its seal with `clipmac`, given the badge
+  keys: a bad MAC is quarantined), and its header must name the badge, session
   and clip id of the topic it came on (a clip moved to another badge's folder is refused);
 - a clip id that reappears with another hash (audio or record), or in another place,
   is a *conflict*: the new bytes go to `quarantine/` under a name of their own, the
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.delivery.integrity import BAD_MAC
 from gateway.delivery.topics import TopicInfo
 from gateway.delivery.verify import ClipCheck, check_clip
 
@@ -42,6 +44,8 @@ class ClipFiling:
     out: Path
     db: sqlite3.Connection
     keys: KeyRing | None
+    badge_keys: Any
+    """firmware.clipmac.BadgeKeys to check clip seals with (None: seals unchecked here)."""
 
     # provided by ReceiverStore
     def _bump(self, name: str, by: int = 1) -> None: ...
@@ -88,6 +92,14 @@ class ClipFiling:
         if not check.ok:
             self._quarantine(info, data, check.reason)
             return
+        seal = self._seal(data)
+        if seal.startswith(BAD_MAC):
+            if self.db.execute("SELECT audio FROM clips WHERE clip_id=?", (info.clip_id,)).fetchone()[0]:
+                self._conflict(info, data, ".wav", f"a copy of {info.clip_id} whose seal does not verify ({seal})")
+                return
+            self._quarantine(info, data, seal)
+            self.db.execute("UPDATE clips SET auth=? WHERE clip_id=?", (BAD_MAC, info.clip_id))
+            return
         row = self.db.execute("SELECT audio, sha256, record_sha256, pending FROM clips WHERE clip_id=?",
                               (info.clip_id,)).fetchone()
         audio, sha, record_sha, pending = row
@@ -109,10 +121,21 @@ class ClipFiling:
         path = self._pending_path(info, check.sha256) if hold else self.session_dir(info) / "clips" / f"{info.clip_id}.wav"
         self._write(path, data)
         self.db.execute(
-            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=?, pending=?, error='' "
+            "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=?, pending=?, auth=?, error='' "
             "WHERE clip_id=?",
-            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), int(hold), info.clip_id))
+            (check.seq, check.sha256, check.prev_sha256, int(check.recovered), int(hold), seal, info.clip_id))
         self._settle(info.clip_id)
+
+    def _seal(self, data: bytes) -> str:
+        """The clip's seal status (firmware.clipmac) with the badge keys this receiver holds;
+        `bad_mac: <reason>` for a seal that does not verify."""
+        from firmware import clipfmt, clipmac
+
+        try:
+            sealed = clipmac.verify_wav(io.BytesIO(data), self.badge_keys)
+        except clipfmt.ClipFormatError as exc:
+            return f"{BAD_MAC}: {exc}"
+        return f"{BAD_MAC}: {sealed.reason}" if sealed.status == BAD_MAC else str(sealed.status)
 
     def _pending_path(self, info: TopicInfo, sha: str) -> Path:
         """Where audio waits for its signed clip record (never inside a session folder)."""
@@ -142,7 +165,9 @@ class ClipFiling:
                            f"{sha[:12]}…, the stored record names {row[0][:12]}…")
             return
         self._write(self.session_dir(info) / "clips" / f"{info.clip_id}.json", data)
-        self.db.execute("UPDATE clips SET record_sha256=? WHERE clip_id=?", (sha, info.clip_id))
+        claimed = record.get("auth", sidecar.get("auth", ""))
+        self.db.execute("UPDATE clips SET record_sha256=?, record_auth=? WHERE clip_id=?",
+                        (sha, str(claimed or ""), info.clip_id))
         self._settle(info.clip_id)
 
     def _custody(self, info: TopicInfo, doc: dict[str, Any], data: bytes) -> None:

@@ -94,6 +94,9 @@ class GatewayState:
             ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
         self.errors: list[str] = []
         self.transcript_hooks: list[Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = []
+        self.badge_keys: Any = None
+        """Badge clip keys (firmware.clipmac.BadgeKeys) to check clip seals with; None: a
+        sealed clip is `no_key` (delivered, reported as not authenticated here)."""
         self.rules: Any = None
         """Compliance RulePack for findings (None: the bundled pack)."""
         """Called with each new transcript document; return (kind, payload) pairs to publish
@@ -145,6 +148,7 @@ class GatewayState:
             return
         if side.get("case_id") == old.get("case_id") or side.get("sha256") != sha:
             return
+        side.update({k: old[k] for k in ("auth", "format_version", "clip_key_id") if k in old})  # this gateway's finding
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_clips SET sidecar=? WHERE clip_id=?", (json.dumps(side), clip.clip_id))
             self._touch(db, clip.badge, clip.session, time.time())
@@ -181,7 +185,27 @@ class GatewayState:
         if custody.get("sha256") not in (None, check.sha256):
             raise _Bad(f"custody record names sha256 {str(custody.get('sha256'))[:12]}…, "
                        f"the clip's is {check.sha256[:12]}…")
+        side = {**side, **self._seal(clip, data, check)}
         return side, custody, data, check
+
+    def _seal(self, clip: SpoolClip, data: bytes, check: ClipCheck) -> dict[str, Any]:
+        """The clip's seal (clip format 2, firmware.clipmac) as this gateway finds it, with
+        the badge clip keys it was given (`badge_keys`); the spool's own claim is not taken."""
+        from firmware import clipmac
+
+        sealed = clipmac.verify_wav(io.BytesIO(data), self.badge_keys)
+        if sealed.status == clipmac.BAD_MAC:
+            raise _Bad(f"bad_mac: {sealed.reason}")
+        if sealed.info.header.version == 1:
+            with self.outbox.lock:
+                earlier = self.outbox.db.execute(
+                    "SELECT sidecar FROM gw_clips WHERE badge=? AND status='published' AND seq < ?",
+                    (clip.badge, check.seq)).fetchall()
+            if any(json.loads(r[0] or "{}").get("format_version", 1) > 1 for r in earlier):
+                raise _Bad("bad_mac: a version 1 (unsealed) clip after sealed clips of this badge: "
+                           "its seal was removed")
+        return {"auth": sealed.status, "format_version": sealed.info.header.version,
+                **({"clip_key_id": sealed.key_id} if sealed.key_id else {})}
 
     def ingest(self, clip: SpoolClip) -> str:
         """Verify one complete spool clip and enqueue it, or quarantine it.
@@ -207,7 +231,7 @@ class GatewayState:
             "kind": "clip", **self.ident, "badge": clip.badge, "session": clip.session,
             "clip_id": clip.clip_id, "seq": check.seq, "sha256": check.sha256,
             "prev_sha256": check.prev_sha256, "recovered": check.recovered, "audio_s": audio_s,
-            "wav_bytes": len(data), "sidecar": side, "problems": problems,
+            "wav_bytes": len(data), "sidecar": side, "problems": problems, "auth": side["auth"],
         }
         custody_doc = {"kind": "custody", **self.ident, "badge": clip.badge, "session": clip.session,
                        "clip_id": clip.clip_id, "sha256": check.sha256, "record": custody}

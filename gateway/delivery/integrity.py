@@ -7,7 +7,9 @@
 `status` is the worst that applies: `failed` (audio that does not verify or disagrees
 with its record or manifest, a bad MAC), `gaps` (clips missing from the badge's chain or
 from the manifest), `unverified` (audio without a matching signed clip record),
-`unauthenticated` (clips without a badge MAC, format version 1), else `verified`.
+`unauthenticated` (clips without a badge MAC, format version 1, or sealed clips whose
+seal nobody here could check: `no_key`), else `verified`. Seal statuses are clipmac's:
+`authenticated`, `unauthenticated`, `bad_mac`, `no_key` (`effective_auth`).
 `conflicts` lists clip ids re-sent with other content (kept aside; the stored clip
 stands). The receiver computes it from its store (`store_integrity`); `gateway
 check` from a session folder (`folder_integrity`: a receiver's session folder with its
@@ -25,9 +27,24 @@ from gateway.delivery.verify import ClipCheck, Gap, chain_gaps, check_clip
 if TYPE_CHECKING:
     from gateway.delivery.store import ReceiverStore
 
-__all__ = ["folder_integrity", "manifest_integrity", "session_status", "store_integrity"]
+__all__ = ["effective_auth", "folder_integrity", "manifest_integrity", "session_status", "store_integrity"]
 
-UNAUTHENTICATED = "unauthenticated"
+# a clip's seal (clip format 2, firmware.clipmac): the same words as clipmac's statuses
+AUTHENTICATED, UNAUTHENTICATED, BAD_MAC, NO_KEY = "authenticated", "unauthenticated", "bad_mac", "no_key"
+
+
+def effective_auth(own: str, claimed: str | None, signed: bool) -> str:
+    """A clip's seal status at a receiver: what it checked itself (`own`, with the badge
+    keys it holds), else what the gateway's signed clip record says it checked. A record
+    claiming a seal the clip does not carry is a bad MAC (a seal stripped on the way)."""
+    if own in (AUTHENTICATED, BAD_MAC):
+        return own
+    if claimed == AUTHENTICATED:
+        if own == UNAUTHENTICATED:
+            return BAD_MAC
+        if own == NO_KEY and signed:
+            return AUTHENTICATED
+    return own or UNAUTHENTICATED
 
 
 def session_status(rec: dict[str, Any]) -> dict[str, Any]:
@@ -49,9 +66,10 @@ def session_status(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _auth_lists(auth: dict[str, str]) -> tuple[list[str], list[str]]:
-    """(unauthenticated, bad MAC) clip ids from clip id → MAC status."""
-    unauth = sorted(c for c, a in auth.items() if a in ("", UNAUTHENTICATED))
-    bad = sorted(c for c, a in auth.items() if a not in ("", UNAUTHENTICATED, "verified"))
+    """(unauthenticated, bad MAC) clip ids from clip id → seal status; a seal nobody here
+    could check (`no_key`) counts as unauthenticated."""
+    bad = sorted(c for c, a in auth.items() if a == BAD_MAC)
+    unauth = sorted(c for c, a in auth.items() if a not in (AUTHENTICATED, BAD_MAC))
     return unauth, bad
 
 
@@ -59,8 +77,9 @@ def manifest_integrity(manifest: dict[str, Any], sidecars: list[dict[str, Any]],
                        transcript: dict[str, Any] | None) -> dict[str, Any]:
     """The gateway's integrity record for a session manifest (its clips' sidecars say the
     badge MAC status; the transcript says which clips were duplicates)."""
-    auth = {str(side.get("clip_id")): str(side.get("mac") or UNAUTHENTICATED) for side in sidecars}
+    auth = {str(side.get("clip_id")): str(side.get("auth") or UNAUTHENTICATED) for side in sidecars}
     unauth, bad = _auth_lists(auth)
+    bad += [q["clip_id"] for q in manifest["quarantined"] if str(q.get("reason", "")).startswith("bad_mac")]
     ids = set(auth)
     return session_status({
         "clips": len(sidecars) + len(manifest["quarantined"]), "verified": len(sidecars),
@@ -89,7 +108,13 @@ def store_integrity(store: ReceiverStore, gaps: list[Gap]) -> list[dict[str, Any
         listed = {c.get("clip_id") for c in manifests.get((tenant, branch, badge, session), {}).get("clips", [])
                   if isinstance(c, dict)}
         have = {c["clip_id"] for c in clips if c["audio"]}
-        unauth, bad = _auth_lists({c["clip_id"]: c["auth"] for c in clips if c["audio"]})
+        seals = {c["clip_id"]: effective_auth(c["auth"], c["record_auth"], store.keys is not None)
+                 for c in clips if c["audio"] or c["auth"] == BAD_MAC}
+        unauth, bad = _auth_lists(seals)
+        quarantined = [q for q in manifests.get((tenant, branch, badge, session), {}).get("quarantined", [])
+                       if isinstance(q, dict)]  # what the gateway held back, with its reasons
+        bad = sorted(set(bad) | {q.get("clip_id", "") for q in quarantined
+                                 if str(q.get("reason", "")).startswith(BAD_MAC)})
         out.append(session_status({
             "tenant": tenant, "branch": branch, "badge": badge, "session": session,
             "clips": len(clips), "verified": sum(1 for c in clips if c["verified"]),
@@ -97,7 +122,8 @@ def store_integrity(store: ReceiverStore, gaps: list[Gap]) -> list[dict[str, Any
             "recovered": sorted(c["clip_id"] for c in clips if c["verified"] and c["recovered"]),
             "gaps": [g.as_dict() for g in gaps if g.badge == badge and (g.before_clip in ids or g.after_clip in ids)],
             "missing": sorted(x for x in listed - have if x),
-            "failed": sorted(c["clip_id"] for c in clips if c["error"]),
+            "failed": sorted({c["clip_id"] for c in clips if c["error"]}
+                             | {q.get("clip_id", "") for q in quarantined}),
             "conflicts": sorted(set(conflicts.get(f"{badge}/{session}", []))),
         }))
     return out
@@ -130,8 +156,11 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
     duplicates = []
     for wav in sorted(clips_dir.glob("*.wav")):
         cid = wav.stem
-        side = _load(wav.with_suffix(".json")) or {}
-        side = side.get("sidecar", side) if isinstance(side.get("sidecar", side), dict) else {}
+        record = _load(wav.with_suffix(".json")) or {}
+        signed = "signature" in record  # a receiver's clip record: the gateway's signed finding
+        side = record.get("sidecar", record) if isinstance(record.get("sidecar", record), dict) else {}
+        if signed and isinstance(record.get("auth"), str):
+            side = {**side, "auth": record["auth"]}
         expect = side.get("sha256") or listed.get(cid, {}).get("sha256")
         with open(wav, "rb") as f:
             check = check_clip(f, expect_sha256=str(expect) if expect else None)
@@ -146,7 +175,8 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
             continue
         seen_sha[check.sha256] = cid
         checks.append(check)
-        auth[cid] = str(side.get("mac", UNAUTHENTICATED) or UNAUTHENTICATED)
+        auth[cid] = effective_auth(_seal(wav), side.get("auth") if isinstance(side.get("auth"), str) else None,
+                                   signed)
         if check.recovered:
             recovered.append(cid)
     badge = checks[0].badge if checks else (manifest or {}).get("badge", "")
@@ -164,6 +194,17 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
         "unauthenticated": unauth, "bad_mac": bad, "recovered": recovered, "gaps": gaps,
         "missing": sorted(set(listed) - have), "failed": sorted(set(failed)), "duplicates": duplicates,
     })
+
+
+def _seal(wav: Path) -> str:
+    """The clip's seal status as far as it can be told without the badge keys."""
+    from firmware import clipfmt, clipmac
+
+    try:
+        with open(wav, "rb") as f:
+            return str(clipmac.verify_wav(f, None).status)
+    except (OSError, clipfmt.ClipFormatError):
+        return BAD_MAC
 
 
 def _from_transcript(doc: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.delivery.integrity import store_integrity
+from gateway.delivery.errors import DeliveryError
+from gateway.delivery.integrity import effective_auth, store_integrity
 from gateway.delivery.mqtt import Connection, user_properties
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.signing import KeyRing
@@ -53,6 +54,9 @@ class ReceiverSettings:
     """Fixed, so the broker keeps this receiver's queue while it is away."""
     session_expiry_s: int = 7 * 24 * 3600
     """How long the broker keeps queued messages for an absent receiver."""
+    badge_keys: Path | None = None
+    """The branch's badge clip key file (`badgekit companion clip-keys`): clip seals are
+    checked here too; without it the gateway's signed record says whether it checked."""
     keys_dir: Path | None = None
     """Enrolled gateway public keys (`<dir>/<tenant>/<branch>/<gateway id>.pub`): every
     document must verify against them. None: documents are filed unchecked (and counted)."""
@@ -81,6 +85,8 @@ class ReceiverSummary:
     """Documents filed without a signature check (no key ring configured)."""
     integrity: list[dict[str, Any]] = field(default_factory=list)
     """Per session: its integrity status (`gateway.delivery.integrity`)."""
+    auth: dict[str, str] = field(default_factory=dict)
+    """Per clip: its seal (authenticated, unauthenticated = format 1, bad_mac, no_key)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +104,7 @@ class ReceiverSummary:
             "conflicts": self.conflicts,
             "documents_unchecked": self.documents_unchecked,
             "integrity": self.integrity,
+            "auth": self.auth,
         }
 
 
@@ -106,8 +113,17 @@ class Receiver:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         self.settings = settings
+        badge_keys = None
+        if settings.badge_keys is not None:
+            from badgekit.badgekeys import BadgeKeysError, load_badge_keys
+
+            try:
+                badge_keys = load_badge_keys(settings.badge_keys)
+            except BadgeKeysError as exc:
+                raise DeliveryError(str(exc)) from None
         self.store = ReceiverStore(settings.out_dir,
-                                   KeyRing(settings.keys_dir) if settings.keys_dir is not None else None)
+                                   KeyRing(settings.keys_dir) if settings.keys_dir is not None else None,
+                                   badge_keys)
         self.topic_filter = Topics.subscription(settings.tenant, settings.branch, settings.share_group)
         self.lock = threading.Lock()
         """Held while the store is used (the store's connection is shared with paho's thread)."""
@@ -244,6 +260,8 @@ class Receiver:
             conflicts=conflicts,
             documents_unchecked=c.get("documents_unchecked", 0),
             integrity=integrity,
+            auth={x["clip_id"]: effective_auth(x["auth"], x["record_auth"], self.store.keys is not None)
+                  for x in clips if x["audio"] or x["auth"]},
         )
 
     def close(self) -> None:

@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS conflicts (
   clip_id TEXT NOT NULL, topic TEXT NOT NULL, sha256 TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
   PRIMARY KEY (clip_id, topic, sha256));
 """
-_CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''", "pending": "INTEGER NOT NULL DEFAULT 0"}
+_CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''", "pending": "INTEGER NOT NULL DEFAULT 0",
+                 "record_auth": "TEXT NOT NULL DEFAULT ''"}
 """Columns added after the first release (an older receiver.db gets them on open)."""
 
 
@@ -83,8 +84,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 class ReceiverStore(ClipFiling):
     """One output folder plus its `receiver.db` index."""
 
-    def __init__(self, out_dir: Path, keys: KeyRing | None = None) -> None:
+    def __init__(self, out_dir: Path, keys: KeyRing | None = None, badge_keys: Any = None) -> None:
         self.out = Path(out_dir)
+        self.badge_keys = badge_keys
         private_dir(self.out, root=self.out)
         self.root = self.out.resolve()
         self.keys = keys
@@ -284,7 +286,7 @@ class ReceiverStore(ClipFiling):
 
     def clips(self) -> list[dict[str, Any]]:
         cols = ["tenant", "branch", "badge", "session", "clip_id", "seq", "sha256", "prev_sha256",
-                "record_sha256", "custody", "audio", "verified", "recovered", "error", "auth"]
+                "record_sha256", "custody", "audio", "verified", "recovered", "error", "auth", "record_auth"]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM clips ORDER BY badge, seq").fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 

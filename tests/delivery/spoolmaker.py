@@ -73,17 +73,19 @@ def make_session(
     start_epoch: int = 1_790_000_000,
     custody: bool = True,
     recovered: tuple[int, ...] = (),
+    clip_key: bytes | None = None,
 ) -> list[dict]:
     """Write `clips` clips of one session; returns their sidecars (chained hashes).
 
-    `recovered` lists clip indexes closed as after a power cut (trailer flag, dropped ms)."""
+    `recovered` lists clip indexes closed as after a power cut (trailer flag, dropped ms);
+    with `clip_key` the clips are sealed (clip format 2), as an enrolled badge writes them."""
     folder = spool / badge / session
     last = last_clip(spool, badge)
     if prev_sha256 is None and last:
         prev_sha256 = last["sha256"]
     if first_seq is None:
         first_seq = last["seq"] + 1 if last else 1
-    sink = FolderSink(str(folder), prev_sha256)
+    sink = FolderSink(str(folder), prev_sha256, clip_key=clip_key)
     sides = []
     offset = 0
     for k in range(clips):

@@ -56,17 +56,19 @@ def test_revisions_from_the_future_are_refused_beyond_the_stated_skew():
         check_revision({"revision": 9999999999999}, now)
 
 
-def test_attack_bench_refuses_or_reports_every_attack(tmp_path):
+@pytest.mark.slow  # about 25 s: two brokers, a dozen gateway runs, the firmware under MicroPython
+def test_attack_bench_refuses_or_reports_every_attack(tmp_path, micropython):
     """bench/attacks.py against its own real brokers, receiver and gateway: every row holds."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "attacks.py"), "--work", str(tmp_path / "lab")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "14/14 attacks refused or reported" in proc.stdout
+    assert "18/18 attacks refused or reported" in proc.stdout
     for name in ("path traversal into another branch", "path traversal out of --out", "verified clip replaced",
                  "forged chain", "revision 9999999999999", "fact lowered", "second sequence number",
                  "forged gateway key", "replayed", "another badge's folder", "chain tip truncated",
-                 "readable by others", "ahead of the genuine clip"):
+                 "readable by others", "ahead of the genuine clip", "seal kept", "seal stripped", "AUTH flood",
+                 "HELLO before authentication"):
         assert name in proc.stdout, name
     assert "FAIL" not in proc.stdout
 
@@ -167,3 +169,64 @@ def test_cli_gateway_signs_and_the_receiver_keeps_only_what_verifies(broker, mak
     assert integrity["status"] == "unauthenticated" and integrity["verified"] == 2  # format 1 clips: no MAC
     assert manifest["integrity"]["status"] == "unauthenticated"
     assert KeyRing(keys).verify("acme", "sh01", f"{base}/manifest", manifest).gateway == "gw-sh01"
+
+
+def test_badge_seals_are_checked_by_the_gateway_and_reported_by_the_receiver(broker, make_publisher, tmp_path):
+    """Clip format 2: the gateway checks each seal with the branch's clip keys and says so in
+    its signed clip record; a receiver without the clip keys reports what the gateway found,
+    one with them checks itself and quarantines a bad MAC; format 1 clips are unauthenticated."""
+    import hashlib
+    import io
+
+    from badgekit.badgekeys import write_badge_keys
+    from firmware import clipfmt, clipmac
+    from gateway.delivery import PublisherSettings
+
+    key = bytes(range(32))
+    badge_keys = tmp_path / "badge-keys.json"
+    write_badge_keys(badge_keys, {"B0001": [key], "B0002": [key], "B0003": [key]})
+    spool = tmp_path / "spool"
+    sealed = make_session(spool, clips=2, blocks_per_clip=10, clip_key=key)
+    old = make_session(spool, badge="B0002", clips=1, blocks_per_clip=10)  # an old badge: format 1
+    keys = tmp_path / "keys"
+    gkey = GatewayKey.generate(tmp_path / "gw.key", "gw1")
+    KeyRing(keys).enrol("acme", "sh01", "gw1", gkey.public_pem())
+    rxs = []
+    for name, bk in (("plain", None), ("checks", badge_keys)):
+        rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=tmp_path / name,
+                                       keys_dir=keys, badge_keys=bk, client_id=f"rx-{name}", share_group=None))
+        rx.start()
+        rxs.append(rx)
+    gw = Gateway(GatewaySettings(spool_dir=spool, broker=BrokerSettings.from_url(broker.url), transcribe=False,
+                                 badge_keys=badge_keys, signing_key=tmp_path / "gw.key", flush_timeout_s=20,
+                                 publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw1")))
+    assert gw.run_once().delivered
+    gw.close()
+    # a sealed clip altered after the badge closed it, its hash recomputed, the seal kept
+    (forged,) = make_session(tmp_path / "forge", badge="B0003", clips=1, blocks_per_clip=10, clip_key=key)
+    wav = bytearray((tmp_path / "forge/B0003/S0001" / f"{forged['clip_id']}.wav").read_bytes())
+    wav[-3] ^= 0x55
+    info = clipfmt.read_wav(io.BytesIO(bytes(wav)))
+    t = wav.index(b"bktr") + 8
+    wav[t + 20:t + 52] = hashlib.sha256(bytes(info.header.raw) + bytes(wav[info.data_offset:])).digest()
+    assert clipmac.verify_wav(io.BytesIO(bytes(wav)), [key]).status == clipmac.BAD_MAC
+    pub = make_publisher(BrokerSettings.from_url(broker.url), gateway_id="intruder")
+    pub.outbox.put(blob_messages(f"badgekit/v1/acme/sh01/B0003/S0001/audio/{forged['clip_id']}", bytes(wav), "audio"))
+    pub.wake()
+    pub.flush(10, confirmed=False)
+    plain, checks = (rx.run(idle_exit_s=0.6) for rx in rxs)
+    for rx in rxs:
+        rx.close()
+    for summary in (plain, checks):
+        assert summary.clips_verified == 3
+        assert {c: summary.auth[c] for c in (s["clip_id"] for s in sealed + old)} == {
+            sealed[0]["clip_id"]: "authenticated", sealed[1]["clip_id"]: "authenticated",
+            old[0]["clip_id"]: "unauthenticated"}
+        status = {(i["badge"], i["session"]): i["status"] for i in summary.integrity}
+        assert status[("B0001", "S0001")] == "verified" and status[("B0002", "S0001")] == "unauthenticated"
+    # without the clip keys the receiver cannot tell; the clip stays unverified (no signed record)
+    assert checks.auth["B0003-00000001"] == "bad_mac" and plain.auth["B0003-00000001"] == "no_key"
+    assert any("bad_mac" in reason for _clip, reason in checks.failed)
+    assert any(i["badge"] == "B0003" and i["status"] == "failed" for i in checks.integrity)
+    manifest = json.loads((tmp_path / "plain/acme/sh01/B0001/S0001/manifest.json").read_text())
+    assert manifest["integrity"]["status"] == "verified" and manifest["integrity"]["unauthenticated"] == []
