@@ -224,13 +224,17 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
         _cli(["gateway", "key", "new", "--key", str(key), "--gateway-id", "demo-gw"], what="gateway key new")
         _cli(["gateway", "key", "enrol", f"{key}.pub", "--keys", str(keys), "--tenant", "demo", "--branch",
               "demo-branch", "--gateway-id", "demo-gw"], what="gateway key enrol")
+        # the badges' clip keys, so that the gateway checks every clip's seal (clip format 2)
+        badge_keys = work / "badge-keys.json"
+        _cli(["companion", "clip-keys", "--out", str(badge_keys), "--keystore", str(work / "keystore.json")],
+             what="companion clip-keys")
         receiver = procs.start(
             BADGKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(recv_out),
                        "--keys", str(keys), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
                    "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch",
-                   "--gateway-id", "demo-gw", "--signing-key", str(key)]
+                   "--gateway-id", "demo-gw", "--signing-key", str(key), "--badge-keys", str(badge_keys)]
         if model:
             gw_args += ["--model", model]
         if not transcribe:
