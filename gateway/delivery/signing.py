@@ -33,7 +33,7 @@ from gateway.delivery.errors import DeliveryError, TopicError
 from gateway.delivery.topics import check_level
 
 __all__ = ["MAX_REVISION_SKEW_S", "DocumentRefused", "GatewayKey", "KeyRing", "SignatureStatus",
-           "check_revision", "key_id", "key_id_of", "sign_document"]
+           "check_revision", "key_id", "key_id_of"]
 
 MAX_REVISION_SKEW_S = 300
 """A document revision (ms since the epoch) more than this far ahead of the receiver's clock is refused."""
@@ -130,10 +130,6 @@ class GatewayKey:
         sig = self._private.sign(_signed_bytes(topic, doc))
         return {**doc, "signature": {"alg": "Ed25519", "gateway": self.gateway_id, "key_id": self.key_id,
                                      "sig": base64.b64encode(sig).decode()}}
-
-
-def sign_document(key: GatewayKey | None, topic: str, doc: dict[str, Any]) -> dict[str, Any]:
-    return doc if key is None else key.sign(topic, doc)
 
 
 @dataclass(frozen=True)

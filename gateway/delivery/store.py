@@ -13,6 +13,7 @@ when a blob is complete checks its size and sha256 and files it:
     <out>/quarantine/<clip id>.wav + .reason.txt  audio that failed verification
     <out>/quarantine/<clip id>.<sha16>.wav|.json + .reason.txt  a clip id re-sent with other content
     <out>/refused/…  documents whose signature or revision did not verify, with the reason
+    <out>/pending/…  (with a key ring) audio no signed clip record has named yet
 
 Every topic level is checked (`topics.parse`) and every path is resolved and must stay
 under `<out>`; a topic that fails is refused and reported (`refused()`), never written.
