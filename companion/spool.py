@@ -270,6 +270,10 @@ class Spool:
         d = self.badge_dir(badge) / ".rejected"
         private_dir(d, root=self.root)
         stamp = time.strftime("%Y%m%dT%H%M%S")
+        n = 1
+        while (d / f"{clip_id}.{stamp}.wav").exists():  # a second rejection in the same second: keep both
+            n += 1
+            stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{n}"
         os.replace(inc.path, d / f"{clip_id}.{stamp}.wav")
         _write_atomic(d / f"{clip_id}.{stamp}.reason.json",
                       json.dumps({"clip_id": clip_id, "reason": reason}))
