@@ -230,3 +230,44 @@ def test_badge_seals_are_checked_by_the_gateway_and_reported_by_the_receiver(bro
     assert any(i["badge"] == "B0003" and i["status"] == "failed" for i in checks.integrity)
     manifest = json.loads((tmp_path / "plain/acme/sh01/B0001/S0001/manifest.json").read_text())
     assert manifest["integrity"]["status"] == "verified" and manifest["integrity"]["unauthenticated"] == []
+
+
+def test_a_clip_id_sent_again_with_other_audio_is_quarantined_never_overwritten(broker, make_publisher, tmp_path):
+    """Receiver without a key ring (documents unchecked): the first audio of a clip id stays;
+    a second one with another hash is kept aside and reported; a re-sent record naming
+    another hash too; the audio is checked against record and manifest at every settle."""
+    spool, out = tmp_path / "spool", tmp_path / "out"
+    (side,) = make_session(spool, clips=1, blocks_per_clip=10)
+    (other,) = make_session(tmp_path / "other", clips=1, blocks_per_clip=12)  # same clip id, other audio
+    cid = side["clip_id"]
+    wav = (spool / "B0001/S0001" / f"{cid}.wav").read_bytes()
+    forged = (tmp_path / "other/B0001/S0001" / f"{cid}.wav").read_bytes()
+    rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out, client_id="rx-c"))
+    rx.start()
+    pub = make_publisher(BrokerSettings.from_url(broker.url))
+    base = "B0001/S0001"
+    pub.enqueue(f"{base}/clip/{cid}", {"kind": "clip", "clip_id": cid, "sidecar": side})
+    pub.enqueue(f"{base}/audio/{cid}", wav, kind="audio")
+    pub.enqueue(f"{base}/audio/{cid}", forged, kind="audio")
+    pub.enqueue(f"{base}/clip/{cid}", {"kind": "clip", "clip_id": cid, "sidecar": other})
+    rev = int(time.time() * 1000)
+    pub.enqueue(f"{base}/manifest", {"kind": "manifest", "revision": rev, "clips": [{"clip_id": cid, "sha256": side["sha256"]}]})
+    assert pub.flush(10)
+    first = rx.run(idle_exit_s=0.6)
+    assert first.clips_verified == 1 and first.documents_unchecked == 3
+    assert (out / "acme/sh01/B0001/S0001/clips" / f"{cid}.wav").read_bytes() == wav
+    reasons = sorted(c["reason"][:40] for c in first.conflicts)
+    assert len(first.conflicts) == 2 and any("arrived again" in r for r in reasons), reasons
+    kept = sorted(p.name for p in (out / "quarantine").glob(f"{cid}.*"))
+    assert len(kept) == 4  # the other WAV and the other record, each with its reason
+    # a later manifest naming another hash: the next settle says so, the clip is no longer verified
+    rx = Receiver(ReceiverSettings(broker=BrokerSettings.from_url(broker.url), out_dir=out, client_id="rx-c"))
+    rx.start()
+    pub.enqueue(f"{base}/manifest", {"kind": "manifest", "revision": rev + 1,
+                                     "clips": [{"clip_id": cid, "sha256": other["sha256"]}]})
+    assert pub.flush(10)
+    later = rx.run(idle_exit_s=0.6)
+    rx.close()
+    assert later.clips_verified == 0
+    assert later.failed and "manifest" in later.failed[0][1]
+    assert (out / "acme/sh01/B0001/S0001/clips" / f"{cid}.wav").read_bytes() == wav  # still never overwritten
