@@ -26,7 +26,7 @@ S0 = T0 + clipfmt.TRAILER_SIZE + 8
 D0 = clipfmt.wav_prefix_size(True)
 
 
-def _blk(seq: int, i: int) -> bytes:  # mp_sealed.blk
+def _blk(seq: int, i: int) -> bytes:  # mp_scenarios.blk, as mp_sealed.py writes them
     b = bytearray(256)
     b[0], b[1], b[2] = (seq * 13 + i) & 0xFF, i & 0x7F, (seq + i) % 89
     for j in range(4, 256):
