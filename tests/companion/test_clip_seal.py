@@ -123,6 +123,12 @@ def test_a_stripped_seal_after_sealed_clips_is_refused(tmp_path):
     with pytest.raises(VerifyError, match="seal was removed"):
         put(1, bytes(v1), sha.hex())
     assert not spool.committed("bk-d0", 1, sha.hex())
+    emptied = bytearray((tmp_path / "c" / f"{sides[1]['clip_id']}.wav").read_bytes())
+    emptied[s0:s0 + clipfmt.SEAL_SIZE] = clipmac.unsealed()  # reads as "closed off the badge"
+    with pytest.raises(VerifyError, match="seal was removed"):
+        put(1, bytes(emptied), sides[1]["sha256"])
+    assert put(1, (tmp_path / "c" / f"{sides[1]['clip_id']}.wav").read_bytes(),
+               sides[1]["sha256"]).chain == "linked"
 
 
 def test_clips_sealed_before_a_re_enrollment_still_verify(tmp_path, micropython):
