@@ -57,6 +57,7 @@ class BadgeReport:
     unsynced_clips: int | None = None
     unsynced_s: float | None = None
     recovered_clips: int = 0
+    auth_failures: int = 0  # failed authentications on the link scanned (since the badge booted)
     clock_drift_s: float | None = None  # badge clock minus ours
     last_sync_epoch: float | None = None
     mic_silent_s: float | None = None  # how long the mic has been silent, if it is
@@ -123,6 +124,10 @@ def assess(r: BadgeReport, cfg: AttentionSettings, now: float | None = None) -> 
     if r.recovered_clips:
         out.append(Issue("recovered_clips", WARN, f"{r.recovered_clips} recovered clip(s)",
                          "power was cut while recording; check the battery and clip"))
+    if r.auth_failures:
+        out.append(Issue("auth_failures", WARN, f"{r.auth_failures} failed authentication(s)",
+                         "a wrong key was tried on this badge: check who had it "
+                         "(badgekit companion logs)"))
     if r.battery_pct is not None and r.battery_pct <= cfg.battery_warn_pct:
         out.append(Issue("battery_low", WARN, f"battery {r.battery_pct:.0f}%", "charge it"))
     if r.clock_drift_s is not None and abs(r.clock_drift_s) > cfg.drift_warn_s:

@@ -109,6 +109,8 @@ def _custody(settings: CompanionSettings, side: dict[str, Any], device: str,
         "wav_sha256": wav_sha256, "bytes": size, "badge_fw": "listen",
         "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "received_epoch": now, "verified": True,
+        # no badge made these clips, so no seal vouches for them (docs/clip-format.md)
+        "auth": "unauthenticated", "format_version": side.get("format_version", 1),
     }
 
 

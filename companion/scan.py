@@ -130,6 +130,7 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
     clips = _dict(store.get("clips"))
     r.unsynced_clips = _int(clips.get("closed"))
     r.recovered_clips = _int(clips.get("recovered")) or 0
+    r.auth_failures = _int(_dict(info.get("auth")).get("failures")) or 0
     r.unsynced_s = _num(store.get("unsynced_seconds"))
     clock = _num(info.get("clock"))
     if clock is not None:

@@ -212,11 +212,12 @@ class Spool:
             self._reject(badge, inc, clip_id, reason)
             raise VerifyError(clip_id, reason)
         h = info.header
-        if h.version == clipfmt.VERSION and any(
-                e.get("format_version", 1) > 1 for q, e in ledger.items() if q < seq):
-            # an enrolled badge never goes back to version 1: the seal was stripped
-            reason = ("bad_mac: a version 1 (unsealed) clip after sealed clips of this badge: "
-                      "its seal was removed")
+        if sealed.status == clipmac.UNAUTHENTICATED and (h.version > clipfmt.VERSION or any(
+                e.get("format_version", 1) > 1 for q, e in ledger.items() if q < seq)):
+            # a badge seals every version 2 clip it closes and, once enrolled, never goes
+            # back to version 1: an empty seal or a late version 1 clip had its seal removed
+            reason = ("bad_mac: an unsealed clip from a badge that seals its clips: its seal "
+                      "was removed")
             self._reject(badge, inc, clip_id, reason)
             raise VerifyError(clip_id, reason)
         if prev is not None:

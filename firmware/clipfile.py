@@ -17,7 +17,7 @@ import struct
 from firmware import aesctr, clipfmt
 
 __all__ = ["ClipFileError", "FILE_HDR_SIZE", "Writer", "Reader", "inspect", "recover",
-           "Inspected", "rewrap", "decode"]
+           "Inspected", "rewrap", "decode", "close_tail"]
 
 FILE_HDR_SIZE = 48
 _FMT = "<4sBBH8s8s16sI"  # 44 bytes, then CRC-32 of them
@@ -192,8 +192,10 @@ def _hash_blocks(r, hdr, blocks):
     return clipfmt.hexhash(h.digest()), -1
 
 
-def _close_tail(hdr, t, sealer):
-    """Trailer bytes (+ the seal of a version 2 clip) for a clip closed by recovery."""
+def close_tail(hdr, t, sealer):
+    """The bytes that close a clip: trailer ``t`` packed, plus for a version 2 clip its
+    seal (firmware.clipmac.Sealer ``sealer``; an empty seal without one). Sets the
+    trailer's ``sealed`` flag and ``seal``."""
     if hdr.sealed:
         t.flags |= clipfmt.FLAG_SEALED
     traw = clipfmt.pack_trailer(t)
@@ -229,7 +231,7 @@ def recover(path, keys, lost_bound_ms, sealer=None):
         dropped = lost_bound_ms + (tail * clipfmt.SAMPLES_PER_BLOCK * 1000) // (_B * rate)
         t = clipfmt.Trailer(blocks * clipfmt.SAMPLES_PER_BLOCK, sha, blocks * _B,
                             clipfmt.FLAG_RECOVERED, dropped)
-        enc = r.ctr.apply(_H + blocks * _B, _close_tail(hdr, t, sealer))
+        enc = r.ctr.apply(_H + blocks * _B, close_tail(hdr, t, sealer))
         if tail:  # a torn tail: copy the whole blocks to a new file, rename it over (atomic)
             tmp = path + ".rec"
             out = open(tmp, "wb")
@@ -286,7 +288,7 @@ def decode(data, keys, lost_bound_ms=500):
     dropped = lost_bound_ms + (tail * clipfmt.SAMPLES_PER_BLOCK * 1000) // (_B * hdr.sample_rate)
     t = clipfmt.Trailer(blocks * clipfmt.SAMPLES_PER_BLOCK, sha, blocks * _B,
                         clipfmt.FLAG_RECOVERED, dropped)
-    _close_tail(hdr, t, None)
+    close_tail(hdr, t, None)
     return hdr, t, audio
 
 

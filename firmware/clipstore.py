@@ -244,17 +244,12 @@ class ClipStore:
             samples = w.blocks * clipfmt.SAMPLES_PER_BLOCK
         samples = min(samples, w.blocks * clipfmt.SAMPLES_PER_BLOCK)
         hdr = w.hdr
-        sealer = self.sealer
-        if hdr.sealed:
-            flags |= clipfmt.FLAG_SEALED
         t = clipfmt.Trailer(samples, clipfmt.hexhash(w.sha.digest()), dlen, flags, dropped_ms)
-        traw = clipfmt.pack_trailer(t)
-        if hdr.sealed:  # the seal: HMAC over header and trailer (firmware.clipmac)
-            traw += sealer.seal(hdr.raw, traw) if sealer is not None else bytes(clipfmt.SEAL_SIZE)
+        traw = clipfile.close_tail(hdr, t, self.sealer)  # the trailer, sealed if version 2
         try:
             w.finish(traw)
             self._w = None
-            self.index.add(1, hdr.seq, t.sha256, samples, dlen, flags, dropped_ms,
+            self.index.add(1, hdr.seq, t.sha256, samples, dlen, t.flags, dropped_ms,
                            hdr.start_epoch)
             self.index.write_tip()
             if self.index.needs_compaction():

@@ -14,7 +14,7 @@ from companion.keystore import KeyStore
 from companion.spool import Spool
 from companion.sync import badge_status, connect, enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
-from firmware import clipfmt
+from firmware import clipfmt, clipmac
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for
 
 BRANCH = "b-sh-01"
@@ -41,15 +41,20 @@ def _spooled(spool_dir: Path) -> dict[str, dict]:
             if not p.name.endswith(".custody.json")}
 
 
-def _check_chain(spool_dir: Path, badge: str) -> list[dict]:
-    """Every spooled clip of ``badge`` verifies, and the chain has no gap from seq 0."""
+def _check_chain(spool_dir: Path, badge: str, ks: KeyStore | None = None) -> list[dict]:
+    """Every spooled clip of ``badge`` verifies, and the chain has no gap from seq 0; with
+    the key store, every clip (recorded after enrollment) is sealed by the badge."""
     sides = sorted(_spooled(spool_dir).values(), key=lambda s: s["seq"])
     assert [s["seq"] for s in sides] == list(range(len(sides)))
+    key = ks.get(badge) if ks is not None else None
     prev = clipfmt.ZERO_HASH
     for s in sides:
         wav = next(spool_dir.glob(f"{badge}/*/{s['clip_id']}.wav"))
         with open(wav, "rb") as f:
-            clipfmt.verify_wav(f, prev_sha256=prev, expect_sha256=s["sha256"])
+            res = clipmac.verify_wav(f, clipmac.clip_key_of(key.secret) if key else None,
+                                     prev_sha256=prev, expect_sha256=s["sha256"])
+        if key is not None:
+            assert (res.status, s["auth"], s["format_version"]) == ("authenticated",) * 2 + (2,)
         prev = s["sha256"]
     return sides
 
@@ -85,7 +90,7 @@ async def test_records_speech_syncs_while_recording_and_resumes_after_a_reset(
         assert after["recording"]["state"] == "recording"
         assert after["recording"]["session"] == session and after["errors"] == []
         assert after["recording"]["frames"] > frames
-        sides = _check_chain(spool_dir, "BK-TEST01")
+        sides = _check_chain(spool_dir, "BK-TEST01", ks)
         assert {s["session"] for s in sides} == {session}
         assert all(s["samples"] > 16000 for s in sides)  # real speech, not blips
         async with SerialTransport(b.port) as t:  # what the branch tool sees
@@ -119,7 +124,7 @@ async def test_records_speech_syncs_while_recording_and_resumes_after_a_reset(
         wait_for(lambda: b.status()["store"]["next_seq"] >= n + 2, what="clips after the reset")
         rep = await _sync(b.port, spool, ks)
         assert rep.ok and rep.synced >= 2, rep
-        sides = _check_chain(spool_dir, "BK-TEST01")
+        sides = _check_chain(spool_dir, "BK-TEST01", ks)  # sealed at boot recovery too
         assert {s["session"] for s in sides} == {session}  # one meeting across the reset
         assert any(s["recovered"] for s in sides)
         resumed = [s for s in sides if s["seq"] >= n]

@@ -24,15 +24,21 @@ def _sides(spool: Path) -> dict[str, dict]:
             if not p.name.endswith(".custody.json") and p.parent.name != ".rejected"}
 
 
-def test_bad_seal_is_never_acked_and_stays_on_the_badge(tmp_path, micropython):
-    make_clips(tmp_path / "clips", "bk-5ea1", 3)
+def _sealed_badge(tmp_path: Path, badge: str, n: int, *extra: str
+                  ) -> tuple[SerialBadge, Path, Path, dict[str, str]]:
+    """A badge enrolled at b1 with SECRET holding ``n`` sealed clips (mp_sealed_badge.py);
+    the branch key store, the spool folder and the CLI environment."""
+    make_clips(tmp_path / "clips", badge, n)
     ks = tmp_path / "keys.json"
-    KeyStore(ks).put("bk-5ea1", SECRET, "b1", "A")
-    spool = tmp_path / "spool"
-    env = {"BADGEKIT_CONFIG": str(tmp_path / "cfg")}
-    args = ("--secret", SECRET.hex(), "--branch", "b1", "--agent", "A", "--tamper", "1")
-    with SerialBadge(tmp_path / "clips", main=HERE / "mp_sealed_badge.py",
-                     extra_args=args) as badge:
+    KeyStore(ks).put(badge, SECRET, "b1", "A")
+    args = ("--secret", SECRET.hex(), "--branch", "b1", "--agent", "A", *extra)
+    sim = SerialBadge(tmp_path / "clips", main=HERE / "mp_sealed_badge.py", extra_args=args)
+    return sim, ks, tmp_path / "spool", {"BADGEKIT_CONFIG": str(tmp_path / "cfg")}
+
+
+def test_bad_seal_is_never_acked_and_stays_on_the_badge(tmp_path, micropython):
+    sim, ks, spool, env = _sealed_badge(tmp_path, "bk-5ea1", 3, "--tamper", "1")
+    with sim as badge:
         for _ in range(2):  # a second sync refuses it again: never acked
             r = cli("companion", "sync", "--port", badge.port, "--spool", str(spool),
                     "--branch", "b1", "--keystore", str(ks), "--json", env=env)
@@ -54,7 +60,8 @@ def test_bad_seal_is_never_acked_and_stays_on_the_badge(tmp_path, micropython):
     custody = [json.loads(p.read_text()) for p in spool.glob("*/*/*.custody.json")]
     assert len(custody) == 2
     assert {c["auth"] for c in custody} == {"authenticated"}
-    assert len(list((spool / "bk-5ea1" / ".rejected").glob("*.reason.json"))) == 2
+    # the rejected copy is kept for inspection (two refusals in one second share a name)
+    assert list((spool / "bk-5ea1" / ".rejected").glob("bk-5ea1-00000001.*.reason.json"))
 
 
 def test_version_1_clips_are_taken_and_marked_unauthenticated(tmp_path, micropython):
@@ -116,3 +123,24 @@ def test_a_stripped_seal_after_sealed_clips_is_refused(tmp_path):
     with pytest.raises(VerifyError, match="seal was removed"):
         put(1, bytes(v1), sha.hex())
     assert not spool.committed("bk-d0", 1, sha.hex())
+    emptied = bytearray((tmp_path / "c" / f"{sides[1]['clip_id']}.wav").read_bytes())
+    emptied[s0:s0 + clipfmt.SEAL_SIZE] = clipmac.unsealed()  # reads as "closed off the badge"
+    with pytest.raises(VerifyError, match="seal was removed"):
+        put(1, bytes(emptied), sides[1]["sha256"])
+    assert put(1, (tmp_path / "c" / f"{sides[1]['clip_id']}.wav").read_bytes(),
+               sides[1]["sha256"]).chain == "linked"
+
+
+def test_clips_sealed_before_a_re_enrollment_still_verify(tmp_path, micropython):
+    sim, ks, spool, env = _sealed_badge(tmp_path, "bk-5ea2", 2)
+    with sim as badge:
+        r = cli("companion", "enroll", "--port", badge.port, "--agent", "B", "--branch", "b1",
+                "--keystore", str(ks), env=env)  # moved to agent B: a new secret, a new clip key
+        assert r.returncode == 0, r.stderr
+        key = KeyStore(ks).get("bk-5ea2")
+        assert key is not None and key.secret != SECRET and len(key.old_clip_keys) == 1
+        r = cli("companion", "sync", "--port", badge.port, "--spool", str(spool), "--branch",
+                "b1", "--keystore", str(ks), env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+    sides = _sides(spool)
+    assert len(sides) == 2 and {s["auth"] for s in sides.values()} == {"authenticated"}

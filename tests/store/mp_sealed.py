@@ -11,20 +11,14 @@ import json
 import os
 import sys
 
+from mp_scenarios import blk  # same test blocks as the store scenarios
+
 from firmware import clipmac, clipsink, clipstore, ramdisk
 
 SECRET = b"enrollment-secret-for-clip-tests"
 K = b"scenario-key-016"
 MNT = "/flash"
 ROOT = MNT + "/store"
-
-
-def blk(seq, i):
-    b = bytearray(256)
-    b[0], b[1], b[2] = (seq * 13 + i) & 0xFF, i & 0x7F, (seq + i) % 89
-    for j in range(4, 256):
-        b[j] = (j * 31 + i * 7 + seq * 101) & 0xFF
-    return bytes(b)
 
 
 def meta(seq=0, epoch=1764000000):

@@ -26,7 +26,7 @@ S0 = T0 + clipfmt.TRAILER_SIZE + 8
 D0 = clipfmt.wav_prefix_size(True)
 
 
-def _blk(seq: int, i: int) -> bytes:  # mp_sealed.blk
+def _blk(seq: int, i: int) -> bytes:  # mp_scenarios.blk, as mp_sealed.py writes them
     b = bytearray(256)
     b[0], b[1], b[2] = (seq * 13 + i) & 0xFF, i & 0x7F, (seq + i) % 89
     for j in range(4, 256):
@@ -183,3 +183,14 @@ def test_clip_key_file_from_the_companion_key_store(tmp_path):
                           str(out), "--keystore", str(ks), "--badge", "bk99"],
                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error: not in the key store")
+
+
+def test_sealed_wav_still_plays_in_sox(tmp_path):
+    import shutil
+    import subprocess
+
+    wav = _sink_clips(tmp_path)[0]
+    soxi = shutil.which("soxi")
+    assert soxi, "sox is a Debian package of this project (script/bootstrap)"
+    out = subprocess.run([soxi, "-s", str(wav)], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == 6 * 505  # sox decodes every sample of the blocks (fact ignored)

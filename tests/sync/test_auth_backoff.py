@@ -68,6 +68,15 @@ async def test_auth_failures_back_off_exponentially_per_link_and_are_counted(tmp
             logs = await c.logs()
         assert info["auth"]["failures"] == 4 and info["auth"]["in_a_row"] == 0
         assert info["auth"]["refused"] == 7 and info["auth"]["backoff_ms"] == 0
+        # the branch tool's scan shows it to staff
+        from companion.attention import BadgeReport, assess
+        from companion.scan import report_from_info
+        from companion.settings import AttentionSettings
+
+        rep = BadgeReport("bk-0b0f", "serial", badge.port, enrolled=True)
+        report_from_info(rep, info, 0.0, 0.0)
+        issue = [i for i in assess(rep, AttentionSettings()) if i.code == "auth_failures"]
+        assert issue and issue[0].message == "4 failed authentication(s)"
         fails = [e for e in logs if e["event"] == "auth_failed"]
         assert [e["in_a_row"] for e in fails] == [1, 2, 3, 4]
         assert [e["backoff_ms"] for e in fails] == [500, 1000, 2000, 4000]
