@@ -196,14 +196,15 @@ class GatewayState:
         sealed = clipmac.verify_wav(io.BytesIO(data), self.badge_keys)
         if sealed.status == clipmac.BAD_MAC:
             raise _Bad(f"bad_mac: {sealed.reason}")
-        if sealed.info.header.version == 1:
+        if sealed.status == clipmac.UNAUTHENTICATED:  # as the companion rules (companion.spool)
             with self.outbox.lock:
                 earlier = self.outbox.db.execute(
                     "SELECT sidecar FROM gw_clips WHERE badge=? AND status='published' AND seq < ?",
                     (clip.badge, check.seq)).fetchall()
-            if any(json.loads(r[0] or "{}").get("format_version", 1) > 1 for r in earlier):
-                raise _Bad("bad_mac: a version 1 (unsealed) clip after sealed clips of this badge: "
-                           "its seal was removed")
+            if sealed.info.header.version > 1 or any(
+                    json.loads(r[0] or "{}").get("format_version", 1) > 1 for r in earlier):
+                raise _Bad("bad_mac: an unsealed clip (empty seal, or format 1 after sealed clips of this "
+                           "badge): its seal was removed")
         return {"auth": sealed.status, "format_version": sealed.info.header.version,
                 **({"clip_key_id": sealed.key_id} if sealed.key_id else {})}
 
