@@ -26,7 +26,7 @@ from badgekit.paths import FIRMWARE_DIR
 from firmware import fwbundle
 
 __all__ = ["ReleaseError", "Bundle", "keygen", "load_private", "load_public", "key_id",
-           "build", "verify", "pack"]
+           "build", "verify", "pack", "compile_tree", "with_version"]
 
 
 class ReleaseError(RuntimeError):
@@ -138,25 +138,35 @@ def pack(files: list[tuple[str, bytes]], key: Any, version: str, min_version: st
     return head + body + sig + b"".join(b for _p, b in files)
 
 
-def _compile(root: Path, version: str, arch: str, work: Path) -> list[tuple[str, bytes]]:
+def compile_tree(root: Path, arch: str, work: Path) -> list[tuple[str, bytes]]:
+    """Every firmware module under ``root`` compiled for ``arch``: [(path in a slot, bytes)]."""
     out: list[tuple[str, bytes]] = []
     for src in mpy.firmware_modules(root):
-        rel = src.relative_to(root)
-        if rel.as_posix() == "version.py":
-            gen = work / "src" / "version.py"
-            gen.parent.mkdir(parents=True, exist_ok=True)
-            gen.write_text(f'"""The firmware\'s own version (written by badgekit release)."""\n\n'
-                           f'VERSION = "{version}"\n', encoding="utf-8")
-            src = gen
-        dest = work / "mpy" / rel.with_suffix(".mpy")
+        rel = src.relative_to(root).with_suffix(".mpy")
+        dest = work / "mpy" / rel
         try:
             mpy.cross_compile(src, dest, arch=arch)
         except (RuntimeError, mpy.MicroPythonMissing) as exc:
             raise ReleaseError(str(exc)) from None
-        out.append(("firmware/" + rel.with_suffix(".mpy").as_posix(), dest.read_bytes()))
+        out.append(("firmware/" + rel.as_posix(), dest.read_bytes()))
     if not out:
         raise ReleaseError(f"no firmware modules under {root}")
     return out
+
+
+def with_version(files: list[tuple[str, bytes]], version: str, arch: str,
+                 work: Path) -> list[tuple[str, bytes]]:
+    """``files`` with ``firmware/version.mpy`` saying ``version`` (the firmware's own)."""
+    gen = work / "version" / version / "version.py"
+    gen.parent.mkdir(parents=True, exist_ok=True)
+    gen.write_text('"""The firmware\'s own version (written by badgekit release)."""\n\n'
+                   f'VERSION = "{version}"\n', encoding="utf-8")
+    try:
+        data = mpy.cross_compile(gen, gen.with_suffix(".mpy"), arch=arch).read_bytes()
+    except (RuntimeError, mpy.MicroPythonMissing) as exc:
+        raise ReleaseError(str(exc)) from None
+    rest = [(p, b) for p, b in files if p != "firmware/version.mpy"]
+    return sorted(rest + [("firmware/version.mpy", data)])
 
 
 def build(key_path: Path, version: str, out: Path, min_version: str | None = None,
@@ -176,7 +186,7 @@ def build(key_path: Path, version: str, out: Path, min_version: str | None = Non
     revs = hw or sorted(b.rev for b in boards())
     key = load_private(key_path)
     with tempfile.TemporaryDirectory(prefix="badgekit-release-") as tmp:
-        files = _compile(root, version, arch, Path(tmp))
+        files = with_version(compile_tree(root, arch, Path(tmp)), version, arch, Path(tmp))
     data = pack(files, key, version, min_version, revs, arch)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(out.name + ".tmp")

@@ -156,6 +156,16 @@ class BadgeClient:
                 raise ProtocolError(f"unexpected reply type 0x{f.typ:02x}")
             return _json(f.payload)
 
+    async def request_bytes(self, typ: int, payload: bytes,
+                            timeout_s: float | None = None) -> dict[str, Any]:
+        """Send one binary request (firmware update data), return the JSON reply."""
+        async with self._lock:
+            seq = await self._send(typ, payload)
+            f = await self._next(seq, timeout_s)
+            if f.typ != typ | proto.REPLY:
+                raise ProtocolError(f"unexpected reply type 0x{f.typ:02x}")
+            return _json(f.payload)
+
     # ---- messages ------------------------------------------------------------------
     async def hello(self) -> Hello:
         """HELLO. The first one of a client is retried, within ``timeout_s``, when the link

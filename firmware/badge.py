@@ -92,7 +92,8 @@ class Badge:
         self.clock = clock or _clock
         self.fw_root = fw_root  # where the firmware slots live (firmware.fwslots)
         self.fw = None  # firmware.fwstage.Stage once booted
-        self.fw_checked = False
+        self.fw_checked = self.fw_trial = False
+        self.fw_slot = None
         self.errors = {}  # part -> message: shown by the LED, INFO and the event log
         self.notes = {}  # part -> what is off and why (e.g. BLE on the unix port)
         self.tasks = {}  # task name -> {"restarts": n, "error": last crash}

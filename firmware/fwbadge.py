@@ -22,7 +22,9 @@ def open_firmware(b):
     rev = b.board["rev"] if b.board else (b.rev or "?")
     root = b.medium.store_root if b.medium is not None else None
     b.fw = fwstage.Stage(slots, VERSION, rev, b.store, root)
-    b.fw_checked = slots.rec.get("state") != "trial"
+    b.fw_trial = slots.rec.get("state") == "trial"  # this boot runs a firmware on trial
+    b.fw_slot = slots.rec.get("active")
+    b.fw_checked = not b.fw_trial
     last = slots.rec.get("last")
     if last and last.get("event") == "rolled_back" and not last.get("logged"):
         b.log("fw_rolled_back", version=last.get("from"), to=last.get("to"), why=last.get("why"))
@@ -45,7 +47,10 @@ def open_firmware(b):
 def confirm(b):
     """An authenticated session on a trial firmware that passed its self-test: keep it."""
     st = b.fw
-    if st is not None and b.fw_checked and st.slots.confirm():
+    if st is None or not (b.fw_trial and b.fw_checked) or st.reboot_due:
+        return  # only the trial firmware itself, once its self-test passed
+    if st.slots.rec.get("active") == b.fw_slot and st.slots.confirm():
+        b.fw_trial = False
         b.log("fw_confirmed", version=VERSION)
 
 
