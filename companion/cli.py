@@ -10,5 +10,6 @@ app = compose(
         "companion.sync_cmd",  # enroll, sync, status (sync protocol issue)
         "companion.app_cmd",  # scan, set-time, config, logs, listen (companion app issue)
         "companion.case_cmd",  # case: the customer/case id of a meeting (compliance issue)
+        "companion.update_cmd",  # update: signed firmware bundles over the sync link
     ],
 )

@@ -33,6 +33,8 @@ __all__ = ["UpdateError", "BundleFile", "UpdateResult", "read_bundle", "update_o
            "update_all", "CHUNK"]
 
 CHUNK = 508  # request payload limit (512) minus the 4-byte offset
+# replies that mean "the session or the offset is gone" (a reboot mid-transfer): resume
+_RESUME = (fwsync.E_OFFSET, "auth_required", "bad_mac", "replay")
 Progress = Callable[[str, int, int, str], None]  # (key, done bytes, total, phase)
 
 
@@ -203,8 +205,10 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
                 finally:
                     res.transfer_s += time.monotonic() - t1
         except BadgeReplyError as exc:
-            if exc.code == fwsync.E_OFFSET and attempt < retries:
+            if exc.code in _RESUME and attempt < retries:  # the badge rebooted or lost track
                 attempt += 1
+                res.reconnects += 1
+                res.events.append(f"resumed after: {exc.badge_message}")
                 continue
             res.outcome = "refused"
             res.message = f"the badge refused: {exc.badge_message}"
