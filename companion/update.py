@@ -19,7 +19,7 @@ import hashlib
 import io
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,9 @@ __all__ = ["UpdateError", "BundleFile", "UpdateResult", "read_bundle", "update_o
            "update_all", "CHUNK"]
 
 CHUNK = 508  # request payload limit (512) minus the 4-byte offset
+# FW_DATA requests in flight on serial (the badge answers in order; its UART/USB buffer
+# holds them). BLE sends one at a time: the badge's GATT receive buffer is one frame.
+WINDOW = 4
 # replies that mean "the session or the offset is gone" (a reboot mid-transfer): resume
 _RESUME = (fwsync.E_OFFSET, "auth_required", "bad_mac", "replay")
 Progress = Callable[[str, int, int, str], None]  # (key, done bytes, total, phase)
@@ -113,9 +116,11 @@ def _v(text: str | None) -> tuple[int, ...]:
         return (0, 0, 0)
 
 
-async def _transfer(s: Any, b: BundleFile, res: UpdateResult, progress: Progress | None,
-                    key: str) -> dict[str, Any]:
+async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
+                    progress: Progress | None, key: str) -> dict[str, Any]:
     """BEGIN (resume offset), DATA until the end, COMMIT; returns the commit reply."""
+    from companion.sync_errors import ProtocolError
+
     c = s.client
     r = await c.request(fwsync.FW_BEGIN, {"size": len(b.data), "sha256": b.sha256,
                                          "version": b.version})
@@ -125,10 +130,16 @@ async def _transfer(s: Any, b: BundleFile, res: UpdateResult, progress: Progress
     if progress:
         progress(key, off, len(b.data), "sending")
     data = b.data
-    while off < len(data):
-        n = min(CHUNK, len(data) - off)
-        r = await c.request_bytes(fwsync.FW_DATA, struct.pack("<I", off) + data[off:off + n])
+
+    def chunks(start: int) -> Iterator[bytes]:
+        for o in range(start, len(data), CHUNK):
+            yield struct.pack("<I", o) + data[o:o + CHUNK]
+
+    window = WINDOW if kind == "serial" else 1
+    async for r in c.pipeline(fwsync.FW_DATA, chunks(off), window):
         new = int(r["offset"])
+        if new <= off:
+            raise ProtocolError(f"the badge's offset went from {off} to {new}")
         res.sent_bytes += new - off
         off = new
         if progress:
@@ -201,7 +212,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
                     return res
                 t1 = time.monotonic()
                 try:
-                    commit = await _transfer(s, b, res, progress, key)
+                    commit = await _transfer(s, target.kind, b, res, progress, key)
                 finally:
                     res.transfer_s += time.monotonic() - t1
         except BadgeReplyError as exc:

@@ -279,12 +279,14 @@ class Stage:
             try:
                 fwbundle.copy_files(f, man, write)
             except fwbundle.BundleError:
-                if out[0] is not None:
-                    out[0].close()
+                out[0], last = None, out[0]
+                if last is not None:
+                    last.close()
                 fwslots.rmtree(d)
                 raise
-            if out[0] is not None:
-                out[0].close()
+            finally:
+                if out[0] is not None:
+                    out[0].close()
         import binascii
 
         with open(d + "/manifest.json", "w") as mf:  # last: it marks the slot complete
