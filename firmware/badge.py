@@ -211,7 +211,7 @@ class Badge:
                 self.notes["ble"] = "off: no bluetooth module on this port"
 
     def make_server(self):
-        srv = server.Server(self.store, self.st, on_enroll=self._on_enroll, info_fn=self.info)
+        srv = server.Server(self.store, self.st, on_enroll=self._on_enroll, info_fn=self._sync_info)
         srv.fw = self.fw  # firmware updates (firmware.sync.fwsync)
         srv.fw_confirm = self.fw_confirm
         return srv
@@ -380,10 +380,13 @@ class Badge:
         from firmware import fwbadge
 
         out = badgestatus.info(self)
-        if self.st is not None and self.st.enrolled:  # INFO of an enrolled badge: a session
-            self.fw_confirm()
         out["firmware"] = fwbadge.status(self)
         return out
+
+    def _sync_info(self):
+        if self.st is not None and self.st.enrolled:  # INFO of an enrolled badge: a session
+            self.fw_confirm()
+        return self.info()
 
     def adv_status(self):
         return badgestatus.adv_status(self)

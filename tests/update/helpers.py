@@ -61,6 +61,11 @@ class Releases:
         out.write_bytes(data)
         return out
 
+    def few_files(self) -> list[tuple[str, bytes]]:
+        """A handful of the firmware's files: for bundles the badge must refuse before it
+        installs anything (a short transfer keeps the tests quick)."""
+        return [(p, b) for p, b in self.files if p.count("/") == 1][:6]
+
     def broken_files(self, module: str, source: str) -> list[tuple[str, bytes]]:
         """The firmware with ``module`` (e.g. "broken.py") replaced or added."""
         tree = self.work / "tree-src"

@@ -101,18 +101,20 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
 
         # the badge refuses each of these itself; nothing changes, no reboot
         record = (b.root / "fw" / "boot.json").read_bytes()
-        data = good.read_bytes()
-        tampered = bytearray(releases.bundle("0.3.0").read_bytes())
+        few = releases.few_files()  # refused before anything is installed: a short bundle
+        tampered = bytearray(releases.bundle("0.3.0", files=few).read_bytes())
         tampered[len(tampered) - 300] ^= 0x01  # one byte in the last file
         cases = [
             (bytes(tampered), "does not match its hash"),
-            (releases.bundle("0.3.0", key=releases.other_key).read_bytes(),
+            (releases.bundle("0.3.0", key=releases.other_key, files=few).read_bytes(),
              "signature does not verify"),
-            (releases.bundle("0.1.9").read_bytes(), "not newer than the running 0.2.0"),
-            (data, "not newer than the running 0.2.0"),
-            (releases.bundle("0.3.0", hw=["C"]).read_bytes(), "hardware revision C"),
-            (releases.bundle("0.3.0", arch="xtensawin").read_bytes(), "built for xtensawin"),
-            (releases.bundle("0.3.0", min_version="0.2.1").read_bytes(), "needs at least"),
+            (releases.bundle("0.1.9", files=few).read_bytes(), "not newer than the running 0.2.0"),
+            (releases.bundle("0.2.0", files=few).read_bytes(), "not newer than the running 0.2.0"),
+            (releases.bundle("0.3.0", hw=["C"], files=few).read_bytes(), "hardware revision C"),
+            (releases.bundle("0.3.0", arch="xtensawin", files=few).read_bytes(),
+             "built for xtensawin"),
+            (releases.bundle("0.3.0", min_version="0.2.1", files=few).read_bytes(),
+             "needs at least"),
             (os.urandom(3000), "not a firmware bundle"),
         ]
         for payload, why in cases:
@@ -120,7 +122,7 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
                 asyncio.run(_push_raw(b, companion_settings, ks, payload))
             assert why in e.value.badge_message, e.value.badge_message
         with pytest.raises(BadgeReplyError) as e:  # a transfer that stops half way
-            asyncio.run(_push_raw(b, companion_settings, ks, data, upto=len(data) // 2))
+            asyncio.run(_push_raw(b, companion_settings, ks, cases[1][0], upto=2000))
         assert "incomplete" in e.value.badge_message
         assert (b.root / "fw" / "boot.json").read_bytes() == record
         assert len(b.boots) == 2 and b.status()["firmware"]["version"] == "0.2.0"
@@ -166,7 +168,6 @@ def test_power_cut_mid_transfer_resumes_from_the_badges_offset(tmp_path, release
         assert b.status()["firmware"]["version"] == "0.2.0"
 
 
-@pytest.mark.slow
 def test_firmware_failing_its_selftest_or_not_starting_is_rolled_back(tmp_path, releases,
                                                                        companion_settings):
     ks = tmp_path / "keys.json"
@@ -198,3 +199,28 @@ def test_firmware_failing_its_selftest_or_not_starting_is_rolled_back(tmp_path, 
         assert "not confirmed within 3 boots" in res.message
         assert b.resets >= 5 and len(b.boots) == boots + 1  # the dead slot never came up
         assert b.status()["firmware"]["version"] == "0.1.0"
+
+
+def test_update_all_badges_of_a_tray_in_parallel(tmp_path, releases, companion_settings):
+    ks = tmp_path / "keys.json"
+    good = releases.bundle("0.2.0")
+    badges = [FwBadge(tmp_path / f"badge{i}", releases.public, badge=f"BK-TRAY0{i}")
+              for i in range(3)]
+    try:
+        for b in badges:
+            b.wait_boots(1)
+            _enroll(b, ks)
+        ports = [a for b in badges for a in ("--port", b.port)]
+        r = _cli(["--bundle", str(good), "--all", *ports, "--json"], companion_settings, ks)
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.stdout)
+        assert sorted(x["badge"] for x in out["badges"]) == ["BK-TRAY00", "BK-TRAY01", "BK-TRAY02"]
+        assert all(x["outcome"] == "updated" and x["after"] == "0.2.0" for x in out["badges"])
+        # run again: every badge is up to date, nothing is sent
+        r = _cli(["--bundle", str(good), "--all", *ports, "--json"], companion_settings, ks)
+        out = json.loads(r.stdout)
+        assert r.exit_code == 0 and {x["outcome"] for x in out["badges"]} == {"up_to_date"}
+        assert all(x["sent_bytes"] == 0 for x in out["badges"])
+    finally:
+        for b in badges:
+            b.close()
