@@ -30,7 +30,8 @@ def keygen(out: Path = typer.Option(..., "--out", help="Private key file to writ
                                     "the public key goes beside it as .pub."),
            json_out: bool = JSON) -> None:
     """Make the company's Ed25519 release key pair (keep the private key offline)."""
-    from badgekit.release import ReleaseError, keygen as make
+    from badgekit.release import ReleaseError
+    from badgekit.release import keygen as make
 
     try:
         priv, pub = make(out)
@@ -56,7 +57,8 @@ def build(key: Path = typer.Option(..., "--key", help="Release private key (PEM)
           json_out: bool = JSON) -> None:
     """Compile the firmware with mpy-cross and write a signed release bundle."""
     from badgekit.paths import REPO_ROOT
-    from badgekit.release import ReleaseError, build as make
+    from badgekit.release import ReleaseError
+    from badgekit.release import build as make
 
     dest = out or REPO_ROOT / "build" / f"firmware-{version}.bkfw"
     try:

@@ -150,10 +150,10 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
     r.badge_errors = [str(e)[:120] for e in errs[:20] if not _STORE_FULL.match(str(e))]
     fw = _dict(info.get("firmware"))
     r.firmware = _text(fw.get("version"), 32) or r.firmware
-    last = _dict(fw.get("last"))
-    if last.get("event") == "rolled_back":  # firmware.fwslots: why a new firmware was dropped
-        r.badge_errors.append(f"firmware {_text(last.get('from'), 32)} rolled back: "
-                              f"{_text(last.get('why'))}"[:120])
+    fw_last = _dict(fw.get("last"))
+    if fw_last.get("event") == "rolled_back":  # firmware.fwslots: why it was dropped
+        r.badge_errors.append(f"firmware {_text(fw_last.get('from'), 32)} rolled back: "
+                              f"{_text(fw_last.get('why'))}"[:120])
 
 
 async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:

@@ -244,7 +244,7 @@ def _firmware_line(version: Any, fw: dict[str, Any]) -> str:
     text = f"{fw.get('version') or version or '?'}"
     if fw:
         text += f" (slot {fw.get('slot')}, {fw.get('state')})"
-    last = fw.get("last") if isinstance(fw.get("last"), dict) else {}
+    last: dict[str, Any] = fw["last"] if isinstance(fw.get("last"), dict) else {}
     if last.get("event") == "rolled_back":
         text += f"; {last.get('from')} rolled back: {last.get('why')}"
     return text

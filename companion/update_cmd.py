@@ -21,8 +21,14 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from companion.cliopts import BRANCH, KEYSTORE, fail
@@ -50,7 +56,8 @@ async def _discover(settings: Any, hcis: list[str], keystore: str | None,
     from companion.badgeops import Target
 
     out = []
-    for h in hcis or [None]:
+    specs: list[str | None] = list(hcis) if hcis else [None]
+    for h in specs:
         if h:
             dev = await stack.enter_async_context(blescan.radio(h))
             ads = await blescan.discover(settings.scan.ble_timeout_s, dev)

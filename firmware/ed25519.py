@@ -18,7 +18,7 @@ __all__ = ["verify", "BadKey"]
 
 _P = (1 << 255) - 19
 _L = (1 << 252) + 27742317777372353535851937790883648493
-_consts = []  # [d2, sqrt(-1), B]: computed at the first verification
+_consts = []  # type: list  # [d, 2d, sqrt(-1), B]: computed at the first verification
 
 
 class BadKey(ValueError):

@@ -263,7 +263,7 @@ class Stage:
             fwslots.rmtree(d)
             fwslots._mkdir(d)
             fwslots._mkdir(d + "/firmware")
-            out = [None]
+            out = [None]  # type: list
 
             def write(path, chunk):
                 if chunk is None:

@@ -53,6 +53,8 @@ class Server:
         self.txv = memoryview(self.tx)
         self.tx_len = self.tx_pos = 0
         self.stats = {"frames": 0, "errors": 0, "bytes_out": 0, "data_bytes": 0}
+        self.fw = None  # firmware.fwstage.Stage where updates are set up (firmware.sync.fwsync)
+        self.fw_confirm = None  # confirms a firmware on trial (an authenticated session)
         self.reset()
 
     def reset(self):

@@ -139,7 +139,7 @@ def check_slot(slot, version):
         with open(d + "/" + path, "rb") as f:
             data = f.read()
         if len(data) != size or hexs(hashlib.sha256(data).digest()) != sha:
-            return "slot {}: {} does not match its manifest".format(slot, path)
+            return f"slot {slot}: {path} does not match its manifest"
     return None
 
 
@@ -150,7 +150,7 @@ def check_clips(clips):
     prev = None
     for cid, sha in clips:
         if listed.get(cid) != sha:
-            return s, "clip {} lost or changed".format(cid)
+            return s, f"clip {cid} lost or changed"
         size = [c for c in s.list_clips() if c["clip_id"] == cid][0]["size"]
         info = clipfmt.verify_wav(io.BytesIO(s.read(cid, 0, size + 10)), prev_sha256=prev)
         prev = info.sha256
@@ -190,7 +190,7 @@ def main():
 
         base = dev.writes  # the writes of setting the badge up are not counted
 
-        def hook(d, kind, block, off, buf, k=k, base=base):
+        def hook(d, kind, block, off, buf, k=k, base=base, snap=snap):
             if d.writes - base == k:
                 img = bytearray(d.data)
                 a = block * d.bs + off
@@ -222,25 +222,24 @@ def main():
         try:
             ramdisk.mount(dev2, MNT)
         except OSError as e:
-            out["failures"].append("cut {} ({}): mount failed: {}".format(k, stage, e))
+            out["failures"].append(f"cut {k} ({stage}): mount failed: {e}")
             continue
         slot = fwslots.Slots(MNT).choose()
         err = check_slot(slot, version)
         if slot is not None:
             out["new_active_after_cut"] += 1
             if stage == "transfer":
-                err = err or "cut {} in transfer, yet slot {} is active".format(k, slot)
+                err = err or f"cut {k} in transfer, yet slot {slot} is active"
         s2, cerr = check_clips(clips)
         for e in (err, cerr):
             if e:
-                out["failures"].append("cut {} ({}): {}".format(k, stage, e))
+                out["failures"].append(f"cut {k} ({stage}): {e}")
         # finish the update from here: resume, switch, trial boot, confirm
         up2 = Update(data, version)
         try:
             final = up2.run(s2)
         except Exception as e:
-            out["failures"].append("cut {} ({}): could not finish: {}: {}".format(
-                k, stage, type(e).__name__, e))
+            out["failures"].append(f"cut {k} ({stage}): could not finish: {type(e).__name__}: {e}")
             continue
         out["resumed_max"] = max(out["resumed_max"], up2.resumed)
         if stage == "transfer" and 0 < up2.resumed < len(data):
@@ -248,11 +247,11 @@ def main():
         rec = fwslots.Slots(MNT).rec
         e = check_slot(final, version) or (None if final and rec["state"] == "confirmed" and
                                            rec["version"] == version else "did not end on "
-                                           "the new firmware: {}".format(rec))
+                                           f"the new firmware: {rec}")
         _s3, e2 = check_clips(clips)
         for x in (e, e2):
             if x:
-                out["failures"].append("cut {} ({}) after finishing: {}".format(k, stage, x))
+                out["failures"].append(f"cut {k} ({stage}) after finishing: {x}")
         out["finished"] += 1
     drop_all()
     print(json.dumps(out))

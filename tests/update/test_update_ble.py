@@ -87,7 +87,7 @@ async def test_update_over_ble_then_the_new_slot_boots_on_trial(
     rec = json.loads((root / "fw" / "boot.json").read_text())
     assert rec["active"] == "a" and rec["state"] == "trial" and rec["version"] == "0.2.0"
     man = json.loads(json.loads((root / "fw" / "a" / "manifest.json").read_text())["manifest"])
-    for path, size, sha in man["files"]:
+    for path, _size, sha in man["files"]:
         assert hashlib.sha256((root / "fw" / "a" / path).read_bytes()).hexdigest() == sha
 
     # the next boot: the same filesystem under the real MicroPython unix port
