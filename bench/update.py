@@ -91,7 +91,7 @@ def bench_verify(rel: Releases, bundle: Path) -> dict:
 def _settings(work: Path):
     work.mkdir(parents=True, exist_ok=True)
     p = work / "companion.toml"
-    p.write_text('[branch]\nid = "b-bench"\n\n[scan]\nconnect_timeout_s = 3.0\n', encoding="utf-8")
+    p.write_text('[branch]\nid = "b-bench"\n\n[scan]\nconnect_timeout_s = 10.0\n', encoding="utf-8")
     return load(p)
 
 
@@ -124,7 +124,7 @@ def bench_serial(rel: Releases, bundle: Path, work: Path, n: int = 1,
             b.close()
     bad = [r for r in res if r.outcome != "updated"]
     if bad:
-        raise SystemExit(f"update failed: {bad[0].message}")
+        raise SystemExit(f"update of {bad[0].badge} on {bad[0].address} failed: {bad[0].message}")
     return res
 
 

@@ -198,7 +198,11 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
     while commit is None:
         try:
             async with connect(settings, target) as s:
-                res.badge, res.before = s.badge, s.firmware
+                res.badge = s.badge
+                if res.before is not None and s.firmware == b.version:
+                    commit = {}  # committed before the link dropped: it rebooted into it
+                    break
+                res.before = s.firmware
                 if _v(s.firmware) >= _v(b.version):
                     res.outcome = "up_to_date" if s.firmware == b.version else "refused"
                     res.message = (f"already runs {b.version}" if s.firmware == b.version else
@@ -238,7 +242,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
     res.verify_ms = commit.get("verify_ms")
     if progress:
         progress(key, len(b.data), len(b.data), "rebooting")
-    await _await_reboot(settings, target, b, res, reboot_timeout_s)
+    await _await_reboot(settings, target, b, res, reboot_timeout_s if commit else 10.0)
     if progress:
         progress(key, len(b.data), len(b.data), res.outcome)
     res.total_s = time.monotonic() - t0

@@ -51,6 +51,7 @@ def confirm(b):
         return  # only the trial firmware itself, once its self-test passed
     if st.slots.rec.get("active") == b.fw_slot and st.slots.confirm():
         b.fw_trial = False
+        st._discard()  # a bundle left by a power cut after the switch: no longer needed
         b.log("fw_confirmed", version=VERSION)
 
 
@@ -62,11 +63,24 @@ def status(b):
 
 
 def tick(b):
-    """From the watch task: reboot into a committed update."""
+    """From the watch task: reboot into a committed update, once the commit reply is out
+    (a reset with the reply still in the buffer would leave the companion waiting)."""
     st = b.fw
-    if st is not None and st.reboot_due:
-        st.reboot_due = False
-        reboot(b)
+    if st is None or not st.reboot_due:
+        return
+    import time
+
+    from firmware.sync.link import ticks_ms
+
+    diff = getattr(time, "ticks_diff", None)  # MicroPython's ticks wrap around
+    now = ticks_ms()
+    if (diff(now, st.reboot_at) if diff is not None else now - st.reboot_at) < 0:
+        return
+    for srv in (b.usb_server, b.radio.server if b.radio is not None else None):
+        if srv is not None and srv.pending() is not None:
+            return  # still sending: the next tick
+    st.reboot_due = False
+    reboot(b)
 
 
 def reboot(b):

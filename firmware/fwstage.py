@@ -28,6 +28,7 @@ __all__ = ["Stage", "UpdateRefused", "space_refusal", "MARGIN_PCT", "arch_name"]
 
 MARGIN_PCT = 20  # an update must leave this much of the store's filesystem free
 _FLUSH = 16384
+_REBOOT_DELAY_MS = 800  # the commit reply leaves before the reset (firmware.fwbadge.tick)
 _ARCHS = ("bytecode", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
           "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
 
@@ -89,6 +90,7 @@ class Stage:
         self.offset = 0
         self.unflushed = 0
         self.reboot_due = False
+        self.reboot_at = 0
         self.verify_ms = None
 
     # ---- transfer ----------------------------------------------------------------------
@@ -214,6 +216,9 @@ class Stage:
         self._discard()
         self.verify_ms = ms
         self.reboot_due = True
+        from firmware.sync.link import ticks_ms
+
+        self.reboot_at = ticks_ms() + _REBOOT_DELAY_MS
         return {"version": manifest["version"], "slot": slot, "verify_ms": ms,
                 "previous": self.running}
 

@@ -25,6 +25,6 @@ def update_meeting(speech, tmp_path_factory) -> Path:
 def companion_settings(tmp_path):
     """A settings file for branch b-up-01 with short timeouts (a silent badge fails fast)."""
     p = tmp_path / "companion.toml"
-    p.write_text('[branch]\nid = "b-up-01"\n\n[scan]\nconnect_timeout_s = 3.0\nble = false\n'
+    p.write_text('[branch]\nid = "b-up-01"\n\n[scan]\nconnect_timeout_s = 5.0\nble = false\n'
                  'serial = false\n', encoding="utf-8")
     return p

@@ -221,6 +221,10 @@ def test_update_all_badges_of_a_tray_in_parallel(tmp_path, releases, companion_s
         out = json.loads(r.stdout)
         assert r.exit_code == 0 and {x["outcome"] for x in out["badges"]} == {"up_to_date"}
         assert all(x["sent_bytes"] == 0 for x in out["badges"])
+        r = CliRunner().invoke(app, ["companion", "scan", *ports, "--no-ble", "--no-serial",
+                                     "--keystore", str(ks), "--branch", BRANCH, "--json"])
+        assert r.exit_code == 0, r.output
+        assert [b["firmware"] for b in json.loads(r.stdout)["badges"]] == ["0.2.0"] * 3
     finally:
         for b in badges:
             b.close()
