@@ -119,9 +119,16 @@ def _v(text: str | None) -> tuple[int, ...]:
 async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
                     progress: Progress | None, key: str) -> dict[str, Any]:
     """BEGIN (resume offset), DATA until the end, COMMIT; returns the commit reply."""
-    from companion.sync_errors import ProtocolError
+    from companion.sync_errors import BadgeReplyError, ProtocolError
 
     c = s.client
+    try:  # in a session this also confirms a firmware still on trial (firmware.fwbadge)
+        await c.request(fwsync.FW_STATUS)
+    except BadgeReplyError as exc:
+        if exc.code == "unknown_type":
+            raise BadgeReplyError(exc.code, "this badge's firmware predates updates over the "
+                                  "sync link: deploy once with badgekit hardware deploy") from None
+        raise
     r = await c.request(fwsync.FW_BEGIN, {"size": len(b.data), "sha256": b.sha256,
                                          "version": b.version})
     off = int(r["offset"])

@@ -85,6 +85,8 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
         st = b.record() if not _clips(b.status()) else b.status()
         before = st["store"]["clips"]["closed"]
         assert before >= 1
+        keys = {p.name: p.read_bytes() for p in (tmp_path / "badge" / "state").glob("*.json")
+                if p.name in ("keys.json", "session.json")}
 
         r = _cli(["--bundle", str(good), "--port", b.port, "--pubkey", str(releases.pub_path),
                   "--json"], companion_settings, ks)
@@ -96,6 +98,8 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
         st = b.status()
         assert st["firmware"]["version"] == "0.2.0" and st["firmware"]["state"] == "confirmed"
         assert _clips(st) == before  # recording, clips and keys untouched by the update
+        assert keys and all((tmp_path / "badge" / "state" / n).read_bytes() == v
+                            for n, v in keys.items())
         events = [e["event"] for e in st["events"]]
         assert {"fw_update_start", "fw_updated", "fw_trial", "fw_confirmed"} <= set(events)
 
