@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import importlib.util
 import json
@@ -42,7 +41,7 @@ from companion.keystore import KeyStore  # noqa: E402
 from companion.settings import load  # noqa: E402
 from companion.sync import enroll_badge  # noqa: E402
 from companion.transport.serial import SerialTransport  # noqa: E402
-from tests.update.helpers import FAKEHW, HOST_ARCH, FwBadge, Releases  # noqa: E402
+from tests.update.helpers import FAKEHW, HOST_ARCH, FwBadge, Releases, ble_badge  # noqa: E402
 
 ESP32_MHZ = 240
 IPC_FACTOR = 3.0  # an out-of-order x86-64 core retires ~3x the instructions per clock of the LX7
@@ -148,29 +147,13 @@ def _port_shims() -> None:
 
 async def bench_ble(rel: Releases, bundle: Path, work: Path) -> float:
     """Transfer + on-badge verification over BLE (seconds)."""
-    from badgekit.blelink import VirtualLink
-    from badgekit.sim import bluetooth_shim
     from companion.transport.ble import BleTransport
-    from firmware import badge, badgetasks, fwstage
+    from firmware import fwstage
 
     fwstage.arch_name = lambda: HOST_ARCH  # the slot suits the unix port that boots it next
-    root = work / "root"
-    (root / "fw").mkdir(parents=True)
-    (root / "fw" / "release.pub").write_text(rel.public.hex())
-    link = VirtualLink()
-    comp, dev = link.add_device("companion"), link.add_device("BK-BLEB")
-    await comp.power_on()
-    await dev.power_on()
-    b = badge.Badge(badge_id="BK-BLEB", rev="A", store_dir=str(work / "store"),
-                    state_dir=str(work / "state"), serial=None, ble=bluetooth_shim.BLE(dev),
-                    wdt_ms=0, fw_root=str(root)).boot()
-    task = asyncio.create_task(badgetasks.serve(b))
-    addr = str(dev.public_address).split("/")[0]
     ks = work / "keys.json"
     s = _settings(work)
-    try:
-        while b.radio is None:
-            await asyncio.sleep(0.05)
+    async with ble_badge(work, rel.public, "BK-BLEB") as (_b, comp, addr):
         async with BleTransport(addr, bumble_device=comp) as t:
             await enroll_badge(t, KeyStore(ks), branch="b-bench", agent="bench", set_time=False)
         bf = upd.read_bundle(bundle)
@@ -179,13 +162,6 @@ async def bench_ble(rel: Releases, bundle: Path, work: Path) -> float:
             t0 = time.monotonic()
             await upd._transfer(sess, "ble", bf, res, None, addr)
             return time.monotonic() - t0
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        b.shutdown()
-        await comp.power_off()
-        await dev.power_off()
 
 
 def main() -> None:

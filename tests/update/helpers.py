@@ -12,6 +12,8 @@ and starts the next boot by itself when the badge resets.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -21,6 +23,7 @@ import subprocess
 import threading
 import time
 import tty
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from badgekit.paths import FIRMWARE_DIR
 from hardware.deploy import _host_arch
 from hardware.pinmap import PINMAP_PATH
 
-__all__ = ["Releases", "FwBadge", "HOST_ARCH"]
+__all__ = ["Releases", "FwBadge", "HOST_ARCH", "ble_badge"]
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "fw_harness.py"
@@ -215,3 +218,37 @@ class FwBadge:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.asynccontextmanager
+async def ble_badge(work: Path, public: bytes, badge_id: str = "BK-UPD02") -> AsyncIterator[Any]:
+    """The badge application under CPython on the bumble `bluetooth` shim (MicroPython's
+    `time`/`asyncio` extras and the `machine` stand-in installed by the caller), its
+    firmware root ``work/root`` holding the release key; yields (badge, the companion's
+    bumble device, the badge's address) while its tasks run."""
+    from badgekit.blelink import VirtualLink
+    from badgekit.sim import bluetooth_shim
+    from firmware import badge, badgetasks
+
+    root = work / "root"
+    (root / "fw").mkdir(parents=True, exist_ok=True)
+    (root / "fw" / "release.pub").write_text(public.hex())
+    link = VirtualLink()
+    comp, dev = link.add_device("companion"), link.add_device(badge_id)
+    await comp.power_on()
+    await dev.power_on()
+    b = badge.Badge(badge_id=badge_id, rev="A", store_dir=str(work / "store"),
+                    state_dir=str(work / "state"), serial=None, ble=bluetooth_shim.BLE(dev),
+                    wdt_ms=0, fw_root=str(root)).boot()
+    task = asyncio.create_task(badgetasks.serve(b))
+    try:
+        while b.radio is None:
+            await asyncio.sleep(0.05)
+        yield b, comp, str(dev.public_address).split("/")[0]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        b.shutdown()
+        await comp.power_off()
+        await dev.power_off()
