@@ -15,12 +15,12 @@ The first stdout line is ``{"ready": ...}``.
 """
 
 import json
-import select
 import sys
 
 import machine
 
 from badgekit.sim.badge_mp import FileBlockDev
+from tests.badge import mp_parts
 from tests.badge.mp_parts import LoopMic, RunningRTC
 
 machine.RTC = RunningRTC
@@ -51,30 +51,13 @@ def main(cfg):
     b = badge.Badge(**opts).boot()
     print(json.dumps({"ready": True, "status": status(b)}))
 
-    async def control(b):
-        import asyncio
+    def more(b, words):
+        if words[0] == "reset_late":
+            b.late_max_us = 0
+        elif words[0] == "crash":
+            LoopMic.crash = True
 
-        p = select.poll()
-        p.register(sys.stdin, select.POLLIN)
-        while True:
-            if not p.poll(0):
-                await asyncio.sleep_ms(10)
-                continue
-            line = sys.stdin.readline()
-            if not line:
-                await asyncio.sleep_ms(1000)
-                continue
-            words = line.split()
-            if words and words[0] == "press":
-                machine.Pin.levels[gpio] = 0
-                await asyncio.sleep_ms(int(words[1]))
-                machine.Pin.levels[gpio] = 1
-            elif words and words[0] == "reset_late":
-                b.late_max_us = 0
-            elif words and words[0] == "crash":
-                LoopMic.crash = True
-            elif words and words[0] == "status":
-                print(json.dumps({"status": status(b)}))
+    control = mp_parts.control(gpio, status, more)
 
     try:
         badgetasks.run(b, [("control", control)])

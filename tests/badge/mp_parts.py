@@ -51,3 +51,36 @@ class LoopMic:
 
     def close(self):
         self.m.close()
+
+
+def control(gpio, status, more=None):
+    """The harness's stdin commands as a badge task: ``press MS`` (hold the button),
+    ``status`` (one JSON line ``{"status": status(b)}``), others to ``more(b, words)``."""
+    import json
+    import select
+    import sys
+
+    async def task(b):
+        import asyncio
+
+        p = select.poll()
+        p.register(sys.stdin, select.POLLIN)
+        while True:
+            if not p.poll(0):
+                await asyncio.sleep_ms(10)
+                continue
+            line = sys.stdin.readline()
+            if not line:
+                await asyncio.sleep_ms(1000)
+                continue
+            words = line.split()
+            if words and words[0] == "press":
+                machine.Pin.levels[gpio] = 0
+                await asyncio.sleep_ms(int(words[1]))
+                machine.Pin.levels[gpio] = 1
+            elif words and words[0] == "status":
+                print(json.dumps({"status": status(b)}))
+            elif words and more is not None:
+                more(b, words)
+
+    return task

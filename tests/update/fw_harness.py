@@ -13,7 +13,6 @@ real speech WAV, looped. Commands on stdin: ``press MS``, ``status``.
 """
 
 import json
-import select
 import sys
 
 cfg = json.loads(sys.stdin.readline())
@@ -32,6 +31,7 @@ def _reset():
 
 machine.reset = _reset
 
+from tests.badge import mp_parts  # noqa: E402
 from tests.badge.mp_parts import LoopMic, RunningRTC  # noqa: E402
 
 machine.RTC = RunningRTC
@@ -64,26 +64,7 @@ def main():
                     fw_root=cfg["root"]).boot()
     print(json.dumps({"ready": True, "status": status(b)}))
 
-    async def control(b):
-        import asyncio
-
-        p = select.poll()
-        p.register(sys.stdin, select.POLLIN)
-        while True:
-            if not p.poll(0):
-                await asyncio.sleep_ms(10)
-                continue
-            line = sys.stdin.readline()
-            if not line:
-                await asyncio.sleep_ms(1000)
-                continue
-            words = line.split()
-            if words and words[0] == "press":
-                machine.Pin.levels[gpio] = 0
-                await asyncio.sleep_ms(int(words[1]))
-                machine.Pin.levels[gpio] = 1
-            elif words and words[0] == "status":
-                print(json.dumps({"status": status(b)}))
+    control = mp_parts.control(gpio, status)
 
     try:
         badgetasks.run(b, [("control", control)])
