@@ -210,6 +210,9 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
                     commit = {}  # committed before the link dropped: it rebooted into it
                     break
                 res.before = s.firmware
+                if s.firmware == b.version:  # FW_STATUS also confirms it if still on trial
+                    st = await s.client.request(fwsync.FW_STATUS)
+                    res.after, res.state = s.firmware, str(st.get("state"))
                 if _v(s.firmware) >= _v(b.version):
                     res.outcome = "up_to_date" if s.firmware == b.version else "refused"
                     res.message = (f"already runs {b.version}" if s.firmware == b.version else

@@ -9,8 +9,8 @@
 
 All need an authenticated session. Each handler takes the server and the request and
 returns the reply object or raises Reject; the work is done by firmware.fwstage.Stage,
-found as ``server.fw`` (None where updates are not set up). FW_STATUS and INFO in a
-session confirm a firmware on trial (``server.fw_confirm``).
+found as ``server.fw`` (None where updates are not set up). FW_STATUS, INFO and LIST in
+a session confirm a firmware on trial (``server.fw_confirm``): the first sync does.
 """
 
 import struct
@@ -19,7 +19,7 @@ from firmware.sync import proto
 from firmware.sync.checks import Reject, integer, text
 
 __all__ = ["FW_BEGIN", "FW_DATA", "FW_COMMIT", "FW_STATUS", "HANDLERS", "RAW", "NAMES",
-           "E_OFFSET", "E_UPDATE"]
+           "E_OFFSET", "E_UPDATE", "confirming"]
 
 FW_BEGIN = 0x20
 FW_DATA = 0x21
@@ -89,6 +89,18 @@ def status(srv, req):
     if confirm is not None:
         confirm()
     return st.slots.status(st.running)
+
+
+def confirming(handler):
+    """``handler`` (LIST: the first request of every sync) that first confirms a firmware on
+    trial: an authenticated sync proves the new firmware can still be reached and fixed."""
+
+    def h(srv, req):
+        if srv.session is not None and srv.fw_confirm is not None:
+            srv.fw_confirm()
+        return handler(srv, req)
+
+    return h
 
 
 HANDLERS = {FW_BEGIN: begin, FW_COMMIT: commit, FW_STATUS: status}

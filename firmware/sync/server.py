@@ -337,3 +337,4 @@ _HANDLERS = {
     proto.ENROLL: admin.enroll, proto.LOGS: admin.logs, proto.PING: Server._ping,
 }
 _HANDLERS.update(fwsync.HANDLERS)
+_HANDLERS[proto.LIST] = fwsync.confirming(Server._list)

@@ -139,6 +139,13 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
         r = _cli(["--bundle", str(tmp_path / "nope.bkfw"), "--port", b.port], companion_settings, ks)
         assert r.exit_code == 1 and r.output.count("error:") == 1
 
+        # a good newer release pushed with no companion around to confirm it: the badge
+        # reboots into it on trial, and the first sync confirms it
+        asyncio.run(_push_raw(b, companion_settings, ks, releases.bundle("0.3.0").read_bytes()))
+        b.wait_boots(3)
+        fw = b.status()["firmware"]
+        assert (fw["version"], fw["state"], fw["boots_left"]) == ("0.3.0", "trial", 2)
+
         async def sync() -> object:
             async with SerialTransport(b.port) as t:
                 return await sync_badge(t, __import__("companion.spool").spool.Spool(
@@ -147,6 +154,8 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
         rep = asyncio.run(sync())
         assert rep.ok and rep.synced == before  # no clip lost, every one verifies
         _check_chain(tmp_path / "spool", "BK-UPD01")
+        fw = b.status()["firmware"]
+        assert (fw["version"], fw["state"]) == ("0.3.0", "confirmed")
 
 
 def test_power_cut_mid_transfer_resumes_from_the_badges_offset(tmp_path, releases,
@@ -224,7 +233,7 @@ def test_update_all_badges_of_a_tray_in_parallel(tmp_path, releases, companion_s
         r = _cli(["--bundle", str(good), "--all", *ports, "--json"], companion_settings, ks)
         out = json.loads(r.stdout)
         assert r.exit_code == 0 and {x["outcome"] for x in out["badges"]} == {"up_to_date"}
-        assert all(x["sent_bytes"] == 0 for x in out["badges"])
+        assert all(x["sent_bytes"] == 0 and x["state"] == "confirmed" for x in out["badges"])
         r = CliRunner().invoke(app, ["companion", "scan", *ports, "--no-ble", "--no-serial",
                                      "--keystore", str(ks), "--branch", BRANCH, "--json"])
         assert r.exit_code == 0, r.output
