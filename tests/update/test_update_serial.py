@@ -45,15 +45,14 @@ def _cli(args: list[str], settings: Path, ks: Path):
                                     "--keystore", str(ks)])
 
 
-async def _push_raw(b: FwBadge, settings: Path, ks: Path, data: bytes, announce: int | None = None,
-                    upto: int | None = None) -> dict:
+async def _push_raw(b: FwBadge, settings: Path, ks: Path, data: bytes, upto: int | None = None,
+                    sha: str | None = None) -> dict:
     """Push bytes as a bundle with no companion-side check (what an attacker on the link
     with the branch's key store could send); returns the commit reply or raises."""
     s = load(settings)
     async with connect(s, Target("serial", b.port, None, str(ks))) as sess:
         c = sess.client
-        size = announce or len(data)
-        r = await c.request(fwsync.FW_BEGIN, {"size": size, "sha256": hashlib.sha256(
+        r = await c.request(fwsync.FW_BEGIN, {"size": len(data), "sha256": sha or hashlib.sha256(
             data).hexdigest(), "version": "9.9.9"})
         off = r["offset"]
         end = len(data) if upto is None else upto
@@ -128,6 +127,9 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
         with pytest.raises(BadgeReplyError) as e:  # a transfer that stops half way
             asyncio.run(_push_raw(b, companion_settings, ks, cases[1][0], upto=2000))
         assert "incomplete" in e.value.badge_message
+        with pytest.raises(BadgeReplyError) as e:  # bytes changed on the way
+            asyncio.run(_push_raw(b, companion_settings, ks, cases[1][0], sha="0" * 64))
+        assert "differs from the one announced" in e.value.badge_message
         assert (b.root / "fw" / "boot.json").read_bytes() == record
         assert len(b.boots) == 2 and b.status()["firmware"]["version"] == "0.2.0"
         assert not (b.root / "fw" / "b").exists()
