@@ -213,7 +213,7 @@ def main() -> None:
           f"{o['serial_stop_and_wait_transfer_s']:.2f} s (pipelining x{o['pipelining_speedup']:.2f})")
     print(f"one badge, BLE (bumble): transfer + verify {o['ble_transfer_and_verify_s']:.2f} s "
           f"= {o['ble_vs_serial_transfer']:.2f} x the serial transfer")
-    chunks = -(-int(o["bundle_xtensawin_kib"] * 1024) // upd.CHUNK)
+    chunks = -(-int(o["bundle_xtensawin_kib"] * 1024) // upd.CHUNK_BLE)
     for ci_ms in (15, 30):  # one request in flight: its writes in one connection event,
         est = chunks * 2 * ci_ms / 1000  # the notified reply in the next
         print(f"  link-layer arithmetic, a real radio at a {ci_ms} ms connection interval: "

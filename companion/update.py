@@ -5,7 +5,7 @@ key, its signature and hashes are checked here too). `update_one()` updates one 
 connect and authenticate (companion.badgeops), refuse locally what the badge would
 refuse (a bundle not newer than the running firmware, a badge below the bundle's
 minimum version), FW_BEGIN (the badge answers the offset to resume from), FW_DATA
-chunks (508 bytes each, the most one request carries), FW_COMMIT (the badge verifies the
+chunks (508 bytes on serial, 478 on BLE), FW_COMMIT (the badge verifies the
 Ed25519 signature and every file hash, unpacks into its inactive slot and switches),
 then wait for the badge to reboot into the new firmware and confirm it (FW_STATUS in an
 authenticated session). A link that drops mid-transfer is reopened and the transfer
@@ -30,9 +30,12 @@ from firmware import fwbundle
 from firmware.sync import fwsync
 
 __all__ = ["UpdateError", "BundleFile", "UpdateResult", "read_bundle", "update_one",
-           "update_all", "CHUNK"]
+           "update_all", "CHUNK", "CHUNK_BLE"]
 
 CHUNK = 508  # request payload limit (512) minus the 4-byte offset
+# over BLE a whole frame (34 bytes around the data) fits the badge's 512-byte GATT receive
+# buffer (firmware/hw/radio.py), even if its writes all land before the badge reads
+CHUNK_BLE = 478
 # FW_DATA requests in flight on serial (the badge answers in order; its UART/USB buffer
 # holds them). BLE sends one at a time: the badge's GATT receive buffer is one frame.
 WINDOW = 4
@@ -139,9 +142,10 @@ async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
     data = b.data
 
     def chunks(start: int) -> Iterator[bytes]:
-        for o in range(start, len(data), CHUNK):
-            yield struct.pack("<I", o) + data[o:o + CHUNK]
+        for o in range(start, len(data), step):
+            yield struct.pack("<I", o) + data[o:o + step]
 
+    step = CHUNK if kind == "serial" else CHUNK_BLE
     window = WINDOW if kind == "serial" else 1
     async for r in c.pipeline(fwsync.FW_DATA, chunks(off), window):
         new = int(r["offset"])
