@@ -31,6 +31,7 @@ _PARTS = [
     ("companion.cli", "app", "companion", "Branch tool: scan, enroll, sync badges."),
     ("gateway.cli", "app", "gateway", "Transcribe, check and deliver clips."),
     ("hardware.cli", "app", "hardware", "Reference design: BOM, budget, deploy."),
+    ("badgekit.release_cmd", "app", "release", "Signed firmware release bundles."),
 ]
 for _module, _attr, _name, _help in _PARTS:
     try:

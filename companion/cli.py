@@ -11,5 +11,6 @@ app = compose(
         "companion.app_cmd",  # scan, set-time, config, logs, listen (companion app issue)
         "companion.case_cmd",  # case: the customer/case id of a meeting (compliance issue)
         "companion.clipkeys_cmd",  # clip-keys: clip keys for the gateway and receiver
+        "companion.update_cmd",  # update: signed firmware bundles over the sync link
     ],
 )

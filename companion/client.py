@@ -12,13 +12,14 @@ silent link becomes LinkError.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import json
 import os
 import struct
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,38 @@ class BadgeClient:
             if f.typ != typ | proto.REPLY:
                 raise ProtocolError(f"unexpected reply type 0x{f.typ:02x}")
             return _json(f.payload)
+
+    async def request_bytes(self, typ: int, payload: bytes,
+                            timeout_s: float | None = None) -> dict[str, Any]:
+        """Send one binary request (firmware update data), return the JSON reply."""
+        async with self._lock:
+            seq = await self._send(typ, payload)
+            f = await self._next(seq, timeout_s)
+            if f.typ != typ | proto.REPLY:
+                raise ProtocolError(f"unexpected reply type 0x{f.typ:02x}")
+            return _json(f.payload)
+
+    async def pipeline(self, typ: int, payloads: Iterator[bytes],
+                       window: int = 4) -> AsyncGenerator[dict[str, Any], None]:
+        """Send binary requests with up to ``window`` of them unanswered (the badge answers
+        in order); yields each JSON reply. An error reply raises BadgeReplyError; replies
+        to requests still in flight are then dropped as strays."""
+        async with self._lock:
+            pending: collections.deque[int] = collections.deque()
+            more = True
+            while True:
+                while more and len(pending) < window:
+                    p = next(payloads, None)
+                    if p is None:
+                        more = False
+                        break
+                    pending.append(await self._send(typ, p))
+                if not pending:
+                    return
+                f = await self._next(pending.popleft())
+                if f.typ != typ | proto.REPLY:
+                    raise ProtocolError(f"unexpected reply type 0x{f.typ:02x}")
+                yield _json(f.payload)
 
     # ---- messages ------------------------------------------------------------------
     async def hello(self) -> Hello:

@@ -149,6 +149,12 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
     errs = info.get("errors")
     errs = errs if isinstance(errs, list) else []
     r.badge_errors = [str(e)[:120] for e in errs[:20] if not _STORE_FULL.match(str(e))]
+    fw = _dict(info.get("firmware"))
+    r.firmware = _text(fw.get("version"), 32) or r.firmware
+    fw_last = _dict(fw.get("last"))
+    if fw_last.get("event") == "rolled_back":  # firmware.fwslots: why it was dropped
+        r.badge_errors.append(f"firmware {_text(fw_last.get('from'), 32)} rolled back: "
+                              f"{_text(fw_last.get('why'))}"[:120])
 
 
 async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:
@@ -234,6 +240,7 @@ def render(result: ScanResult, console: Any) -> None:
     table = Table(title=f"{len(result.badges)} badge(s), most urgent first", expand=True,
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("badge", no_wrap=True)
+    table.add_column("fw", no_wrap=True)
     table.add_column("agent", max_width=12)
     table.add_column("batt\nused", justify="right", no_wrap=True)
     table.add_column("unsynced", justify="right", no_wrap=True)
@@ -247,7 +254,7 @@ def render(result: ScanResult, console: Any) -> None:
                f"{b.unsynced_clips} clips\n{_dur(b.unsynced_s or 0.0)}")
         issues = "\n".join(escape(i.message) for i in b.issues) or "[green]ok[/]"
         table.add_row(
-            f"{escape(b.badge_id)}\n[dim]{escape(b.address)}[/]",
+            f"{escape(b.badge_id)}\n[dim]{escape(b.address)}[/]", escape(b.firmware or "-"),
             escape(b.agent or "-"),
             ("-" if b.battery_pct is None else f"{b.battery_pct:.0f}%") + "\n" +
             ("-" if pct is None else f"{pct:.0f}%"), uns,

@@ -227,7 +227,9 @@ def register(app: typer.Typer) -> None:
         table.add_column("field")
         table.add_column("value")
         st = info.get("storage", {})
-        for k, v in (("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
+        fw = info.get("firmware") if isinstance(info.get("firmware"), dict) else {}
+        for k, v in (("firmware", _firmware_line(info.get("fw"), fw)),
+                     ("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
                      ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
                      ("storage", f"{st.get('used_pct')} % used"),
                      ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
@@ -235,6 +237,17 @@ def register(app: typer.Typer) -> None:
                      ("errors", ", ".join(info.get("errors", [])) or "none")):
             table.add_row(k, escape(str(v)))
         _out.print(table)
+
+
+def _firmware_line(version: Any, fw: dict[str, Any]) -> str:
+    """``0.2.0 (slot a, confirmed)``, plus the last rollback and its reason."""
+    text = f"{fw.get('version') or version or '?'}"
+    if fw:
+        text += f" (slot {fw.get('slot')}, {fw.get('state')})"
+    last: dict[str, Any] = fw["last"] if isinstance(fw.get("last"), dict) else {}
+    if last.get("event") == "rolled_back":
+        text += f"; {last.get('from')} rolled back: {last.get('why')}"
+    return text
 
 
 def _default_spool() -> Path:

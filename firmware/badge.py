@@ -75,7 +75,7 @@ class Badge:
     def __init__(self, badge_id=None, rev=None, bdev=None, store_dir=None,
                  state_dir=DEFAULT_STATE_DIR, mic=None,
                  serial="usb", ble=True, frame_us=19900, wdt_ms=30000, mic_retry_ms=5000,
-                 long_ms=1500, trace=False, clock=None):
+                 long_ms=1500, trace=False, clock=None, fw_root="/"):
         self.badge_id = badge_id or _badge_id()
         self.rev = rev
         self.bdev = bdev
@@ -90,6 +90,10 @@ class Badge:
         self.long_ms = long_ms
         self.trace = trace
         self.clock = clock or _clock
+        self.fw_root = fw_root  # where the firmware slots live (firmware.fwslots)
+        self.fw = None  # firmware.fwstage.Stage once booted
+        self.fw_checked = self.fw_trial = False
+        self.fw_slot = None
         self.errors = {}  # part -> message: shown by the LED, INFO and the event log
         self.notes = {}  # part -> what is off and why (e.g. BLE on the unix port)
         self.tasks = {}  # task name -> {"restarts": n, "error": last crash}
@@ -111,6 +115,7 @@ class Badge:
             self.store = NoStore(self.errors.get("store", "no store"))
         else:
             self._step("session", self._open_session)
+        self._step("firmware", self._open_firmware)
         self._step("button", self._open_button)
         self._step("led", self._open_led)
         self._step("sync", self._open_sync)
@@ -167,6 +172,11 @@ class Badge:
         if self.sess.resumed:
             self.log("session_resumed", session=self.sess.session)
 
+    def _open_firmware(self):
+        from firmware import fwbadge
+
+        fwbadge.open_firmware(self)
+
     def _open_button(self):
         self.button = hw_button.Button(self.long_ms, self.rev)
 
@@ -203,7 +213,15 @@ class Badge:
                 self.notes["ble"] = "off: no bluetooth module on this port"
 
     def make_server(self):
-        return server.Server(self.store, self.st, on_enroll=self._on_enroll, info_fn=self.info)
+        srv = server.Server(self.store, self.st, on_enroll=self._on_enroll, info_fn=self._sync_info)
+        srv.fw = self.fw  # firmware updates (firmware.sync.fwsync)
+        srv.fw_confirm = self.fw_confirm
+        return srv
+
+    def fw_confirm(self):
+        from firmware import fwbadge
+
+        fwbadge.confirm(self)
 
     def _on_enroll(self, kek):
         if self.sess is not None and self.sess.recording:
@@ -361,7 +379,16 @@ class Badge:
 
     def info(self):
         """Hardware and recording facts for the sync INFO reply (firmware.badgestatus)."""
-        return badgestatus.info(self)
+        from firmware import fwbadge
+
+        out = badgestatus.info(self)
+        out["firmware"] = fwbadge.status(self)
+        return out
+
+    def _sync_info(self):
+        if self.st is not None and self.st.enrolled:  # INFO of an enrolled badge: a session
+            self.fw_confirm()
+        return self.info()
 
     def adv_status(self):
         return badgestatus.adv_status(self)

@@ -144,8 +144,11 @@ async def watch(b):
             wdt = getattr(machine, "WDT")(timeout=b.wdt_ms)
         except (ImportError, AttributeError, TypeError, ValueError):
             wdt = None  # no watchdog on this port
+    from firmware import fwbadge
+
     while True:
         b.apply_config()
+        fwbadge.tick(b)  # reboot into a committed firmware update
         if wdt is not None:
             wdt.feed()
         await asyncio.sleep_ms(1000)

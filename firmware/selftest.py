@@ -22,7 +22,7 @@ import time
 from firmware.hw import pins, probe
 
 __all__ = ["Result", "PASS", "FAIL", "NA", "judge_audio", "judge_battery", "judge_clock",
-           "run", "main"]
+           "run", "boot_checks", "main"]
 
 PASS = "pass"
 FAIL = "fail"
@@ -245,6 +245,22 @@ def run(rev=None):
             yield Result(name, FAIL, "no pin map")
         else:
             yield _guard(name, fn)
+
+
+def boot_checks(rev=None):
+    """The checks a new firmware on trial runs at boot (firmware.fwbadge): pin map, every
+    module imports, the filesystem takes a write. No mic (its supply lights the privacy
+    LED), no radio, no waiting for the clock."""
+    try:
+        first, _board = _check_pinmap(rev)
+    except Exception as exc:
+        first = Result("pinmap", FAIL, str(exc))
+    yield first
+    yield _guard("modules", _check_modules)
+    if probe.on_badge():
+        yield _guard("flash", _check_flash)
+    else:
+        yield _guard("filesystem", _check_filesystem)
 
 
 def main(rev=None):

@@ -158,6 +158,9 @@ def deploy(
     target: Path = typer.Option(None, "--target", help="Folder standing in for the badge's filesystem."),
     rev: str = typer.Option(None, "--rev", help="Board revision written to the badge."),
     set_time: bool = typer.Option(True, "--set-time/--no-set-time", help="Set the badge clock."),
+    release_pubkey: Path = typer.Option(None, "--release-pubkey", envvar="BADGEKIT_RELEASE_PUBKEY",
+                                        help="Release public key (badgekit release keygen's .pub): "
+                                             "the badge then accepts updates signed with it."),
 ) -> None:
     """Build every firmware module for the ESP32-S3, copy it, run the self-test."""
     from badgekit.paths import REPO_ROOT
@@ -169,16 +172,16 @@ def deploy(
         if target is not None or port == "unix":
             folder = target or REPO_ROOT / "build" / "unix-badge"
             folder.mkdir(parents=True, exist_ok=True)
-            report = deploy_dir(folder, rev=rev)
+            report = deploy_dir(folder, rev=rev, release_pubkey=release_pubkey)
         elif port == "virtual":
             from hardware.virtualbadge import VirtualBadge
 
             with VirtualBadge(REPO_ROOT / "build" / "virtual-badge") as pty:
                 print(f"virtual badge on {pty} (raw REPL served by the MicroPython unix port); "
                       "its clock is the computer's, so --set-time is skipped")
-                report = deploy_port(pty, rev=rev, set_time=False)
+                report = deploy_port(pty, rev=rev, set_time=False, release_pubkey=release_pubkey)
         else:
-            report = deploy_port(port, rev=rev, set_time=set_time)
+            report = deploy_port(port, rev=rev, set_time=set_time, release_pubkey=release_pubkey)
     except (HardwareError, OSError) as exc:
         raise _fail(exc) from None
     native = sum(1 for m in report.built if m.arch != "bytecode")

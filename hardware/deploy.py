@@ -41,6 +41,7 @@ _ARCH_NAMES = {0: "bytecode", 1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "a
 _HOST_ARCH = {"x86_64": "x64", "amd64": "x64", "i686": "x86", "i386": "x86"}
 _RUN_SELFTEST = "import firmware.selftest as t\nt.main({rev})"
 _ASK_ARCH = "import sys\nprint('MPYARCH', sys.implementation._mpy >> 10)"
+_MKDIR_FW = "import os\ntry:\n    os.mkdir('/fw')\nexcept OSError:\n    pass"
 _CLEAN = """import os
 def _rm(p):
     try:
@@ -191,8 +192,25 @@ def _install(built: list[BuiltModule], build_dir: Path, lib: Path, arch: str | N
     return rebuilt
 
 
+def _release_key(stage: Path, pubkey: Path | None) -> Path | None:
+    """Stage the release public key as ``fw/release.pub`` (64 hex digits) if one is given."""
+    if pubkey is None:
+        return None
+    from badgekit.release import ReleaseError, load_public
+
+    try:
+        raw = load_public(pubkey)
+    except ReleaseError as exc:
+        raise DeployError(str(exc)) from None
+    out = stage / "fw" / "release.pub"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(raw.hex() + "\n", encoding="ascii")
+    return out
+
+
 def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR,
-               timeout: float = 120, root: Path = FIRMWARE_DIR) -> DeployReport:
+               timeout: float = 120, root: Path = FIRMWARE_DIR,
+               release_pubkey: Path | None = None) -> DeployReport:
     """Deploy into a folder that stands in for the badge's filesystem, self-test it there."""
     rev = _rev(rev)
     report = DeployReport(target=str(target), rev=rev)
@@ -202,6 +220,7 @@ def deploy_dir(target: Path, rev: str | None = None, build_dir: Path = BUILD_DIR
     shutil.copyfile(PINMAP_PATH, target / "pinmap.json")
     shutil.copyfile(root / "main.py", target / "main.py")  # the boot entry point
     (target / "hwrev").write_text(rev + "\n", encoding="utf-8")
+    _release_key(target, release_pubkey)
     report.output, code = _run_local(target, lib, None, timeout)
     report.checks = parse_selftest(report.output)
     if not report.checks:
@@ -231,6 +250,9 @@ def deploy_argv(port: str, stage: Path, rev: str, set_time: bool = True) -> list
     argv = ["connect", port, "exec", _CLEAN, "+", "fs", "cp", "-r", str(stage / "lib" / "firmware"),
             ":lib", "+", "fs", "cp", str(stage / "pinmap.json"), ":pinmap.json", "+", "fs", "cp",
             str(stage / "hwrev"), ":hwrev", "+", "fs", "cp", str(stage / "main.py"), ":main.py"]
+    if (stage / "fw" / "release.pub").exists():  # the key firmware updates must be signed with
+        argv += ["+", "exec", _MKDIR_FW, "+", "fs", "cp", str(stage / "fw" / "release.pub"),
+                 ":fw/release.pub"]
     if set_time:
         argv += ["+", "rtc", "--set"]
     return argv + ["+", "soft-reset", "+", "exec", _RUN_SELFTEST.format(rev="")]
@@ -248,7 +270,7 @@ def device_arch(port: str, timeout: float = 60) -> str:
 
 def deploy_port(port: str, rev: str | None = None, build_dir: Path = BUILD_DIR,
                 set_time: bool = True, timeout: float = 300,
-                root: Path = FIRMWARE_DIR) -> DeployReport:
+                root: Path = FIRMWARE_DIR, release_pubkey: Path | None = None) -> DeployReport:
     """Build, copy to the badge on `port` with mpremote, run the on-badge self-test.
 
     A device that is not an ESP32-S3 (the virtual badge of `hardware.virtualbadge`) gets
@@ -264,6 +286,10 @@ def deploy_port(port: str, rev: str | None = None, build_dir: Path = BUILD_DIR,
     shutil.copyfile(PINMAP_PATH, stage / "pinmap.json")
     shutil.copyfile(root / "main.py", stage / "main.py")
     (stage / "hwrev").write_text(rev + "\n", encoding="utf-8")
+    old_key = stage / "fw" / "release.pub"
+    if old_key.exists():
+        old_key.unlink()  # never a key from an earlier deploy
+    _release_key(stage, release_pubkey)
     report.output = _mpremote_run(deploy_argv(port, stage, rev, set_time), timeout)
     report.checks = parse_selftest(report.output)
     if not report.checks:

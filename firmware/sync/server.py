@@ -18,13 +18,14 @@ import json
 import os
 import struct
 
-from firmware.sync import admin, auth, frame, proto
+from firmware.sync import admin, auth, frame, fwsync, proto
 from firmware.sync.backoff import AuthBackoff
 from firmware.sync.checks import Reject as _Reject
 from firmware.sync.checks import hexs as _hex
 from firmware.sync.checks import integer as _int
 from firmware.sync.checks import text as _text
 from firmware.sync.checks import unhex as _unhex
+from firmware.version import VERSION as FW_VERSION  # the running slot's own version
 
 try:
     from micropython import const
@@ -34,7 +35,6 @@ except ImportError:  # CPython host
 
 __all__ = ["Server", "FW_VERSION", "MAX_REQUEST", "MAX_CHUNK"]
 
-FW_VERSION = "0.1.0"
 MAX_REQUEST = const(512)  # the largest request payload a badge accepts
 MAX_CHUNK = const(1536)  # the largest clip bytes in one DATA frame
 _LIST_PAGE = const(12)
@@ -55,6 +55,8 @@ class Server:
         self.tx_len = self.tx_pos = 0
         self.stats = {"frames": 0, "errors": 0, "bytes_out": 0, "data_bytes": 0}
         self.backoff = AuthBackoff()  # per link: survives reset() (a reopened link)
+        self.fw = None  # firmware.fwstage.Stage where updates are set up (firmware.sync.fwsync)
+        self.fw_confirm = None  # confirms a firmware on trial (an authenticated session)
         self.reset()
 
     def reset(self):
@@ -137,6 +139,10 @@ class Server:
             self._check_mac(typ, seq)
             if typ == proto.READ:
                 self._read(seq, d.payload)
+                return
+            raw = fwsync.RAW.get(typ)
+            if raw is not None:  # binary firmware-update data
+                self._reply(typ, seq, raw(self, d.payload))
                 return
             h = _HANDLERS.get(typ)
             if h is None:
@@ -346,3 +352,5 @@ _HANDLERS = {
     proto.GET_CONFIG: admin.get_config, proto.SET_CONFIG: admin.set_config,
     proto.ENROLL: admin.enroll, proto.LOGS: admin.logs, proto.PING: Server._ping,
 }
+_HANDLERS.update(fwsync.HANDLERS)
+_HANDLERS[proto.LIST] = fwsync.confirming(Server._list)

@@ -15,59 +15,15 @@ The first stdout line is ``{"ready": ...}``.
 """
 
 import json
-import select
 import sys
-import time
 
 import machine
 
 from badgekit.sim.badge_mp import FileBlockDev
-
-
-class RunningRTC(machine.RTC):
-    """The stand-in RTC, running on host time; settable like the badge's."""
-
-    offset = 0
-
-    def datetime(self, dt=None):
-        if dt is None:
-            ns = time.time_ns()
-            t = ns // 1000000000 + RunningRTC.offset
-            tm = time.gmtime(t)
-            return (tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], (ns // 1000) % 1000000)
-        t = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
-        RunningRTC.offset = t - time.time()
-        return None
-
+from tests.badge import mp_parts
+from tests.badge.mp_parts import LoopMic, RunningRTC
 
 machine.RTC = RunningRTC
-
-
-class LoopMic:
-    """A real speech recording as the microphone, played again from the start at its end."""
-
-    crash = False
-
-    def __init__(self, path):
-        from firmware.hw.mic import WavMic
-
-        self.path = path
-        self.m = WavMic(path)
-        self.mk = WavMic
-
-    def readinto(self, buf):
-        if LoopMic.crash:
-            LoopMic.crash = False
-            raise RuntimeError("injected fault in the mic read")
-        n = self.m.readinto(buf)
-        if n <= 0:
-            self.m.close()
-            self.m = self.mk(self.path)
-            n = self.m.readinto(buf)
-        return n
-
-    def close(self):
-        self.m.close()
 
 
 def main(cfg):
@@ -95,30 +51,13 @@ def main(cfg):
     b = badge.Badge(**opts).boot()
     print(json.dumps({"ready": True, "status": status(b)}))
 
-    async def control(b):
-        import asyncio
+    def more(b, words):
+        if words[0] == "reset_late":
+            b.late_max_us = 0
+        elif words[0] == "crash":
+            LoopMic.crash = True
 
-        p = select.poll()
-        p.register(sys.stdin, select.POLLIN)
-        while True:
-            if not p.poll(0):
-                await asyncio.sleep_ms(10)
-                continue
-            line = sys.stdin.readline()
-            if not line:
-                await asyncio.sleep_ms(1000)
-                continue
-            words = line.split()
-            if words and words[0] == "press":
-                machine.Pin.levels[gpio] = 0
-                await asyncio.sleep_ms(int(words[1]))
-                machine.Pin.levels[gpio] = 1
-            elif words and words[0] == "reset_late":
-                b.late_max_us = 0
-            elif words and words[0] == "crash":
-                LoopMic.crash = True
-            elif words and words[0] == "status":
-                print(json.dumps({"status": status(b)}))
+    control = mp_parts.control(gpio, status, more)
 
     try:
         badgetasks.run(b, [("control", control)])
