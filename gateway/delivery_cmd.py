@@ -212,9 +212,6 @@ def receive(
     receiver.close()
     if keys is None:
         typer.echo("warning: no --keys: documents were filed without checking who signed them", err=True)
-    if signing_key is None:
-        typer.echo("warning: no --signing-key: receipts were unsigned; a gateway cannot tell them from "
-                   "forgeries", err=True)
     if json_out:
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:
