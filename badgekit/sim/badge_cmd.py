@@ -99,6 +99,7 @@ def register(app: typer.Typer) -> None:
         if state is not None:
             from badgekit.privatefs import private_dir
 
+            os.umask(0o077)  # the badge writes its secret there: files 0600 (this process and the badge's)
             try:
                 state = private_dir(state.resolve())  # holds the enrollment secret: 0700
             except OSError as exc:

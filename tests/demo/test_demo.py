@@ -31,6 +31,11 @@ def test_demo_runs_whole_chain(tmp_path, speech):
     for links in ("clips-serial", "clips-ble"):
         sides = [json.loads(p.read_text()) for p in (tmp_path / "d" / links).glob("*.json")]
         assert sides and {s["format_version"] for s in sides} == {2}
+    # the badges' state folders hold their enrollment secrets: 0600 files in 0700 folders
+    state = tmp_path / "d" / "badge-state"
+    loose = [f"{p} {p.stat().st_mode & 0o777:o}" for p in state.rglob("*")
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)]
+    assert len(list(state.rglob("sync.json"))) == 2 and loose == []
     assert summary["links"]["serial"] > 0 and summary["links"]["ble"] > 0
     assert summary["gaps"] == []
     text = "".join(s["text"] for s in summary["transcript"])
