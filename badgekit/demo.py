@@ -3,15 +3,21 @@
 Stages (each timed, each a real part):
   1. meeting   build a meeting-like recording (shared speech, `--input`, `--mic`, or
                speech synthesised on the spot) and say which was used;
-  2. record    the firmware recording path under the real MicroPython unix port, on two
+  2. enrol     the companion enrols both simulated badges (each keeps its enrollment in
+               its state folder), so from then on they seal every clip they close;
+  3. record    the firmware recording path under the real MicroPython unix port, on two
                badges: the agent's meeting badge and a second badge with a short turn;
-  3. sync      simulated badges served by the firmware; the companion enrolls and syncs
-               one over the pty serial link and the other over the bumble BLE link,
-               verifying hashes and the chain and writing custody records;
-  4. gateway   a local Mosquitto, the gateway transcribing the spool and publishing over
+               each seals its clips with the clip key it derives from its enrollment
+               secret (clip format 2);
+  4. sync      the simulated badges serve those clips; the companion syncs one over the
+               pty serial link and the other over the bumble BLE link, verifying hashes,
+               seals and the chain and writing custody records;
+  5. gateway   a local Mosquitto, the gateway transcribing the spool and publishing over
                MQTT, the reference receiver writing and verifying every session;
-  5. summary   clips recorded / synced / transcribed / published / received / verified,
-               seconds of speech kept, the transcript with times, wall time per stage.
+  6. summary   clips recorded / synced / transcribed / published / received / verified /
+               authenticated (the seal checked by the companion, the gateway, the
+               receiver and the demo itself), seconds of speech kept, the transcript with
+               times, wall time per stage.
 
 Every helper process is started in its own process group and stopped on the way out,
 so nothing keeps running after the demo, even on Ctrl-C.
@@ -48,6 +54,8 @@ class DemoSummary:
     published: int = 0
     received: int = 0
     verified: int = 0
+    authenticated: int = 0
+    """Clips whose seal the companion, the gateway, the receiver and the demo all verified."""
     speech_seconds_kept: float = 0.0
     input_seconds: float = 0.0
     transcript: list[dict] = field(default_factory=list)
@@ -161,12 +169,13 @@ class _Badge:
     agent: str
     link: str  # "serial" | "ble"
     clips: Path
+    state: Path  # the badge's state folder: its enrollment, kept across `sim badge` runs
     recorded: list[dict] = field(default_factory=list)
 
 
 def _record(badge: _Badge, meeting: Path) -> None:
     _cli(["sim", "record", str(meeting), "--out", str(badge.clips), "--interpreter", "micropython",
-          "--badge", badge.badge_id], what=f"recording on {badge.badge_id}")
+          "--badge", badge.badge_id, "--state", str(badge.state)], what=f"recording on {badge.badge_id}")
     badge.recorded = [json.loads(p.read_text()) for p in sorted(badge.clips.glob("*.json"))]
     if not badge.recorded:
         raise DemoError(f"{badge.badge_id} recorded no clips: the input holds no speech")
@@ -174,7 +183,8 @@ def _record(badge: _Badge, meeting: Path) -> None:
 
 def _serve(procs: _Procs, badge: _Badge) -> list[str]:
     """Start the simulated badge; return the companion's link options."""
-    argv = BADGKIT + ["sim", "badge", "--clips", str(badge.clips), "--badge", badge.badge_id]
+    argv = BADGKIT + ["sim", "badge", "--clips", str(badge.clips), "--badge", badge.badge_id,
+                      "--state", str(badge.state)]
     if badge.link == "ble":
         argv.append("--ble")
     p = procs.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -189,10 +199,19 @@ def _serve(procs: _Procs, badge: _Badge) -> list[str]:
     raise DemoError(f"simulated badge {badge.badge_id} did not start: {first} {err}".strip())
 
 
+def _enrol(procs: _Procs, badge: _Badge, keystore: Path) -> None:
+    """Enrol the badge before it records, so it seals every clip (the badge keeps its
+    enrollment in its state folder; the branch keeps the secret in its key store)."""
+    badge.clips.mkdir(parents=True, exist_ok=True)  # nothing recorded yet
+    link = _serve(procs, badge)
+    _cli(["companion", "enroll", *link, "--agent", badge.agent, "--keystore", str(keystore), "--branch",
+          "demo-branch"], what=f"enroll {badge.badge_id}")
+    procs.stop_all()
+
+
 def _sync(procs: _Procs, badge: _Badge, spool: Path, keystore: Path) -> dict:
     link = _serve(procs, badge)
     common = ["--keystore", str(keystore), "--branch", "demo-branch"]
-    _cli(["companion", "enroll", *link, "--agent", badge.agent, *common], what=f"enroll {badge.badge_id}")
     out = _cli(["companion", "sync", *link, "--spool", str(spool), "--json", *common],
                what=f"sync {badge.badge_id} over {badge.link}").stdout
     return json.loads(out)
@@ -230,7 +249,7 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
              what="companion clip-keys")
         receiver = procs.start(
             BADGKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(recv_out),
-                       "--keys", str(keys), "--json", "-q"],
+                       "--keys", str(keys), "--badge-keys", str(badge_keys), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
                    "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch",
@@ -252,6 +271,34 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
         return gateway, json.loads(out)
     finally:
         broker.close()
+
+
+def _authenticated(work: Path, spool: Path, received: dict, badges: list[_Badge]) -> tuple[int, list[str]]:
+    """Clips whose seal every stage verified: the companion (spool sidecar), the gateway (its
+    signed clip record), the receiver (its summary) and here, with the branch's clip keys."""
+    from badgekit.badgekeys import load_badge_keys
+    from firmware import clipmac
+
+    keys = load_badge_keys(work / "badge-keys.json")
+    recv_out = work / "received"
+    n, problems = 0, []
+    for badge in badges:
+        for rec in badge.recorded:
+            cid = rec["clip_id"]
+            seen = {"companion": "missing", "gateway": "missing", "receiver": received.get("auth", {}).get(cid, "missing"),
+                    "demo": "missing"}
+            for side in spool.rglob(f"{cid}.json"):
+                seen["companion"] = json.loads(side.read_text()).get("auth", "missing")
+            for doc in recv_out.rglob(f"clips/{cid}.json"):
+                seen["gateway"] = json.loads(doc.read_text()).get("auth", "missing")
+            for wav in recv_out.rglob(f"clips/{cid}.wav"):
+                with open(wav, "rb") as f:
+                    seen["demo"] = clipmac.verify_wav(f, keys).status
+            if set(seen.values()) == {clipmac.AUTHENTICATED}:
+                n += 1
+            else:
+                problems.append(f"{cid}: seal not authenticated everywhere: {seen}")
+    return n, problems
 
 
 def _verify_received(recv_out: Path, badges: list[_Badge]) -> tuple[int, list[str]]:
@@ -296,10 +343,10 @@ def _transcript(recv_out: Path, badge_id: str) -> list[dict]:
 
 def _table(summary: DemoSummary) -> Table:
     t = Table(title="badgekit demo: one meeting from badge to compliance")
-    for col in ("recorded", "synced", "transcribed", "published", "received", "verified"):
+    cols = ("recorded", "synced", "transcribed", "published", "received", "verified", "authenticated")
+    for col in cols:
         t.add_column(col, justify="right")
-    t.add_row(*(str(getattr(summary, c)) for c in ("recorded", "synced", "transcribed", "published",
-                                                     "received", "verified")))
+    t.add_row(*(str(getattr(summary, c)) for c in cols))
     return t
 
 
@@ -340,8 +387,8 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
     saved_env = {k: os.environ.get(k) for k in env_keys}
     os.environ.update(env_keys)  # the demo's badges and keys never touch the user's real ones
     badges = [
-        _Badge("BK-DEMO-0001", "agent-wang", "serial", work / "clips-serial"),
-        _Badge("BK-DEMO-0002", "agent-li", "ble", work / "clips-ble"),
+        _Badge("BK-DEMO-0001", "agent-wang", "serial", work / "clips-serial", work / "badge-state" / "BK-DEMO-0001"),
+        _Badge("BK-DEMO-0002", "agent-li", "ble", work / "clips-ble", work / "badge-state" / "BK-DEMO-0002"),
     ]
     spool = work / "spool"
     try:
@@ -360,6 +407,9 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
             summary.input_seconds = round(len(x) / rate, 2)
         if not quiet:
             console.print(f"  source: {summary.source}")
+        with _stage(console, summary, "enrol", quiet):
+            for b in badges:
+                _enrol(procs, b, work / "keystore.json")
         with _stage(console, summary, "record (MicroPython)", quiet):
             for b in badges:
                 _record(b, meeting)
@@ -384,6 +434,8 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
         with _stage(console, summary, "verify", quiet):
             summary.verified, problems = _verify_received(work / "received", badges)
             summary.gaps += problems
+            summary.authenticated, unsealed = _authenticated(work, spool, received, badges)
+            summary.gaps += unsealed
             summary.transcript = _transcript(work / "received", badges[0].badge_id)
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
@@ -401,6 +453,6 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
         print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
     else:
         _print_summary(console, summary)
-    ok = summary.verified == summary.recorded == summary.received and not summary.gaps
+    ok = summary.verified == summary.recorded == summary.received == summary.authenticated and not summary.gaps
     ok = ok and (summary.transcribed == summary.recorded or not transcribe)  # --no-transcribe: skipped on purpose
     return 0 if ok else 1

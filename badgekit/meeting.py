@@ -14,6 +14,7 @@ the talkers; under the bursts lies a steady floor 25 dB below speech.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -299,10 +300,12 @@ def build_meeting(
 
 
 def shared_speech_dir() -> Path | None:
-    """`../shared/data/speech` beside the repository (tests and benchmarks only), if present."""
+    """`$BADGEKIT_SHARED/data/speech` (default `../shared` beside the repository, as
+    tests/conftest.py reads it; tests and benchmarks only), if present."""
     from badgekit.paths import REPO_ROOT
 
-    d = REPO_ROOT.parent / "shared" / "data" / "speech"
+    shared = os.environ.get("BADGEKIT_SHARED") or str(REPO_ROOT.parent / "shared")
+    d = Path(shared).expanduser() / "data" / "speech"
     return d if d.is_dir() else None
 
 

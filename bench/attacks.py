@@ -33,9 +33,11 @@ sys.path.insert(0, str(REPO))
 
 from attacks_lab import BLOCK, SPB, Lab, Row, blocks, msgs, to_spool, write_clips  # noqa: E402
 
-from gateway.delivery import PublisherSettings, Receiver, ReceiverSettings  # noqa: E402
+from gateway.delivery import Outbox, Publisher, PublisherSettings, Receiver, ReceiverSettings  # noqa: E402
 from gateway.delivery.envelope import blob_messages  # noqa: E402
-from gateway.delivery.signing import GatewayKey  # noqa: E402
+from gateway.delivery.mqtt import Connection, user_properties  # noqa: E402
+from gateway.delivery.receipts import ReceiptMaker  # noqa: E402
+from gateway.delivery.signing import GatewayKey, KeyRing  # noqa: E402
 from gateway.service import Gateway, GatewaySettings  # noqa: E402
 
 __all__ = ["ATTACKS", "Lab", "Row", "main"]
@@ -392,6 +394,69 @@ def a_stripped_seal(lab: Lab) -> Row:
                ok)
 
 
+def _until(cond: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.05)
+    return cond()
+
+
+def a_forged_receipt(lab: Lab) -> Row:
+    """On the broker without accounts (anyone may publish anything): receipts that would make
+    the gateway drop messages no receiver holds."""
+    ring = lab.work / "receivers"
+    rx_key = GatewayKey.generate(lab.work / "rx.key", "rx1")
+    KeyRing(ring, role="receiver").enrol("acme", "sh01", "rx1", rx_key.public_pem())
+    bs = lab.bs("", lab.open_broker)
+    seen: dict[str, list[Any]] = {"ids": [], "receipts": []}
+    spy = Connection(bs, client_id="receipt-forger")
+    spy.client.on_message = lambda c, u, m: seen["receipts" if m.topic.endswith("/receipts") else "ids"].append(
+        bytes(m.payload) if m.topic.endswith("/receipts") else user_properties(m.properties).get("msg_id"))
+    spy.start(require=True)
+    spy.client.subscribe(f"{T}/#", qos=1)
+    time.sleep(0.2)
+    pub = Publisher(bs, PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-open", receiver_keys=ring,
+                                          resend_unconfirmed_s=0.5), Outbox(lab.work / "gw-open.db"))
+    pub.start()
+    rx = None
+    try:
+        pub.enqueue("B0009/S0001/findings", {"kind": "findings", "revision": 1})
+        pub.enqueue("B0009/S0001/audio/B0009-00000001", b"\x01" * 4000, kind="audio")
+        pub.flush(10, confirmed=False)
+        _until(lambda: len(set(seen["ids"]) - {None}) >= 2)
+        ids, topic = sorted(set(seen["ids"]) - {None}), pub.receipts_topic
+        for forged in (json.dumps({"msg_ids": ids}).encode(),
+                       ReceiptMaker(GatewayKey.generate(lab.work / "forger.key", "rx1"), "rx1").make(topic, pub.run_id, ids),
+                       ReceiptMaker(rx_key, "rx1").make(topic.replace("gw-open", "gw-other"), pub.run_id, ids)):
+            spy.client.publish(topic, forged, qos=1).wait_for_publish(5)
+        _until(lambda: pub.receipts_refused >= 3)
+        kept = pub.outbox.depth
+        rx = Receiver(ReceiverSettings(broker=bs, out_dir=lab.work / "receipts-out", client_id="rx1",
+                                       signing_key=lab.work / "rx.key", receiver_id="rx1"))
+        rx.start()
+        confirmed = pub.flush(15)
+        _until(lambda: bool(seen["receipts"]))
+        rx.stop()
+        pub.enqueue("B0009/S0001/findings", {"kind": "findings", "revision": 1})  # same content: same msg id
+        pub.flush(10, confirmed=False)
+        if seen["receipts"]:
+            spy.client.publish(topic, seen["receipts"][-1], qos=1).wait_for_publish(5)  # a genuine one, replayed
+        _until(lambda: pub.receipts_refused >= 4)
+        after_replay = pub.outbox.depth
+    finally:
+        if rx is not None:
+            rx.close()
+        pub.stop()
+        pub.outbox.close()
+        spy.stop()
+    n = pub.receipts_refused
+    ok = n == 4 and kept == 2 and confirmed and after_replay == 1
+    return Row("forged receipts (unsigned; an unenrolled key; another gateway's) and a genuine one replayed",
+               "refused and reported; messages stay in the outbox until the enrolled receiver confirms",
+               f"refused {n}/4, kept {kept}/2 in the outbox, then confirmed by the enrolled receiver: {confirmed}, "
+               f"kept after the replay {after_replay}/1", ok)
+
+
 def a_genuine_unchanged(lab: Lab) -> Row:
     changed = [str(p.relative_to(lab.out)) for p, data in lab.genuine.items()
                if p.suffix in (".wav", ".json") and "clips" in p.parts and p.read_bytes() != data]
@@ -418,6 +483,7 @@ ATTACKS: list[tuple[str, Callable[..., Row]]] = [
     ("bad-mac", a_bad_mac),
     ("stripped-seal", a_stripped_seal),
     ("file-modes", a_file_modes),
+    ("forged-receipt", a_forged_receipt),
     ("genuine", a_genuine_unchanged),
 ]
 

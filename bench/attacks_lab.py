@@ -112,8 +112,13 @@ class Lab:
         self.keys = work / "keys"
         KeyRing(self.keys).enrol("acme", "sh01", "gw-sh01", key.public_pem())
         self.out = work / "out"
+        # the receiver signs its receipts; the gateway takes only receipts of enrolled receivers
+        rx_key = GatewayKey.generate(work / "attacks-rx.key", "attacks-rx")
+        self.receivers = work / "receiver-keys"
+        KeyRing(self.receivers, role="receiver").enrol("acme", "sh01", "attacks-rx", rx_key.public_pem())
         self.rx = Receiver(ReceiverSettings(broker=self.bs("compliance"), out_dir=self.out, tenant="acme",
-                                            keys_dir=self.keys, client_id="attacks-rx"))
+                                            keys_dir=self.keys, client_id="attacks-rx",
+                                            signing_key=work / "attacks-rx.key", receiver_id="attacks-rx"))
         self.rx.start()
         self.spool = work / "spool"
         self.badge = work / "badge"
@@ -134,7 +139,8 @@ class Lab:
     def gateway(self, spool: Path, state: Path, **kw: Any) -> Any:
         gw = Gateway(GatewaySettings(
             spool_dir=spool, broker=self.bs("gw-sh01"), state_dir=state, transcribe=False,
-            publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01"),
+            publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-sh01",
+                                        receiver_keys=self.receivers),
             signing_key=self.key_path, badge_keys=self.badge_keys, flush_timeout_s=20, confirm_wait_s=5, **kw))
         try:
             return gw.run_once()

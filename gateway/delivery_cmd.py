@@ -100,6 +100,8 @@ def run(
                                      "(default: STATE/gateway.key, made on first start; see `gateway key`)."),
     badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file (`companion clip-keys`): "
                                     "check every clip's seal; a bad one is quarantined."),
+    receiver_keys: Path = typer.Option(None, "--receiver-keys", help="Enrolled receiver public keys (`gateway "
+                                       "key enrol --receiver-id`): only receipts they signed confirm messages."),
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
     once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
@@ -124,7 +126,7 @@ def run(
             broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
             publisher=PublisherSettings(tenant=tenant, branch=branch,
                                         gateway_id=gateway_id or _default_gateway_id(spool),
-                                        chunk_bytes=chunk_kib * 1024),
+                                        chunk_bytes=chunk_kib * 1024, receiver_keys=receiver_keys),
             state_dir=state, model_dir=model, language=language, compute_type=compute_type,
             transcribe=transcribe, rules_path=rules, signing_key=signing_key, badge_keys=badge_keys,
             settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
@@ -155,6 +157,9 @@ def run(
             f"{report.sessions_transcribed} ({report.seconds_transcribed:.1f} s), unacknowledged "
             f"{report.outbox_depth}, unconfirmed {report.unconfirmed}, rejected {report.messages_rejected}, "
             f"delivered: {'yes' if report.delivered else 'no'}")
+    if report.receipts_refused and not json_out:
+        typer.echo(f"warning: {report.receipts_refused} receipts refused (unsigned, forged or replayed); "
+                   "their messages stayed in the outbox", err=True)
     if once and not report.delivered:
         raise typer.Exit(1)
 
@@ -170,6 +175,10 @@ def receive(
                               "only documents that verify. Without it documents are filed unchecked."),
     badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file: check clip seals here "
                                     "too (else the gateway's signed record says what it checked)."),
+    signing_key: Path = typer.Option(None, "--signing-key", help="This receiver's Ed25519 key (`gateway key "
+                                     "new`) signing its receipts; gateways enrol its .pub. Without it receipts "
+                                     "are unsigned."),
+    receiver_id: str = typer.Option("receiver", "--receiver-id", help="The id gateways enrolled the key under."),
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -189,7 +198,7 @@ def receive(
         settings = ReceiverSettings(
             broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
             out_dir=out, tenant=tenant, branch=branch, share_group=share, client_id=client_id, keys_dir=keys,
-            badge_keys=badge_keys)
+            badge_keys=badge_keys, signing_key=signing_key, receiver_id=receiver_id)
         receiver = Receiver(settings)
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
@@ -244,7 +253,10 @@ def work(
     keys: Path = typer.Option(None, "--keys", help="Enrolled gateway public keys: file only what verifies."),
     badge_keys: Path = typer.Option(None, "--badge-keys", help="Badge clip key file: check clip seals here too."),
     signing_key: Path = typer.Option(None, "--signing-key", help="Key signing this worker's transcripts "
-                                     "(default: STATE/gateway.key)."),
+                                     "(default: STATE/gateway.key) and, given here, its receipts too (as "
+                                     "receiver WORKER_ID)."),
+    receiver_keys: Path = typer.Option(None, "--receiver-keys", help="Enrolled receiver public keys: only "
+                                       "receipts they signed confirm this worker's transcripts."),
     username: str = _USER,
     password: str = _PASS,
     tls_ca: Path = _CA,
@@ -264,9 +276,11 @@ def work(
         settings = WorkerSettings(
             receiver=ReceiverSettings(broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
                                       out_dir=store, tenant=tenant, branch=branch, share_group=share,
-                                      client_id=f"badgekit-{wid}", keys_dir=keys, badge_keys=badge_keys),
+                                      client_id=f"badgekit-{wid}", keys_dir=keys, badge_keys=badge_keys,
+                                      signing_key=signing_key, receiver_id=wid),
             worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language,
-            compute_type=compute_type, signing_key=signing_key)
+            compute_type=compute_type, signing_key=signing_key,
+            publisher={"receiver_keys": receiver_keys} if receiver_keys else {})
         worker = TranscribeWorker(settings)
         worker.transcriber.check()
     except (DeliveryError, TranscriberError) as exc:

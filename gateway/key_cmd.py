@@ -8,7 +8,15 @@
 
 `gateway run --signing-key FILE` signs with it (default `<state>/gateway.key`, made on
 first start); `gateway receive --keys DIR` keeps only documents that verify against the
-enrolled keys. Exit code 2 with one `error:` line on bad input.
+enrolled keys. The other way round, a receiver signs its receipts with a key made the
+same way (`gateway receive --signing-key FILE --receiver-id ID`), and the gateway takes
+only receipts that verify against the receivers enrolled in its ring:
+
+    badgekit gateway key enrol --keys /srv/badgekit/receivers --tenant acme --branch sh01 \
+        --receiver-id recv-1 receiver.key.pub                       # on the gateway
+    badgekit gateway run ... --receiver-keys /srv/badgekit/receivers
+
+Exit code 2 with one `error:` line on bad input.
 """
 
 from __future__ import annotations
@@ -65,20 +73,26 @@ def enrol(
     keys: Path = typer.Option(..., "--keys", help="The receiver's key ring folder."),
     tenant: str = typer.Option(..., "--tenant"),
     branch: str = typer.Option(..., "--branch"),
-    gateway_id: str = typer.Option(..., "--gateway-id", help="The gateway id it publishes as."),
+    gateway_id: str = typer.Option(None, "--gateway-id", help="The gateway id it publishes as."),
+    receiver_id: str = typer.Option(None, "--receiver-id", help="Instead: a receiver's receipt key, enrolled in "
+                                    "a gateway's --receiver-keys folder under the receiver's --receiver-id."),
 ) -> None:
-    """Enrol a gateway's public key for a branch in a receiver's key ring."""
+    """Enrol a gateway's public key for a branch in a receiver's key ring (or a receiver's in a gateway's)."""
     from gateway.delivery.errors import DeliveryError
     from gateway.delivery.signing import KeyRing, key_id_of
 
+    if (gateway_id is None) == (receiver_id is None):
+        raise _fail("give either --gateway-id or --receiver-id")
+    role, who = ("gateway", gateway_id) if gateway_id is not None else ("receiver", receiver_id)
+    assert who is not None
     try:
         pem = public_key.read_bytes()
-        path = KeyRing(keys).enrol(tenant, branch, gateway_id, pem)
+        path = KeyRing(keys, role=role).enrol(tenant, branch, who, pem)
     except OSError as exc:
         raise _fail(f"{public_key}: {exc.strerror}") from None
     except DeliveryError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"enrolled key {key_id_of(pem)} of gateway {gateway_id} for {tenant}/{branch}: {path}")
+    typer.echo(f"enrolled key {key_id_of(pem)} of {role} {who} for {tenant}/{branch}: {path}")
 
 
 def register(app: typer.Typer) -> None:

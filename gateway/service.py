@@ -97,6 +97,8 @@ class GatewayReport:
     errors: list[str]
     delivered: bool
     """True when the broker acknowledged every message."""
+    receipts_refused: int = 0
+    """Receipts refused (unsigned with receiver keys, forged, replayed): messages kept."""
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -243,6 +245,7 @@ class Gateway:
             messages_rejected=st.rejected,
             errors=list(self.state.errors),
             delivered=delivered and st.pending == 0,
+            receipts_refused=self.publisher.receipts_refused,
         )
 
 

@@ -7,7 +7,9 @@ first line printed is ``serial: /dev/pts/N``, the end a companion opens. With
 bumble `bluetooth` shim, on a virtual link whose second controller is offered to the
 companion as an HCI transport; the first line is then
 ``ble: <address> hci: tcp-client:127.0.0.1:PORT``. A fresh badge is unenrolled; it
-serves until interrupted.
+serves until interrupted. ``--state DIR`` keeps its enrollment and store key in DIR
+across runs (as the badge keeps them in its state folder): enrol it once, record with
+`sim record --state DIR` (sealed clips), serve those clips with the same DIR.
 """
 
 from __future__ import annotations
@@ -87,19 +89,31 @@ def register(app: typer.Typer) -> None:
               ble: bool = typer.Option(False, "--ble", help="Serve over the bumble BLE link."),
               badge_id: str = typer.Option(None, "--badge", help="Badge id (default: the clips')."),
               heap: str = typer.Option(None, "--heap", help="MicroPython heap size, e.g. 256k."),
+              state: Path = typer.Option(None, "--state", help="The badge's state folder (enrollment, "
+                                         "store key), kept across runs; made if missing."),
               ) -> None:
         """Run a simulated badge serving the clips of DIR until interrupted."""
         if not clips.is_dir():
             print(f"error: {clips} is not a folder of clips", file=sys.stderr)
             raise typer.Exit(2)
+        if state is not None:
+            from badgekit.privatefs import private_dir
+
+            os.umask(0o077)  # the badge writes its secret there: files 0600 (this process and the badge's)
+            try:
+                state = private_dir(state.resolve())  # holds the enrollment secret: 0700
+            except OSError as exc:
+                print(f"error: --state {state}: {exc.strerror}", file=sys.stderr)
+                raise typer.Exit(2) from None
         if ble:
             from badgekit.sim.ble_badge import run_ble_badge
 
-            raise typer.Exit(run_ble_badge(clips, badge_id))
+            raise typer.Exit(run_ble_badge(clips, badge_id, state))
         work = Path(tempfile.mkdtemp(prefix="badgekit-badge-"))
         try:
             try:
-                proc, name, slave, ready = start_serial_badge(clips, work, badge_id, heap=heap)
+                proc, name, slave, ready = start_serial_badge(
+                    clips, work, badge_id, heap=heap, extra_args=("--state", str(state)) if state else ())
             except (RuntimeError, OSError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 raise typer.Exit(1) from None

@@ -2,6 +2,7 @@
 """MicroPython side of `badgekit sim badge`: a simulated badge serving sync on a link.
 
     micropython badgekit/sim/badge_mp.py FD CLIPS_DIR WORK_DIR [BADGE_ID] [--probe] [--async]
+                                         [--state STATE_DIR]
 
 Formats a littlefs2 flash image (a file-backed block device in WORK_DIR, so the heap
 holds only what a badge's heap holds), records every clip WAV of CLIPS_DIR (the
@@ -11,7 +12,11 @@ end of a pty, non-blocking) until the process is stopped. The badge starts
 unenrolled, with a device key for its clips. Prints one JSON line ``{"ready": ...}``
 on stdout; with ``--probe`` it also prints the heap peak (``{"heap": ...}``) about
 every second while serving; ``--async`` serves with the asyncio loop the badge runs
-(firmware.sync.link.serve_async, as firmware.sync.service does).
+(firmware.sync.link.serve_async, as firmware.sync.service does). ``--state STATE_DIR``
+keeps the badge's enrollment (``sync.json``) and store key (``keys.json``) in a host
+folder that outlives the process, as firmware.badge keeps them in its state folder: a
+badge enrolled once is still enrolled when started again, and opens its store with the
+clip key derived from its secret, so the clips it stores are sealed (format 2).
 """
 
 import gc
@@ -20,7 +25,7 @@ import os
 import sys
 import time
 
-from firmware import clipfmt, clipkeys, clipstore, ramdisk
+from firmware import clipfmt, clipkeys, clipmac, clipstore, ramdisk
 from firmware.hw.serial_link import SerialLink
 from firmware.sync import link, server, state
 
@@ -115,11 +120,20 @@ def _badge_of(folder, names):
         return clipfmt.read_wav(f).header.badge
 
 
+def _opt(argv, name):
+    if name in argv:
+        i = argv.index(name)
+        if i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
 def main(argv):
     fd = int(argv[0])
     folder, work = argv[1], argv[2]
     badge = argv[3] if len(argv) > 3 and not argv[3].startswith("--") else None
     probe = "--probe" in argv
+    sdir = _opt(argv, "--state")
     names = _wavs(folder)
     badge = badge or _badge_of(folder, names) or "badge-sim"
     size = 0
@@ -128,11 +142,14 @@ def main(argv):
     blocks = max(64, (size * 5 // 4) // _BS + 64)
     dev = FileBlockDev(work + "/flash.img", blocks)
     ramdisk.mount(dev, _MNT, mkfs=True)
-    keys = clipkeys.KeyFile(_MNT + "/nvs-key.json")
+    keys = clipkeys.KeyFile(sdir + "/keys.json" if sdir else _MNT + "/nvs-key.json")
     key, _old, _src = keys.load()
-    store = clipstore.ClipStore(_MNT + "/store", key, badge=badge)
+    secret = state.BadgeState(sdir + "/sync.json", badge).secret if sdir else None
+    # enrolled: sealed from the first clip, as firmware.badge opens its store
+    store = clipstore.ClipStore(_MNT + "/store", key, badge=badge,
+                                clip_key=clipmac.clip_key_of(secret) if secret else None)
     stored, differ = fill(store, folder, names)
-    st = state.BadgeState(_MNT + "/sync.json", badge)
+    st = state.BadgeState((sdir or _MNT) + "/sync.json", badge)
 
     def on_enroll(kek):
         keys.enroll(kek)

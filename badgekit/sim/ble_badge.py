@@ -48,23 +48,27 @@ class SimBleBadge:
 
 
 async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None = None,
-                          max_inflight: int = 8, auth_timeout_ms: int = 30000) -> SimBleBadge:
+                          max_inflight: int = 8, auth_timeout_ms: int = 30000,
+                          state_dir: Path | None = None) -> SimBleBadge:
+    """``state_dir``: the badge's enrollment and store key kept across runs
+    (badgekit/sim/badge_mp.py ``--state``); enrolled, it stores its clips sealed."""
     from badgekit.sim import bluetooth_shim
 
     bluetooth_shim.install()
     from badgekit.sim.badge_mp import _badge_of, _wavs, fill
-    from firmware import clipkeys, clipstore
+    from firmware import clipkeys, clipmac, clipstore
     from firmware.hw import radio as fw_radio
     from firmware.sync import server, state
 
     names = _wavs(str(clips))
     badge = badge or _badge_of(str(clips), names) or "badge-sim"
     (work / "store").mkdir(parents=True, exist_ok=True)
-    keys = clipkeys.KeyFile(str(work / "nvs-key.json"))
+    keys = clipkeys.KeyFile(str(state_dir / "keys.json") if state_dir else str(work / "nvs-key.json"))
     key, _old, _src = keys.load()
-    store = clipstore.ClipStore(str(work / "store"), key, badge=badge)
+    st = state.BadgeState(str((state_dir or work) / "sync.json"), badge)
+    store = clipstore.ClipStore(str(work / "store"), key, badge=badge,
+                                clip_key=clipmac.clip_key_of(st.secret) if st.secret else None)
     stored, _differ = fill(store, str(clips), names)
-    st = state.BadgeState(str(work / "sync.json"), badge)
 
     def on_enroll(kek: bytes) -> int:
         keys.enroll(kek)
@@ -99,7 +103,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _serve(clips: Path, badge: str | None) -> None:
+async def _serve(clips: Path, badge: str | None, state_dir: Path | None = None) -> None:
     from bumble.controller import Controller
     from bumble.transport import open_transport
 
@@ -108,7 +112,7 @@ async def _serve(clips: Path, badge: str | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="badgekit-bleb-"))
     try:
         link = VirtualLink()
-        b = await start_ble_badge(link, clips, work, badge)
+        b = await start_ble_badge(link, clips, work, badge, state_dir=state_dir)
         port = _free_port()
         hci = await open_transport(f"tcp-server:127.0.0.1:{port}")
         Controller("companion-hci", host_source=hci.source, host_sink=hci.sink, link=link.link,
@@ -120,9 +124,9 @@ async def _serve(clips: Path, badge: str | None) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_ble_badge(clips: Path, badge: str | None) -> int:
+def run_ble_badge(clips: Path, badge: str | None, state_dir: Path | None = None) -> int:
     try:
-        asyncio.run(_serve(clips, badge))
+        asyncio.run(_serve(clips, badge, state_dir))
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # noqa: BLE001 - one line for the user

@@ -5,13 +5,20 @@ This module is plain MicroPython-compatible Python: CPython imports it and calls
 key=value ...`). It reads the file through `firmware.hw.mic.WavMic` (as if from the
 microphone), runs `firmware.recorder.Recorder` and writes clips through
 `firmware.clipsink.FolderSink`; the last line it prints is a JSON summary.
+
+``state=DIR``: the badge's state folder (``badgekit sim badge --state``, where the badge
+keeps ``sync.json`` as firmware.badge does). An enrolled badge seals its clips (format
+2) with the clip key it derives from its enrollment secret at boot
+(``firmware.clipmac.clip_key_of``, exactly as firmware.badge opens its store); the key
+never leaves this process. An unenrolled badge records format 1 clips, as a badge does.
 """
 
 import json
 import sys
 
-from firmware import clipsink, recorder
+from firmware import clipmac, clipsink, recorder
 from firmware.hw import mic
+from firmware.sync import state as badge_state
 
 __all__ = ["record", "main"]
 
@@ -21,11 +28,16 @@ _INTS = ("seq", "start_epoch", "start_ms", "gain_q8", "input_offset", "session_o
 
 def record(path, out, badge, session, seq=0, start_epoch=0, start_ms=0, gain_q8=256,
            input_offset=0, session_offset=0, prev_sha256=None, raw=0, fast=-1, source=None,
-           **gate):
+           state=None, **gate):
     """Record `path` (or the mic object `source`) into clips in folder `out`; return the
     summary dict."""
+    clip_key = None
+    if state:
+        st = badge_state.BadgeState(state + "/sync.json", badge)
+        if st.secret:  # enrolled: as firmware.badge opens its store
+            clip_key = clipmac.clip_key_of(st.secret)
     src = source if source is not None else mic.WavMic(path, raw=bool(raw))
-    sink = clipsink.FolderSink(out, prev_sha256=prev_sha256)
+    sink = clipsink.FolderSink(out, prev_sha256=prev_sha256, clip_key=clip_key)
     clips = []  # type: list
     rec = recorder.Recorder(
         sink, badge, session, seq=seq, start_epoch=start_epoch, start_ms=start_ms,
@@ -42,6 +54,7 @@ def record(path, out, badge, session, seq=0, start_epoch=0, start_ms=0, gain_q8=
         "kept_samples": rec.kept_samples,
         "health": rec.health().as_dict(),
         "fast": rec.fast,
+        "sealed": clip_key is not None,
     }
 
 

@@ -36,6 +36,8 @@ def record(
                              "(PortAudio; runs the firmware under CPython)."),
     device: str | None = typer.Option(None, "--device", help="Input device for --mic."),
     seconds: float = typer.Option(60.0, "--seconds", min=0.02, help="How long --mic records."),
+    state: Path | None = typer.Option(None, "--state", help="The badge's state folder (`sim badge "
+                                      "--state`): enrolled, its clips are sealed (format 2)."),
 ) -> None:
     """Record INPUT as if it came from the badge's microphone; write each clip to --out."""
     from badgekit.sim.audio_in import InputAudioError
@@ -58,6 +60,8 @@ def record(
         fail("--gain must be between -48 and 30 dB")
     if max_clip_ms < min_clip_ms:
         fail("--max-clip-ms must be >= --min-clip-ms")
+    if state is not None and not state.is_dir():
+        fail(f"--state {state}: not a folder")
     try:
         epoch, ms = parse_start_time(start_time)
     except ValueError as exc:
@@ -66,6 +70,7 @@ def record(
         badge=badge, session=session, start_epoch=epoch, start_ms=ms, seq=seq,
         prev_sha256=prev_sha256, gain_db=gain_db, preroll_ms=preroll_ms,
         hangover_ms=hangover_ms, min_clip_ms=min_clip_ms, max_clip_ms=max_clip_ms,
+        state_dir=str(state) if state else None,
     )
     from badgekit.sim.mic_backends import MicUnavailable
 
@@ -87,7 +92,8 @@ def record(
         return
     secs_in = result.input_samples / 16000
     secs_kept = result.kept_samples / 16000
-    typer.echo(f"{len(result.clips)} clips in {out} ({interpreter}): kept {secs_kept:.1f} s "
+    sealed = "sealed (format 2)" if result.extra.get("sealed") else "unsealed (format 1)"
+    typer.echo(f"{len(result.clips)} clips in {out} ({interpreter}, {sealed}): kept {secs_kept:.1f} s "
                f"of {secs_in:.1f} s; mic: {result.health['text']}")
     for c in result.clips:
         typer.echo(f"  {c['clip_id']}  {c['start_time']}  {c['samples'] / 16000:7.2f} s  "

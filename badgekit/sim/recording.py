@@ -53,6 +53,9 @@ class RecordSettings:
     """Shortest clip."""
     max_clip_ms: int = 60000
     """Longest clip; longer speech is split with no sample lost or repeated."""
+    state_dir: str | None = None
+    """The badge's state folder (`sim badge --state`): enrolled, its clips are sealed with
+    the clip key it derives from its enrollment secret (format 2); else format 1."""
 
     @property
     def gain_q8(self) -> int:
@@ -99,6 +102,8 @@ def _args(wav: Path, out: Path, s: RecordSettings, session: str) -> dict[str, An
     }
     if s.prev_sha256:
         args["prev_sha256"] = s.prev_sha256
+    if s.state_dir:
+        args["state"] = str(Path(s.state_dir).resolve())
     return args
 
 
@@ -125,7 +130,8 @@ def record_file(input_path: Path, out: Path, settings: RecordSettings,
             summary = _run_micropython(args, timeout_s)
     return RecordResult(clips=summary["clips"], frames=summary["frames"], input_samples=len(pcm),
                         kept_samples=summary["kept_samples"], health=summary["health"],
-                        interpreter=interpreter, extra={"fast": summary.get("fast")})
+                        interpreter=interpreter, extra={"fast": summary.get("fast"),
+                                                        "sealed": summary.get("sealed", False)})
 
 
 def _run_micropython(args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -165,4 +171,5 @@ def record_live(out: Path, settings: RecordSettings, seconds: float,
     return RecordResult(clips=summary["clips"], frames=summary["frames"],
                         input_samples=summary["frames"] * 320,
                         kept_samples=summary["kept_samples"], health=summary["health"],
-                        interpreter="cpython", extra={"overflows": src.overflows})
+                        interpreter="cpython",
+                        extra={"overflows": src.overflows, "sealed": summary.get("sealed", False)})

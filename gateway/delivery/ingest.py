@@ -409,10 +409,12 @@ def snapshot(gw: Gateway) -> Snapshot:
         Metric(p + "messages_acked_total", "counter", "Messages acknowledged by the broker.", ob.acked_total),
         Metric(p + "broker_connected", "gauge", "1 when connected to the broker.", int(st.connected)),
         Metric(p + "broker_reconnects_total", "counter", "Reconnections to the broker.", st.reconnects),
+        Metric(p + "receipts_refused_total", "counter", "Receipts refused (unsigned with receiver keys, forged, "
+               "replayed); their messages stayed in the outbox.", st.receipts_refused),
     ]
     healthy = st.connected and gw.publisher.fatal is None
     health = {"status": "ok" if healthy else "degraded", "broker_connected": st.connected,
               "broker": gw.settings.broker.url, "outbox_depth": ob.pending,
               "outbox_unconfirmed": ob.unconfirmed, "messages_rejected": ob.rejected,
-              "clips_in": int(c["clips_in"]), "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
+              "clips_in": int(c["clips_in"]), "receipts_refused": st.receipts_refused, "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
     return Snapshot(metrics, health)

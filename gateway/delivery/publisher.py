@@ -6,7 +6,10 @@ unacknowledged and settles the broker's PUBACKs in batches. With `await_receipts
 default) a PUBACK only marks a message sent; it leaves the outbox when a receiver's
 receipt on `…/_gateway/{id}/receipts` names it, and every unconfirmed message is sent
 again after each (re)connect, because a broker killed before saving forgets what it
-acknowledged. On a lost connection the pump starts a fresh client and publishes
+acknowledged. With `receiver_keys` only receipts signed by an enrolled receiver count
+(`gateway.delivery.receipts`: every message carries this publisher's `run`, and a
+forged, replayed or earlier-run receipt is refused, counted in `receipts_refused` and
+its messages kept). On a lost connection the pump starts a fresh client and publishes
 everything still pending again (the receiver drops the duplicates by `msg_id`). A message the broker refuses is kept as rejected with a clear
 reason (`MessageTooLargeError`, `MessageRejectedError`), and the rest keeps flowing:
 
@@ -26,8 +29,8 @@ The gateway status (`…/_gateway/{id}/status`, retained) is "online" on every c
 
 from __future__ import annotations
 
-import json
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -43,9 +46,10 @@ from gateway.delivery.errors import (
 )
 from gateway.delivery.mqtt import Connection
 from gateway.delivery.outbox import Message, Outbox
+from gateway.delivery.receipts import ReceiptChecker, ReceiptRefused, warn_once
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.settings import PublisherSettings, PublisherStats
-from gateway.delivery.signing import GatewayKey
+from gateway.delivery.signing import GatewayKey, KeyRing
 from gateway.delivery.topics import Topics
 
 __all__ = ["Publisher", "PublisherSettings", "PublisherStats"]
@@ -83,6 +87,17 @@ class Publisher:
         self.published = self.acked = self.rejected = self.reconnects = 0
         self.signer: GatewayKey | None = None
         """Signs every JSON document (dict) this publisher queues (gateway.delivery.signing)."""
+        self.run_id = secrets.token_hex(8)
+        """Sent with every message (user property `run`); receipts must name it."""
+        ring = KeyRing(settings.receiver_keys, role="receiver") if settings.receiver_keys else None
+        self.receipts = ReceiptChecker(ring, settings.tenant, settings.branch, self.run_id)
+        self.receipts_refused = 0
+        self.refused_receipts: deque[str] = deque(maxlen=20)
+        """The reasons of the last refused receipts."""
+        if ring is None and settings.await_receipts:
+            warn_once("unauthenticated-receipts", "receipts are not authenticated (no receiver key ring): anyone "
+                      f"allowed to publish on {self.receipts_topic} can make this gateway drop messages; enrol "
+                      "receivers' keys and give --receiver-keys")
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -179,6 +194,7 @@ class Publisher:
             outbox_depth=self.outbox.depth,
             confirmed=self.confirmed,
             last_error=self.last_error,
+            receipts_refused=self.receipts_refused,
         )
 
     # -- internals -------------------------------------------------------------------------
@@ -216,11 +232,13 @@ class Publisher:
 
     def _on_receipt(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            ids = json.loads(message.payload).get("msg_ids", [])
-        except (ValueError, AttributeError):
-            log.warning("ignored a malformed receipt on %s", message.topic)
+            ids = self.receipts.check(message.topic, bytes(message.payload))
+        except ReceiptRefused as exc:
+            self.receipts_refused += 1
+            self.refused_receipts.append(str(exc))
+            log.warning("refused a receipt on %s: %s; its messages stay in the outbox", message.topic, exc)
             return
-        self._receipts.append([str(i) for i in ids])
+        self._receipts.append(ids)
         self._wake.set()
 
     def _take_receipts(self) -> None:
@@ -347,8 +365,9 @@ class Publisher:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
+        user = {**msg.props, "run": self.run_id}  # receipts name the run they confirm
         size = len(msg.payload) + len(msg.topic.encode()) + _PACKET_OVERHEAD + sum(
-            len(k) + len(v) + 4 for k, v in msg.props.items()
+            len(k) + len(v) + 4 for k, v in user.items()
         )
         if self._max_packet and size > self._max_packet:
             err = MessageTooLargeError(msg.topic, len(msg.payload),
@@ -356,7 +375,7 @@ class Publisher:
             self._reject(msg.seq, str(err))
             return
         props = Properties(PacketTypes.PUBLISH)
-        props.UserProperty = sorted(msg.props.items())
+        props.UserProperty = sorted(user.items())
         if msg.content_type:
             props.ContentType = msg.content_type
         info = conn.client.publish(msg.topic, msg.payload, qos=1, retain=msg.retain, properties=props)

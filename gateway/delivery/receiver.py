@@ -6,7 +6,9 @@
 
 Every stored message (and every duplicate) is confirmed to the gateway that sent it with
 a receipt on `…/_gateway/{gateway id}/receipts` (batched, QoS 1); the gateway keeps a
-message until then, so even a broker that crashes before saving loses nothing.
+message until then, so even a broker that crashes before saving loses nothing. With
+`signing_key` receipts are signed with the receiver's Ed25519 key, which gateways enrol
+(`gateway.delivery.receipts`): nobody else can make a gateway drop its messages.
 
 It keeps a persistent MQTT 5 session (fixed client id, clean_start off, session expiry),
 so QoS 1 messages published while it is down wait in the broker. Each message is
@@ -18,7 +20,6 @@ moment gets the message again and drops the copy it already stored. With
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -30,8 +31,9 @@ from typing import Any
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.integrity import effective_auth, store_integrity
 from gateway.delivery.mqtt import Connection, user_properties
+from gateway.delivery.receipts import ReceiptMaker, warn_once
 from gateway.delivery.security import BrokerSettings
-from gateway.delivery.signing import KeyRing
+from gateway.delivery.signing import GatewayKey, KeyRing
 from gateway.delivery.store import ReceiverStore
 from gateway.delivery.topics import TopicError, Topics, parse
 from gateway.delivery.verify import Gap
@@ -60,6 +62,11 @@ class ReceiverSettings:
     keys_dir: Path | None = None
     """Enrolled gateway public keys (`<dir>/<tenant>/<branch>/<gateway id>.pub`): every
     document must verify against them. None: documents are filed unchecked (and counted)."""
+    signing_key: Path | None = None
+    """This receiver's Ed25519 key (PEM, 0600; `gateway key new`) signing its receipts;
+    gateways enrol its public half (`gateway key enrol --receiver-id`). None: unsigned."""
+    receiver_id: str = "receiver"
+    """The id receipts are signed as (the name gateways enrolled the key under)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,14 @@ class Receiver:
         self._conn: Connection | None = None
         self.handled = 0
         """badgekit messages this receiver (this worker of a pool) stored or dropped as copies."""
-        self._receipts: dict[str, list[str]] = {}
+        signer = None
+        if settings.signing_key is not None:
+            signer = GatewayKey.load(settings.signing_key, settings.receiver_id)
+        else:
+            warn_once("unsigned-receipts", "receipts are unsigned (no receiver signing key): a gateway that enrols "
+                      "receivers refuses them, and one that does not cannot tell them from forgeries")
+        self.receipt_maker = ReceiptMaker(signer, settings.receiver_id)
+        self._receipts: dict[tuple[str, str], list[str]] = {}  # (receipts topic, gateway run) -> ids
         self._receipt_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
 
@@ -165,9 +179,9 @@ class Receiver:
             return 0
         with self._receipt_lock:
             batch, self._receipts = self._receipts, {}
-        for topic, ids in batch.items():
+        for (topic, run), ids in batch.items():
             for i in range(0, len(ids), 2000):
-                conn.client.publish(topic, json.dumps({"msg_ids": ids[i : i + 2000]}), qos=1)
+                conn.client.publish(topic, self.receipt_maker.make(topic, run, ids[i : i + 2000]), qos=1)
         return sum(len(v) for v in batch.values())
 
     def _subscribe(self, session_present: bool) -> None:
@@ -196,7 +210,7 @@ class Receiver:
             except TopicError:
                 return
             with self._receipt_lock:
-                self._receipts.setdefault(topic, []).append(msg_id)
+                self._receipts.setdefault((topic, props.get("run", "")), []).append(msg_id)
 
     def run(
         self,

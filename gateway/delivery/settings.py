@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.delivery.envelope import CHUNK_BYTES_MAX
 
@@ -30,6 +31,10 @@ class PublisherSettings:
     """Keep acknowledged messages until a receiver confirms it stored them (end to end)."""
     resend_unconfirmed_s: float = 300.0
     """Send again what no receiver confirmed for this long (also at once after a reconnect)."""
+    receiver_keys: Path | None = None
+    """Enrolled receiver public keys (`<dir>/<tenant>/<branch>/<receiver id>.pub`): only
+    receipts signed by them confirm messages (gateway.delivery.receipts). None: receipts
+    are taken unchecked (warned once)."""
 
 
 @dataclass(frozen=True)
@@ -43,3 +48,5 @@ class PublisherStats:
     """Messages not yet delivered (pending or unconfirmed)."""
     confirmed: int
     last_error: str
+    receipts_refused: int = 0
+    """Receipts refused (unsigned, forged, replayed): their messages stayed in the outbox."""

@@ -151,13 +151,15 @@ def _load_public(data: bytes) -> Any:
 
 
 class KeyRing:
-    """Enrolled gateway public keys: `<dir>/<tenant>/<branch>/<gateway id>.pub`."""
+    """Enrolled gateway public keys: `<dir>/<tenant>/<branch>/<gateway id>.pub` (a gateway's
+    ring of receiver keys, `role="receiver"`, has the same layout: gateway.delivery.receipts)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, role: str = "gateway") -> None:
         self.folder = Path(folder)
+        self.role = role
 
     def enrol(self, tenant: str, branch: str, gateway_id: str, public_pem: bytes) -> Path:
-        for value, what in ((tenant, "tenant"), (branch, "branch"), (gateway_id, "gateway id")):
+        for value, what in ((tenant, "tenant"), (branch, "branch"), (gateway_id, f"{self.role} id")):
             check_level(value, what)
         try:
             _load_public(public_pem)
@@ -169,15 +171,15 @@ class KeyRing:
 
     def _public(self, tenant: str, branch: str, gateway_id: str) -> Any:
         try:
-            for value, what in ((tenant, "tenant"), (branch, "branch"), (gateway_id, "gateway id")):
+            for value, what in ((tenant, "tenant"), (branch, "branch"), (gateway_id, f"{self.role} id")):
                 check_level(value, what)
         except TopicError as exc:
-            raise DocumentRefused(f"signature names an impossible gateway: {exc}") from None
+            raise DocumentRefused(f"signature names an impossible {self.role}: {exc}") from None
         path = self.folder / tenant / branch / f"{gateway_id}.pub"
         try:
             return _load_public(path.read_bytes())
         except FileNotFoundError:
-            raise DocumentRefused(f"gateway {gateway_id!r} has no key enrolled for {tenant}/{branch}") from None
+            raise DocumentRefused(f"{self.role} {gateway_id!r} has no key enrolled for {tenant}/{branch}") from None
         except (ValueError, TypeError) as exc:
             raise DocumentRefused(f"enrolled key {path} is unusable: {exc}") from None
 
@@ -196,7 +198,7 @@ class KeyRing:
         try:
             pub.verify(base64.b64decode(sig["sig"], validate=True), _signed_bytes(topic, doc))
         except (InvalidSignature, ValueError):
-            raise DocumentRefused(f"signature does not verify against gateway {gateway}'s enrolled key") from None
+            raise DocumentRefused(f"signature does not verify against {self.role} {gateway}'s enrolled key") from None
         return SignatureStatus(True, gateway)
 
 

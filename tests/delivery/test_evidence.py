@@ -63,11 +63,11 @@ def test_attack_bench_refuses_or_reports_every_attack(tmp_path, micropython):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "attacks.py"), "--work", str(tmp_path / "lab")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "18/18 attacks refused or reported" in proc.stdout
+    assert "19/19 attacks refused or reported" in proc.stdout
     for name in ("path traversal into another branch", "path traversal out of --out", "verified clip replaced",
                  "forged chain", "revision 9999999999999", "fact lowered", "second sequence number",
                  "forged gateway key", "replayed", "another badge's folder", "chain tip truncated",
-                 "readable by others", "ahead of the genuine clip", "seal kept", "seal stripped", "AUTH flood",
+                 "readable by others", "ahead of the genuine clip", "seal kept", "seal stripped", "forged receipts", "AUTH flood",
                  "HELLO before authentication"):
         assert name in proc.stdout, name
     assert "FAIL" not in proc.stdout

@@ -19,12 +19,23 @@ def test_demo_runs_whole_chain(tmp_path, speech):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
-    for key in ("recorded", "synced", "transcribed", "published", "received", "verified"):
+    for key in ("recorded", "synced", "transcribed", "published", "received", "verified", "authenticated"):
         assert isinstance(summary[key], int)
     n = summary["recorded"]
     assert n >= 4
     assert summary["synced"] == summary["transcribed"] == summary["published"] == n
     assert summary["received"] == summary["verified"] == n
+    # the badges are enrolled before they record: every clip is sealed (format 2) and its
+    # seal verified by the companion, the gateway, the receiver and the demo
+    assert summary["authenticated"] == n
+    for links in ("clips-serial", "clips-ble"):
+        sides = [json.loads(p.read_text()) for p in (tmp_path / "d" / links).glob("*.json")]
+        assert sides and {s["format_version"] for s in sides} == {2}
+    # the badges' state folders hold their enrollment secrets: 0600 files in 0700 folders
+    state = tmp_path / "d" / "badge-state"
+    loose = [f"{p} {p.stat().st_mode & 0o777:o}" for p in state.rglob("*")
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)]
+    assert len(list(state.rglob("sync.json"))) == 2 and loose == []
     assert summary["links"]["serial"] > 0 and summary["links"]["ble"] > 0
     assert summary["gaps"] == []
     text = "".join(s["text"] for s in summary["transcript"])
@@ -60,4 +71,5 @@ def test_demo_no_transcribe_skips_on_purpose(tmp_path):
     summary = json.loads(proc.stdout)
     assert summary["transcribed"] == 0 and summary["transcript"] == []
     assert summary["received"] == summary["verified"] == summary["recorded"] >= 4
+    assert summary["authenticated"] == summary["recorded"]
     assert _running_under(tmp_path / "d") == [], "the demo left processes running"

@@ -118,3 +118,35 @@ def test_unreadable_and_empty_inputs_exit_2_with_one_line(tmp_path):
         assert proc.returncode == 2, (path, proc.stdout, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_an_enrolled_badges_state_seals_every_clip_as_the_badge_would(tmp_path, speech, micropython):
+    """`sim record --state DIR`: the clip key comes from the badge's enrollment in DIR
+    (firmware.clipmac.clip_key_of of its secret, as firmware.badge derives it at boot);
+    an unenrolled badge's state gives format 1 clips, as on the badge."""
+    from firmware import clipmac
+    from firmware.sync.state import BadgeState
+
+    secret = bytes(range(32))
+    enrolled, fresh = tmp_path / "enrolled", tmp_path / "fresh"
+    enrolled.mkdir()
+    fresh.mkdir()
+    st = BadgeState(str(enrolled / "sync.json"), "BK-S1")
+    st.secret, st.branch, st.agent = secret, "b1", "a"
+    st.save()
+    wav = str(speech["IT0011W0001"])
+    for state, out in ((enrolled, tmp_path / "sealed"), (fresh, tmp_path / "plain")):
+        r = _badgekit(wav, "--out", str(out), "--badge", "BK-S1", "--state", str(state), "--start-time", START)
+        assert r.returncode == 0, r.stderr
+    sealed, plain = sorted((tmp_path / "sealed").glob("*.wav")), sorted((tmp_path / "plain").glob("*.wav"))
+    assert sealed and len(sealed) == len(plain)
+    for p in sealed:
+        with open(p, "rb") as f:
+            assert clipmac.verify_wav(f, clipmac.clip_key_of(secret)).status == clipmac.AUTHENTICATED
+        with open(p, "rb") as f:
+            assert clipmac.verify_wav(f, clipmac.clip_key_of(bytes(32))).status == clipmac.NO_KEY
+    for p in plain:
+        with open(p, "rb") as f:
+            assert clipmac.verify_wav(f).status == clipmac.UNAUTHENTICATED
+    bad = _badgekit(wav, "--out", str(tmp_path / "x"), "--state", str(tmp_path / "missing"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "\n" not in bad.stderr.strip()

@@ -34,3 +34,12 @@ def test_references_and_length(speech):
 def test_unknown_noise_is_refused(speech):
     with pytest.raises(ValueError, match="noise must be"):
         build_meeting([speech["IT0011W0001"]], noise="thunder")
+
+
+def test_shared_speech_dir_honours_badgekit_shared(tmp_path, monkeypatch):
+    from badgekit.meeting import shared_speech_dir
+
+    monkeypatch.setenv("BADGEKIT_SHARED", str(tmp_path / "elsewhere"))
+    assert shared_speech_dir() is None  # named but absent: no fallback to ../shared
+    (tmp_path / "elsewhere" / "data" / "speech").mkdir(parents=True)
+    assert shared_speech_dir() == tmp_path / "elsewhere" / "data" / "speech"
