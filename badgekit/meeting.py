@@ -37,6 +37,9 @@ __all__ = [
     "manifest_references",
     "shared_speech_dir",
     "synthesize_speech",
+    "HALVES",
+    "conversation_meeting",
+    "half_utterances",
 ]
 
 RATE_HZ = 16000
@@ -299,10 +302,14 @@ def build_meeting(
 
 
 def shared_speech_dir() -> Path | None:
-    """`../shared/data/speech` beside the repository (tests and benchmarks only), if present."""
+    """`../shared/data/speech` beside the repository (tests and benchmarks only), or under
+    `$BADGEKIT_SHARED` when set (as the tests read it), if present."""
+    import os
+
     from badgekit.paths import REPO_ROOT
 
-    d = REPO_ROOT.parent / "shared" / "data" / "speech"
+    shared = os.environ.get("BADGEKIT_SHARED")
+    d = (Path(shared) if shared else REPO_ROOT.parent / "shared") / "data" / "speech"
     return d if d.is_dir() else None
 
 
@@ -333,6 +340,48 @@ def scored_meeting(utterances: Sequence[Path], references: dict[str, str], seed:
     return build_meeting(utterances, references=references, seed=seed,
                          level_spread_db=level_spread_db, pause_s=(1.0, 4.0), min_seconds=60.0,
                          snr_db=snr_db)
+
+
+HALVES: dict[str, tuple[str, ...]] = {
+    "tune": ("BAC009S0764W0121", "IT0011W0001", "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000",
+             "asr_example_zh", "soulx_female_mandarin", "moss_pod_f_enhanced",
+             "stepaudio_Tingting_prompt"),
+    "report": ("aishell-BAC009S0724W0121", "moss_zh_spk1_moon", "moss_single_reference",
+               "fireredtts2_zh_S1", "spark_prompt_audio", "editx_fear_zh_female_prompt",
+               "editx_vad_prompt"),
+}
+"""The fourteen referenced utterances in two halves, fixed before any setting was chosen
+on them. Every transcription setting is chosen on "tune"; figures are reported on
+"report", which no setting was chosen on. The four sentences the gateway was first tuned
+on are all in "tune" (settings were chosen on them), with three of the ten later real
+recordings (two podcasts, an expressive read); "report" holds the other seven: a read
+AISHELL sentence, a livestream, a two-talker conversation with back-channels, a disfluent
+interview, a broadcast advert, emotional and hesitant spontaneous speech (70 s of speech,
+"tune" 44 s). "old4" is the first four alone, kept for continuity."""
+
+
+def half_utterances(speech_dir: Path, half: str) -> tuple[list[Path], dict[str, str]]:
+    """The utterances of one half ("tune", "report", or "old4": the first four sentences)
+    and their references."""
+    utts, refs = referenced_utterances(speech_dir)
+    names = HALVES["tune"][:4] if half == "old4" else HALVES[half]
+    chosen = [u for u in utts if u.stem in names]
+    if len(chosen) != len(names):
+        missing = sorted(set(names) - {u.stem for u in chosen})
+        raise ValueError(f"{speech_dir}: no referenced recording for {', '.join(missing)}")
+    return chosen, {k: v for k, v in refs.items() if k in names}
+
+
+def conversation_meeting(utterances: Sequence[Path], references: dict[str, str], seed: int,
+                         snr_db: float, noise: str = "pink", *, min_seconds: float = 180.0,
+                         pause_s: tuple[float, float] = (2.0, 10.0),
+                         level_spread_db: float = 6.0) -> Meeting:
+    """A meeting of the conversation bench (issue 31): the utterances of one half in
+    shuffled rounds, at least `min_seconds` (3-4 min), talkers at -26 dBFS +/- 6 dB,
+    pauses of 2-10 s (35-50 % non-speech), `noise` `snr_db` under the speech."""
+    return build_meeting(utterances, references=references, seed=seed,
+                         level_spread_db=level_spread_db, pause_s=pause_s,
+                         min_seconds=min_seconds, noise=noise, snr_db=snr_db)
 
 
 DEFAULT_SCRIPT_EN = [
