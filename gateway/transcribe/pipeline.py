@@ -45,7 +45,8 @@ import numpy as np
 
 from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
 from gateway.transcribe.engine import FeatureFloor, RawSegment, RawWord, WhisperEngine
-from gateway.transcribe.vad import Region, VadSettings, speech_regions
+from gateway.transcribe.guards import REPEAT_REDECODED, GuardSettings, guard_turn, repeat_span
+from gateway.transcribe.vad import Region, VadSettings, speech_frames, speech_regions
 
 __all__ = [
     "Piece",
@@ -118,6 +119,11 @@ class PipelineSettings:
     """Prompt for every window (domain vocabulary), None for none."""
     hotwords: str | None = None
     """Hotwords for every window, None for none."""
+    guards: GuardSettings = field(default_factory=GuardSettings)
+    """Loops, repeats and invented words cut and flagged on every turn (`guards.py`)."""
+    repeat_beam: int = 5
+    """A turn decoded alone whose text repeats a unit (`guards.repeat_span`) is decoded
+    once more with this beam; that reading is kept where it no longer repeats."""
 
     @property
     def feature_floor(self) -> FeatureFloor:
@@ -161,6 +167,15 @@ class Segment:
     words: tuple[Word, ...] = ()
     redecoded: bool = False
     """True when this text came from a second decoding (lost, implausible or looping turn)."""
+    flags: tuple[str, ...] = ()
+    """What the guards found and did (`guards.py`): repeat_cut, repeat_redecoded,
+    no_gate_speech, too_fast."""
+    cuts: tuple[tuple[str, str], ...] = ()
+    """(flag, text) for every piece of the model's text a guard removed."""
+    speaker: str = "unknown"
+    """"wearer", "other" or "unknown" (`speaker.py`)."""
+    speaker_confidence: float = 0.0
+    """How sure `speaker` is, 0-1."""
 
     @property
     def confidence(self) -> float:
@@ -177,6 +192,12 @@ class _Region:
     audio: np.ndarray  # float32, levelled
     floor: float  # RMS of its quietest frames (the background under the speech)
     snr_db: float = float("inf")  # its speech over that background
+    gate: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    """The gate's speech decision per VAD frame, from timeline time `gate_t0`."""
+    gate_t0: float = 0.0
+    raw: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """The region as recorded (before denoising and levelling), float32: who spoke is
+    told from its level and sound."""
 
 
 @dataclass(frozen=True)
@@ -243,12 +264,19 @@ def _fade_edges(audio: np.ndarray, floor: float, region: Region, s: PipelineSett
 def _regions(pieces: Sequence[Piece], s: PipelineSettings) -> list[_Region]:
     out = []
     noise = noise_spectrum([p.pcm for p in pieces], s.denoise) if s.denoise.enabled else None
+    n = _RATE * s.vad.frame_ms // 1000
     for p in pieces:
         pcm = wiener(p.pcm, s.denoise, noise) if s.denoise.enabled else p.pcm
+        # the guards' gate errs towards speech: a word is cut only where webrtcvad
+        # itself heard none
+        gate = speech_frames(pcm, _RATE, s.vad, over_floor=False)
         for r in speech_regions(pcm, _RATE, s.vad):
             levelled, floor, snr_db = _level(pcm[r.start:r.end], s)
             audio, floor = _fade_edges(levelled, floor, r, s)
-            out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor, snr_db))
+            f0, f1 = r.start // n, -(-r.end // n)
+            out.append(_Region(p.source, p.offset_s + r.start / _RATE, audio, floor, snr_db,
+                               gate[f0:f1], p.offset_s + f0 * n / _RATE,
+                               p.pcm[r.start:r.end].astype(np.float32) / 32768.0))
     out.sort(key=lambda r: r.offset_s)
     return out
 
@@ -354,11 +382,17 @@ def _split(raws: list[RawSegment], slots: list[_Slot], redecoded: bool) -> list[
 
 
 def _decode(engine: WhisperEngine, audio: np.ndarray, regions: list[_Region],
-            s: PipelineSettings) -> list[RawSegment]:
+            s: PipelineSettings, beam_size: int | None = None) -> list[RawSegment]:
     below = s.feature_floor_below_db
     noisy = below is not None and all(r.snr_db < below for r in regions)
     return engine.transcribe_window(audio, initial_prompt=s.initial_prompt, hotwords=s.hotwords,
-                                    feature_floor=s.feature_floor if noisy else None)
+                                    feature_floor=s.feature_floor if noisy else None,
+                                    beam_size=beam_size)
+
+
+def _repeats(segs: Sequence[Segment], s: PipelineSettings) -> bool:
+    return s.guards.enabled and any(repeat_span("".join(w.text for w in seg.words) or seg.text,
+                                                s.guards) for seg in segs)
 
 
 def _implausible(segs: list[Segment], region: _Region, s: PipelineSettings) -> bool:
@@ -453,7 +487,8 @@ def _split_at_pause(region: _Region, s: PipelineSettings) -> list[_Region]:
     for a, b, lead, tail in ((0, cut, 0, fade), (cut, len(region.audio), fade, 0)):
         audio, _ = _fade_edges(region.audio[a:b], region.floor, Region(0, b - a, lead, tail), s)
         parts.append(_Region(region.source, region.offset_s + a / _RATE, audio,
-                             region.floor, region.snr_db))
+                             region.floor, region.snr_db, region.gate, region.gate_t0,
+                             region.raw[a:b]))
     return parts
 
 
@@ -468,6 +503,10 @@ def _decode_window(engine: WhisperEngine, regions: list[_Region], s: PipelineSet
     raws = _decode(engine, audio, regions, s)
     if len(regions) > 1 and any(has_loop(r.text, s.max_repeats) for r in raws):
         return [None for _ in regions]
+    if len(regions) == 1 and s.repeat_beam and _repeats(_split(raws, slots, redecoded)[0], s):
+        again = _split(_decode(engine, audio, regions, s, beam_size=s.repeat_beam), slots, True)[0]
+        if again and not _repeats(again, s):
+            return [[replace(seg, flags=(REPEAT_REDECODED,)) for seg in again]]
     out: list[list[Segment] | None] = []
     for region, segs in zip(regions, _split(raws, slots, redecoded), strict=True):
         if len(regions) > 1 and (not segs or _implausible(segs, region, s)):
@@ -521,5 +560,5 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
             per[i] = found
         for k in parts[i]:
             per[k] = []
-    for segs in per:
-        yield from segs
+    for region, segs in zip(regions, per, strict=True):
+        yield from guard_turn(segs, region.gate, region.gate_t0, s.vad.frame_ms / 1000, s.guards)
