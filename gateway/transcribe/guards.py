@@ -9,7 +9,9 @@ word of the model's output vanishes unrecorded):
   compression ratio to see ("咱们上传们上传们上传们的业"): `repeat_cut`, one copy kept
   (the pipeline first decodes such a turn again with a wider beam, and keeps that
   reading, flagged `repeat_redecoded`, where it no longer repeats);
-- a segment repeating its predecessor in the same turn: `repeat_cut`, the repeat removed;
+- a segment repeating its predecessor in the same turn over less than half the gate
+  speech the words took there: `repeat_cut`, the repeat removed (said again, they take
+  as long);
 - words where the gate heard no speech (more than `gate_margin_s` from every frame the
   gateway's webrtcvad gate took for speech, e.g. text written into the padding after
   the audio): `no_gate_speech`, the words removed;
@@ -119,13 +121,46 @@ def _cut_repeats(seg: Segment, s: GuardSettings) -> Segment:
     return seg
 
 
-def _cut_neighbour(prev: Segment, seg: Segment, s: GuardSettings) -> Segment:
+@dataclass(frozen=True)
+class _Gate:
+    frames: np.ndarray
+    t0: float
+    frame_s: float
+
+    def speech_s(self, t0: float, t1: float) -> float:
+        """Seconds of gate speech between timeline times t0 and t1 (t1 - t0 without a gate)."""
+        if not len(self.frames):
+            return max(0.0, t1 - t0)
+        a = max(0, int(np.floor((t0 - self.t0) / self.frame_s)))
+        b = min(len(self.frames), int(np.ceil((t1 - self.t0) / self.frame_s)))
+        return float(self.frames[a:b].sum()) * self.frame_s if b > a else 0.0
+
+
+def _span_s(seg: Segment, a: int, b: int, gate: _Gate) -> float:
+    """Seconds of speech under the words holding characters [a, b) of `seg`."""
+    if not seg.words:
+        return gate.speech_s(seg.start_s, seg.end_s)
+    pos, t0, t1 = 0, None, None
+    for w in seg.words:
+        if a <= pos + len(w.text) / 2 < b:
+            t0 = w.start_s if t0 is None else t0
+            t1 = w.end_s
+        pos += len(w.text)
+    return 0.0 if t0 is None or t1 is None else gate.speech_s(t0, t1)
+
+
+def _cut_neighbour(prev: Segment, seg: Segment, gate: _Gate, s: GuardSettings) -> Segment:
+    """A repeat of the previous segment's text over less than half the speech it took
+    there (the model's copy, its words crammed together or over the room's noise) is cut;
+    a talker saying the same words again speaks as long again, and is kept."""
     a, b = _own_text(prev), _own_text(seg)
     m = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     letters = len(re.sub(r"\W", "", b))
-    if m.size >= s.neighbour_min_chars and m.size * 2 >= letters:
-        return _cut(seg, m.b, m.b + m.size, REPEAT_CUT)
-    return seg
+    if m.size < s.neighbour_min_chars or m.size * 2 < letters:
+        return seg
+    if _span_s(seg, m.b, m.b + m.size, gate) >= 0.5 * _span_s(prev, m.a, m.a + m.size, gate):
+        return seg
+    return _cut(seg, m.b, m.b + m.size, REPEAT_CUT)
 
 
 def _near_speech(t0: float, t1: float, gate: np.ndarray, gate_t0: float, frame_s: float,
@@ -157,7 +192,7 @@ def guard_turn(segs: Sequence[Segment], gate: np.ndarray, gate_t0: float, frame_
     for seg in segs:
         seg = _cut_repeats(seg, s)
         if out and out[-1].text:
-            seg = _cut_neighbour(out[-1], seg, s)
+            seg = _cut_neighbour(out[-1], seg, _Gate(gate, gate_t0, frame_s), s)
         if len(gate) and seg.words:
             seg = _cut_ungated(seg, gate, gate_t0, frame_s, s)
         out.append(seg)

@@ -122,3 +122,33 @@ def test_real_words_where_the_gate_heard_no_speech_are_cut(greedy, speech):
     assert segs[1].flags == ("no_gate_speech",) and segs[1].text == ""
     assert "说不清楚" in segs[1].cuts[0][1]
     assert "no_gate_speech" not in segs[0].flags and "说不清楚" in segs[0].text
+
+
+def test_wearer_and_other_told_apart_on_a_real_near_far_meeting(whisper_model, speech):
+    from badgekit.meeting import half_utterances, near_far_meeting
+
+    utts, refs = half_utterances(speech[FAST].parent, "tune")
+    m = near_far_meeting(utts, refs, seed=2, min_seconds=30)
+    assert {t.speaker for t in m.turns} == {"wearer", "other"}
+    engine = load_engine(EngineSettings(model_dir=str(whisper_model.path)))
+    segs = [s for s in transcribe_pieces([Piece(m.pcm, 0.0)], engine) if s.text]
+    right = 0
+    for s in segs:
+        mid = (s.start_s + s.end_s) / 2
+        turn = min(m.turns, key=lambda t: 0 if t.start_s <= mid <= t.end_s
+                   else min(abs(mid - t.start_s), abs(mid - t.end_s)))
+        right += s.speaker == turn.speaker
+        assert s.speaker in ("wearer", "other", "unknown") and 0 <= s.speaker_confidence <= 1
+    assert right >= 0.8 * len(segs), [(s.text, s.speaker) for s in segs]
+    doc = SessionTranscript(segs, []).to_json()
+    assert {"speaker", "speaker_confidence", "flags", "cuts"} <= set(doc["segments"][0])
+
+
+def test_one_talker_at_one_distance_is_unknown(whisper_model, speech):
+    x = _clip(speech["stepaudio_Tingting_prompt"])
+    room = np.zeros(2 * RATE, np.float32)
+    y = np.concatenate([room, x, room, x * 0.9, room])
+    pcm = _pcm(y + _pink(len(y), np.random.default_rng(0)) * 0.05 * 10 ** (-35 / 20))
+    engine = load_engine(EngineSettings(model_dir=str(whisper_model.path)))
+    segs = [s for s in transcribe_pieces([Piece(pcm, 0.0)], engine) if s.text]
+    assert len(segs) >= 2 and {s.speaker for s in segs} == {"unknown"}
