@@ -433,9 +433,8 @@ def near_far_meeting(utterances: Sequence[Path], references: dict[str, str], see
             y = y * 10 ** ((level - active_rms_dbfs(x, m)) / 20)
             start = pos
             if turns and rng.random() < overlap_share:
-                start = max(turns[-1].start_s * RATE_HZ + RATE_HZ // 2,
+                start = max(int(turns[-1].start_s * RATE_HZ) + RATE_HZ // 2,
                             prev_end - int(rng.uniform(*overlap_s) * RATE_HZ))
-                start = int(start)
             placed.append((start, y.astype(np.float32), ym))
             turns.append(Turn(name, start / RATE_HZ, (start + len(x)) / RATE_HZ,
                               references.get(name), level, "wearer" if near else "other"))

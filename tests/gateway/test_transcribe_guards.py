@@ -152,3 +152,21 @@ def test_one_talker_at_one_distance_is_unknown(whisper_model, speech):
     engine = load_engine(EngineSettings(model_dir=str(whisper_model.path)))
     segs = [s for s in transcribe_pieces([Piece(pcm, 0.0)], engine) if s.text]
     assert len(segs) >= 2 and {s.speaker for s in segs} == {"unknown"}
+
+
+@pytest.mark.slow
+def test_background_talk_alone_is_not_transcribed(whisper_model, speech):
+    from badgekit.meeting import build_meeting, half_utterances
+
+    utts, refs = half_utterances(speech[FAST].parent, "old4")
+    m = build_meeting(utts, references=refs, seed=1, level_spread_db=3.0, pause_s=(4.0, 6.0),
+                      min_seconds=0, noise="babble", snr_db=20)
+    engine = load_engine(EngineSettings(model_dir=str(whisper_model.path)))
+
+    def in_pauses(settings: PipelineSettings) -> list[str]:
+        segs = transcribe_pieces([Piece(m.pcm, 0.0)], engine, settings)
+        return [s.text for s in segs if s.text and all(
+            s.end_s < t.start_s - 1.0 or s.start_s > t.end_s + 1.0 for t in m.turns)]
+
+    assert in_pauses(PipelineSettings(background_below_db=None))  # the murmur read as words
+    assert in_pauses(PipelineSettings()) == []
