@@ -133,6 +133,12 @@ class PipelineSettings:
     background_dips_db: float = 8.0
     """See `background_below_db`: a talker's speech dips 11 dB or more even at 10 dB SNR
     (tuning half), a murmur of voices 5-7 dB."""
+    background_segment_below_db: float | None = 15.0
+    """A segment whose recording lies this far under the session's loud segments (their
+    90th percentile level) and dips less than `background_segment_dips_db` is murmur the
+    VAD joined to a turn: its text is cut (kept in `cuts`, flag `background_speech`).
+    A far talker is as quiet but dips as a single voice does. None turns it off."""
+    background_segment_dips_db: float = 9.0
     speaker: SpeakerSettings = field(default_factory=SpeakerSettings)
     """How each turn is told to be the wearer's or another talker's (`speaker.py`)."""
     repeat_beam: int = 5
@@ -587,11 +593,24 @@ def transcribe_pieces(pieces: Sequence[Piece], engine: WhisperEngine,
            for seg in guard_turn(segs, region.gate, region.gate_t0, s.vad.frame_ms / 1000,
                                  s.guards)]
     spoken = [k for k, (seg, _) in enumerate(out) if seg.text]
-    who = dict(zip(spoken, attribute([turn_sound(_sound_of(*out[k])) for k in spoken],
-                                     s.speaker), strict=True))
+    sounds = {k: turn_sound(_sound_of(*out[k])) for k in spoken}
+    if s.background_segment_below_db is not None and len(spoken) > 2:
+        loud = float(np.percentile([sounds[k].level_db for k in spoken], 90))
+        for k in list(spoken):
+            t = sounds[k]
+            if (t.level_db < loud - s.background_segment_below_db
+                    and t.dips_db < s.background_segment_dips_db):
+                seg, region = out[k]
+                out[k] = (replace(seg, text="", words=(), flags=(*seg.flags, BACKGROUND),
+                                  cuts=(*seg.cuts, (BACKGROUND, seg.text))), region)
+                spoken.remove(k)
+    who = dict(zip(spoken, attribute([sounds[k] for k in spoken], s.speaker), strict=True))
     for k, (seg, _) in enumerate(out):
         label, confidence = who.get(k, ("unknown", 0.0))
         yield replace(seg, speaker=label, speaker_confidence=confidence)
+
+
+BACKGROUND = "background_speech"
 
 
 def _sound_of(seg: Segment, region: _Region) -> np.ndarray:
