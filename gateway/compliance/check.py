@@ -45,7 +45,8 @@ def _near_spans(finder: PhraseFinder, a: str, b: str, gap_max: int,
     return out
 
 
-def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack) -> list[_Hit]:
+def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack,
+          speakers: tuple[str | None, ...] = ()) -> list[_Hit]:
     ms = pack.matching
     lenient = item.kind == "required" and ms.lenient_required
     cands: list[tuple[Span, tuple[int, int] | None]] = [
@@ -62,7 +63,27 @@ def _hits(item: Item, finder: PhraseFinder, judge: ContextJudge, pack: RulePack)
     for span, gap in cands:
         if not chosen or span.start >= chosen[-1][0].end:
             chosen.append((span, gap))
-    return [_Hit(span, _reason(item, span, gap, finder, judge, ms)) for span, gap in chosen]
+    return [_Hit(span, _speaker_reason(item, span, finder, speakers)
+                 or _reason(item, span, gap, finder, judge, ms)) for span, gap in chosen]
+
+
+def _speaker_reason(item: Item, span: Span, finder: PhraseFinder,
+                    speakers: tuple[str | None, ...]) -> str | None:
+    """Why a hit does not count, from who the transcript says spoke its segment: a
+    promise (a prohibited claim) does not count against the agent when the other party
+    said it (我朋友说这个稳赚不赔), nor what only a customer says (confusion) when the
+    wearer, the agent, said it. An `unknown` speaker, or a transcript without labels,
+    changes nothing: the hit counts as before."""
+    seg = finder.doc.seg
+    if not speakers or not seg:
+        return None
+    i = seg[span.start]
+    who = speakers[i] if i < len(speakers) else None
+    if item.speaker == "customer" and who == "wearer":
+        return "speaker: wearer"
+    if item.speaker is None and item.kind == "prohibited" and who == "other":
+        return "speaker: other party"
+    return None
 
 
 def _agent_said(span: Span, finder: PhraseFinder, cues: tuple[str, ...], window: int) -> str | None:
@@ -142,7 +163,7 @@ def check_session(transcript_json: Any, rules: RulePack | str | Path | None = No
     judge = ContextJudge(doc.text, pack.context, pack.matching)
     results = []
     for item in pack.items:
-        hits = _hits(item, finder, judge, pack)
+        hits = _hits(item, finder, judge, pack, tuple(s.speaker for s in tr.segments))
         counted = [h for h in hits if h.reason is None]
         if counted:
             status = "violated" if item.kind == "prohibited" else "said"

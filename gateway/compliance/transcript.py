@@ -31,6 +31,10 @@ __all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "add_sidecar
            "find_sessions", "load_transcript", "parse_transcript", "with_sidecars"]
 
 
+SPEAKERS = ("wearer", "other", "unknown")
+"""The speaker labels a gateway transcript's segments carry."""
+
+
 class NoTranscriptError(TranscriptError):
     """A session folder holds clips but no transcript yet."""
 
@@ -45,6 +49,9 @@ class Segment:
     """Clip id (or audio file) to play for this segment."""
     clip_start: float | None = None
     """Seconds into that clip."""
+    speaker: str | None = None
+    """"wearer" (the agent wearing the badge), "other" or "unknown", from the gateway's
+    transcript; None where the transcript does not say."""
 
 
 @dataclass(frozen=True)
@@ -133,8 +140,10 @@ def parse_transcript(data: Any, source: str = "<transcript>",
             clip, clip_start = ref.clip_id, max(0.0, start - ref.start)
         elif clip is None and whole_file is not None:
             clip, clip_start = str(whole_file), start
+        who = s.get("speaker")
         segs.append(Segment(start, end, s["text"], None if clip is None else str(clip),
-                            float(clip_start) if isinstance(clip_start, int | float) else None))
+                            float(clip_start) if isinstance(clip_start, int | float) else None,
+                            who if who in SPEAKERS else None))
     session = _first(data, "session", "session_id")
     if session is None and isinstance(whole_file, str):
         session = Path(whole_file).stem

@@ -103,6 +103,9 @@ class SessionTranscript:
             "temperature": s.temperature, "redecoded": s.redecoded,
             "words": [{"start": round(w.start_s, 3), "end": round(w.end_s, 3), "text": w.text,
                        "probability": round(w.probability, 4)} for w in s.words],
+            "speaker": s.speaker, "speaker_confidence": round(s.speaker_confidence, 3),
+            "flags": list(s.flags),
+            "cuts": [{"flag": flag, "text": text} for flag, text in s.cuts],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -133,7 +136,7 @@ class SessionTranscript:
         if self.session_start_epoch_s is not None:
             lines += [f"NOTE session {self.session or ''} of badge {self.badge or ''}, "
                       f"started {iso_time(self.session_start_epoch_s)}", ""]
-        for i, s in enumerate(self.segments, 1):
+        for i, s in enumerate((s for s in self.segments if s.text), 1):
             end = max(s.end_s, s.start_s + 0.001)
             text = s.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             text = text.replace("-->", "→")

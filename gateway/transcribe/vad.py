@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Region", "VadSettings", "speech_regions"]
+__all__ = ["Region", "VadSettings", "speech_frames", "speech_regions"]
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,37 @@ def _split(start: int, end: int, db: np.ndarray, n: int, max_len: int) -> list[t
     return [(start, cut), *_split(cut, end, db, n, max_len)]
 
 
+def speech_frames(pcm: np.ndarray, rate_hz: int = 16000,
+                  settings: VadSettings | None = None, *, over_floor: bool = True) -> np.ndarray:
+    """The gate's decision per `frame_ms` frame of int16 mono `pcm`: webrtcvad hears speech
+    and (`over_floor`) the frame stands `floor_margin_db` over the recording's noise floor
+    (unsmoothed, unpadded: where speech was heard, not the regions cut around it). Without
+    `over_floor` it is webrtcvad's word alone, which errs towards speech: in a short
+    recording of nothing but speech the floor is the speech itself."""
+    import webrtcvad  # the C extension loads only when speech is looked for
+
+    s = settings or VadSettings()
+    if pcm.dtype != np.int16:
+        raise TypeError("speech_frames takes int16 samples")
+    n = rate_hz * s.frame_ms // 1000
+    nframes = len(pcm) // n
+    if nframes == 0:
+        return np.zeros(0, bool)
+    vad = webrtcvad.Vad(s.aggressiveness)
+    buf = pcm[: nframes * n].astype("<i2").tobytes()
+    step = n * 2
+    voiced = np.fromiter((vad.is_speech(buf[i * step:(i + 1) * step], rate_hz)
+                          for i in range(nframes)), bool, nframes)
+    if not over_floor:
+        return voiced
+    db = _frame_db(pcm, n)
+    floor = float(np.percentile(db, 10))
+    return voiced & (db > floor + s.floor_margin_db)
+
+
 def speech_regions(pcm: np.ndarray, rate_hz: int = 16000,
                    settings: VadSettings | None = None) -> list[Region]:
     """Speech regions of int16 mono `pcm`, in order, padded, merged and size-bounded."""
-    import webrtcvad  # the C extension loads only when speech is looked for
-
     s = settings or VadSettings()
     if pcm.dtype != np.int16:
         raise TypeError("speech_regions takes int16 samples")
@@ -91,14 +117,8 @@ def speech_regions(pcm: np.ndarray, rate_hz: int = 16000,
     nframes = len(pcm) // n
     if nframes == 0:
         return []
-    vad = webrtcvad.Vad(s.aggressiveness)
-    buf = pcm[: nframes * n].astype("<i2").tobytes()
-    step = n * 2
-    voiced = np.fromiter((vad.is_speech(buf[i * step:(i + 1) * step], rate_hz)
-                          for i in range(nframes)), bool, nframes)
+    voiced = speech_frames(pcm, rate_hz, s)
     db = _frame_db(pcm, n)
-    floor = float(np.percentile(db, 10))
-    voiced &= db > floor + s.floor_margin_db
     w = max(1, s.window_ms // s.frame_ms)
     share = np.convolve(voiced.astype(np.float64), np.ones(w) / w, "full")[:nframes]
     spans: list[tuple[int, int]] = []

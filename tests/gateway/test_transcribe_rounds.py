@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from badgekit.meeting import build_meeting, referenced_utterances
+from badgekit.meeting import build_meeting, half_utterances
 from gateway.transcribe import EngineSettings, load_engine
 from gateway.transcribe.engine import RawSegment, RawWord
 from gateway.transcribe.metrics import cer
@@ -199,7 +199,7 @@ class SkipsAfterPause:
 
 
 def test_real_speech_swallowed_after_a_pause_is_recovered(whisper_model, speech):
-    utts, refs = referenced_utterances(Path(speech["asr_example_zh"]).parent)
+    utts, refs = half_utterances(Path(speech["asr_example_zh"]).parent, "old4")
     two = [u for u in utts if u.stem.startswith(("IT0011", "TEST_NET"))]
     m = build_meeting(two, references=refs, seed=3, level_spread_db=0, pause_s=(0.8, 0.9),
                       min_seconds=0, snr_db=25)
@@ -219,12 +219,13 @@ def test_a_loop_that_persists_alone_keeps_one_copy():
     pcm, _ = _tone_meeting(1)
     engine = ScriptedEngine(loop_over=0)
     segs = list(transcribe_pieces([Piece(pcm, 0.0)], engine, PACKED))  # type: ignore[arg-type]
-    assert engine.calls == [1] and [s.text for s in segs] == ["好的"]
+    # decoded once more with a wider beam (guards: a repeating turn), then one copy kept
+    assert engine.calls == [1, 1] and [s.text for s in segs] == ["好的"]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_real_meeting_every_turn_at_its_time(whisper_model, speech, workers):
-    utts, refs = referenced_utterances(Path(speech["asr_example_zh"]).parent)
+    utts, refs = half_utterances(Path(speech["asr_example_zh"]).parent, "old4")
     m = build_meeting(utts, references=refs, seed=1, level_spread_db=6, pause_s=(1.0, 3.0),
                       min_seconds=25, snr_db=20)
     engine = load_engine(EngineSettings(model_dir=str(whisper_model.path), workers=workers))
