@@ -31,12 +31,14 @@ _PARTS = [
     ("companion.cli", "app", "companion", "Branch tool: scan, enroll, sync badges."),
     ("gateway.cli", "app", "gateway", "Transcribe, check and deliver clips."),
     ("hardware.cli", "app", "hardware", "Reference design: BOM, budget, deploy."),
+    ("inbox.cli", "app", "inbox", "The compliance workspace: import, serve, users."),
+    ("inbox.cli", "evidence_app", "evidence", "Verify evidence zips exported by the inbox."),
 ]
 for _module, _attr, _name, _help in _PARTS:
     try:
         _sub = getattr(importlib.import_module(_module), _attr)
     except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware"}:
+        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware", "inbox"}:
             continue
         raise
     app.add_typer(_sub, name=_name, help=_help)
