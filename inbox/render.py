@@ -38,11 +38,10 @@ def _decode(wav: bytes) -> np.ndarray:
 def render_session(clips: Sequence[ClipFile], duration_s: float) -> bytes:
     """16 kHz mono 16-bit PCM WAV bytes of the whole session."""
     decoded = [(c, _decode(c.wav)) for c in clips]
-    end = max([int(round(c.offset_s * RATE_HZ)) + len(x) for c, x in decoded] + [int(duration_s * RATE_HZ)])
+    end = max([c.offset_samples + len(x) for c, x in decoded] + [int(duration_s * RATE_HZ)])
     out = np.zeros(end, dtype=np.int16)
     for c, x in decoded:
-        at = int(round(c.offset_s * RATE_HZ))
-        out[at : at + len(x)] = x
+        out[c.offset_samples : c.offset_samples + len(x)] = x
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)

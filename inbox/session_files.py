@@ -41,6 +41,8 @@ class ClipFile:
     prev_sha256: str
     wav: bytes
     offset_s: float
+    offset_samples: int
+    """Where the clip starts on the session's time line (the renderer places it here exactly)."""
     seconds: float
     start_time: str | None
     recovered: bool
@@ -179,6 +181,7 @@ def _clip(folder: Path, wav_path: Path, where: str, digest: Any) -> ClipFile:
     return ClipFile(
         clip_id=clip_id, seq=check.seq, sha256=check.sha256, prev_sha256=check.prev_sha256, wav=wav,
         offset_s=round(_number(sidecar, "session_offset_samples") / rate, 3),
+        offset_samples=int(_number(sidecar, "session_offset_samples") * 16000 / rate),
         seconds=round(_number(sidecar, "samples") / rate, 3),
         start_time=sidecar.get("start_time") if isinstance(sidecar.get("start_time"), str) else None,
         recovered=check.recovered, dropped_ms=int(_number(sidecar, "dropped_ms")),
