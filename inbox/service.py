@@ -116,6 +116,13 @@ def _meeting(conn: Connection, user: User, mid: int, lock: bool = False) -> Any:
     return row
 
 
+def _finding_order(f: dict[str, Any]) -> tuple[int, int]:
+    """Problems first (violations, missing disclosures), most severe first; then what was said."""
+    problem = f["status"] == "violated" or (f["kind"] == "required" and f["status"] == "missing")
+    occurred = f["status"] != "missing"
+    return (0 if problem else 1 if occurred else 2, SEVERITY_RANK.get(f["severity"], 9))
+
+
 def meeting_view(conn: Connection, user: User, mid: int) -> dict[str, Any]:
     m = _meeting(conn, user, mid)
     docs = {r.kind: r for r in conn.execute(select(documents).where(documents.c.meeting_id == mid))}
@@ -143,8 +150,8 @@ def meeting_view(conn: Connection, user: User, mid: int) -> dict[str, Any]:
     return {
         "meeting": dict(m._mapping),
         "clips": clip_rows,
-        "findings": [dict(r) for r in conn.execute(select(findings).where(findings.c.meeting_id == mid)
-                                                   .order_by(findings.c.id)).mappings()],
+        "findings": sorted((dict(r) for r in conn.execute(select(findings).where(findings.c.meeting_id == mid)
+                                                          .order_by(findings.c.id)).mappings()), key=_finding_order),
         "segments": [s for s in transcript.get("segments") or [] if isinstance(s, dict)],
         "gaps": (json.loads(docs["gaps.json"].body) if "gaps.json" in docs else []),
         "group": group,
