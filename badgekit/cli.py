@@ -100,6 +100,8 @@ def demo(
     model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     mic_seconds: float = typer.Option(20.0, "--mic-seconds", help="How long to record with --mic."),
     keep: str = typer.Option(None, "--keep", help="Keep every artefact in this folder."),
+    no_inbox: bool = typer.Option(False, "--no-inbox", help="Do not load the meeting into an inbox."),
+    listen: str = typer.Option("127.0.0.1:8470", "--listen", help="Where the demo's inbox is served."),
 ) -> None:
     """Run the whole chain end to end: badge -> companion -> gateway -> MQTT -> receiver."""
     try:
@@ -108,7 +110,7 @@ def demo(
         console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
         raise typer.Exit(2) from None
     raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model,
-                            mic_seconds=mic_seconds, keep=keep))
+                            mic_seconds=mic_seconds, keep=keep, inbox=not no_inbox, listen=listen))
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ class DemoSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)
+    inbox: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -303,7 +304,11 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
 
 
 def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
-             model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None) -> int:
+             model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None,
+             inbox: bool = True, listen: str = "127.0.0.1:8470") -> int:
+    from badgekit.paths import data_dir
+
+    inbox_store = data_dir() / "demo-inbox"  # the user's, so the inbox outlives the demo's work folder
     console = Console(stderr=json_out)
     quiet = json_out
     summary = DemoSummary()
@@ -358,6 +363,11 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
             summary.verified, problems = _verify_received(work / "received", badges)
             summary.gaps += problems
             summary.transcript = _transcript(work / "received", badges[0].badge_id)
+        if inbox:
+            with _stage(console, summary, "inbox", quiet):
+                from badgekit.demo_inbox import load
+
+                summary.inbox = load(work / "received", inbox_store, listen)
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         return 1
@@ -375,4 +385,16 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
     else:
         _print_summary(console, summary)
     ok = summary.verified == summary.recorded == summary.received and not summary.gaps
+    if summary.inbox and not json_out:
+        i = summary.inbox
+        console.print(f"[bold]inbox:[/] {i['url']}  login [bold]{i['user']}[/] / [bold]{i['password']}[/]"
+                      f"  ({i['meetings']} meetings; later: {i['serve']})")
+        if sys.stdout.isatty():
+            console.print("serving the inbox; Ctrl-C to stop")
+            from badgekit.demo_inbox import serve
+
+            try:
+                serve(inbox_store, listen)
+            except KeyboardInterrupt:
+                pass
     return 0 if ok else 1

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, delete, select
 from inbox.errors import InboxError
 from inbox.schema import login_failures, tokens, users
 
-__all__ = ["ROLES", "LoginLocked", "User", "add_user", "check_password", "create_token", "user_by_id",
-           "user_by_token"]
+__all__ = ["ROLES", "LoginLocked", "User", "add_user", "check_password", "create_token", "reset_password",
+           "user_by_id", "user_by_token"]
 
 ROLES = ("reviewer", "supervisor", "admin")
 FREE_FAILURES = 3
@@ -77,6 +77,16 @@ def add_user(engine: Engine, name: str, role: str, tenant: str, branches: list[s
                                            password_hash=_hasher.hash(password),
                                            created_at=datetime.now(UTC).replace(tzinfo=None)))
         return _user(conn.execute(select(users).where(users.c.name == name)).one())
+
+
+def reset_password(engine: Engine, name: str, password: str, role: str, tenant: str) -> None:
+    """Set a user's password, making the user (of all branches) if it does not exist."""
+    with engine.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.name == name)).first():
+            conn.execute(users.update().where(users.c.name == name).values(password_hash=_hasher.hash(password)))
+            conn.execute(delete(login_failures).where(login_failures.c.name == name))
+            return
+    add_user(engine, name, role, tenant, [], password)
 
 
 def user_by_id(conn: Connection, uid: int) -> User | None:
