@@ -3,7 +3,8 @@
 The migrations in `inbox/migrations/versions/` create exactly these tables; a test
 compares the two. Meetings carry the columns the list filters and sorts on, each with
 an index led by `tenant`; the `stat_*` tables are roll-ups kept in the same transaction
-as an import or a review, so dashboards read a few hundred rows, not every finding.
+as an import or a review, so dashboards read rows per branch (or, for one branch, per
+agent) and week or day, never one row per meeting or finding.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from sqlalchemy import (
 )
 
 __all__ = ["metadata", "meetings", "clips", "findings", "documents", "audit", "users", "tokens",
-           "login_failures", "secrets", "stat_item_week", "stat_agent_day", "stat_review_week"]
+           "login_failures", "secrets", "stat_item_week", "stat_agent_item_week", "stat_agent_day",
+           "stat_branch_day", "stat_review_week"]
 
 metadata = MetaData()
 
@@ -163,8 +165,19 @@ audit = Table(
     UniqueConstraint("meeting_id", "seq", name="uq_audit_seq"),  # two writers cannot fork the chain
 )
 
-stat_item_week = Table(
+stat_item_week = Table(  # per branch: the company-wide charts read branches x weeks x items rows
     "stat_item_week", metadata,
+    Column("tenant", String(128), primary_key=True),
+    Column("branch", String(128), primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("sessions", Integer, nullable=False),
+)
+
+stat_agent_item_week = Table(  # per agent: read one branch at a time
+    "stat_agent_item_week", metadata,
     Column("tenant", String(128), primary_key=True),
     Column("branch", String(128), primary_key=True),
     Column("agent", String(128), primary_key=True),
@@ -173,6 +186,17 @@ stat_item_week = Table(
     Column("kind", String(16), nullable=False),
     Column("hits", Integer, nullable=False),
     Column("sessions", Integer, nullable=False),
+)
+
+stat_branch_day = Table(
+    "stat_branch_day", metadata,
+    Column("tenant", String(128), primary_key=True),
+    Column("branch", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("meetings", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("delay_s", Float, nullable=False),
+    Column("delay_n", Integer, nullable=False),
 )
 
 stat_agent_day = Table(

@@ -135,11 +135,13 @@ def evidence(request: Request, user: UserDep, mid: MeetingId) -> Response:
 
 @router.get("/dashboard/{name}", response_model=Table)
 def dashboard_table(request: Request, user: UserDep, name: Literal[tuple(dashboard.TABLES)],  # type: ignore[valid-type]
-                    date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to")) -> Any:
-    """One dashboard table (execution rates by item / branch / agent / week, agent days, sync delay,
-    findings per week, first-pass re-inspection rate)."""
+                    date_from: str = Query("", alias="from"), date_to: str = Query("", alias="to"),
+                    branch: str = "") -> Any:
+    """One dashboard table: execution rates by item / branch / week / agent, meetings and hours per
+    branch or agent per day, sync delay per branch or agent, findings per week, first-pass
+    re-inspection rate (`?branch=` limits any of them to one branch)."""
     if not user.sees_dashboards:
         raise service.NotFound("dashboards are for supervisors")
     with request.app.state.engine.connect() as conn:
-        cols, rows = dashboard.table(conn, user, name, _window(date_from, date_to))
+        cols, rows = dashboard.table(conn, user, name, _window(date_from, date_to, branch))
     return {"columns": cols, "rows": rows}

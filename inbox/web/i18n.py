@@ -27,7 +27,11 @@ _EN = {
     "开口率（按业务员）": "Execution rate by agent", "开口率（按周）": "Execution rate by week",
     "每日会议数与录音时长": "Meetings and recorded hours per agent per day",
     "同步延迟（录音→接收）": "Sync delay (recorded → received)", "每周问题": "Findings by kind per week",
-    "复检一次通过率": "First-pass re-inspection rate", "会议不存在": "No such meeting",
+    "复检一次通过率": "First-pass re-inspection rate",
+    "每日会议数与录音时长（按分支机构）": "Meetings and recorded hours per branch per day",
+    "同步延迟（按业务员）": "Sync delay by agent",
+    "选择一个分支机构查看各业务员的开口率、每日会议与同步延迟。":
+        "Choose a branch to see each agent's execution rates, meetings per day and sync delay.", "会议不存在": "No such meeting",
     "会话已过期，请重新登录": "Your session expired; please log in again",
     "用户名或密码错误": "Wrong user name or password", "请求无效": "Invalid request",
     "本会议的其他会议": "Other meetings of this case", "无": "none", "严重": "severe", "一般": "moderate",

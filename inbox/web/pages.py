@@ -202,33 +202,32 @@ def case_evidence(request: Request, user: UserDep, case: Annotated[str, Path(pat
     return evidence_response(request, user, [r["id"] for r in rows], f"evidence-case-{case}")
 
 
-def _window(date_from: str, date_to: str) -> dashboard.Window:
+def _window(date_from: str, date_to: str, branch: str = "") -> dashboard.Window:
     def day(v: str) -> date | None:
         try:
             return date.fromisoformat(v) if v else None
         except ValueError:
             return None
-    return dashboard.Window(day(date_from), day(date_to))
+    return dashboard.Window(day(date_from), day(date_to), branch[:128])
 
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, user: UserDep, date_from: str = Query("", alias="from"),
-                   date_to: str = Query("", alias="to")) -> Response:
+                   date_to: str = Query("", alias="to"), branch: str = "") -> Response:
     if not user.sees_dashboards:
         raise service.NotFound("dashboards are for supervisors")
-    w = _window(date_from, date_to)
+    w = _window(date_from, date_to, branch)
     with request.app.state.engine.connect() as conn:
-        tables = {name: dashboard.table(conn, user, name, w) for name in dashboard.TABLES}
-    data = {k: {"columns": c, "rows": r} for k, (c, r) in tables.items()}
+        data = dashboard.page_tables(conn, user, w)
     return render(request, "dashboard.html", user=user, data=data, window=w,
                   query=dict(request.query_params))
 
 
 @router.get("/dashboard/{name}.csv")
 def dashboard_csv(request: Request, user: UserDep, name: str, date_from: str = Query("", alias="from"),
-                  date_to: str = Query("", alias="to")) -> Response:
+                  date_to: str = Query("", alias="to"), branch: str = "") -> Response:
     if not user.sees_dashboards or name not in dashboard.TABLES:
         raise service.NotFound(f"no table {name}")
     with request.app.state.engine.connect() as conn:
-        cols, rows = dashboard.table(conn, user, name, _window(date_from, date_to))
+        cols, rows = dashboard.table(conn, user, name, _window(date_from, date_to, branch))
     return csv_response(name, cols, rows)

@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('delay_n', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('tenant', 'branch', 'agent', 'day')
     )
-    op.create_table('stat_item_week',
+    op.create_table('stat_agent_item_week',
     sa.Column('tenant', sa.String(length=128), nullable=False),
     sa.Column('branch', sa.String(length=128), nullable=False),
     sa.Column('agent', sa.String(length=128), nullable=False),
@@ -86,6 +86,26 @@ def upgrade() -> None:
     sa.Column('hits', sa.Integer(), nullable=False),
     sa.Column('sessions', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('tenant', 'branch', 'agent', 'week', 'item_id')
+    )
+    op.create_table('stat_branch_day',
+    sa.Column('tenant', sa.String(length=128), nullable=False),
+    sa.Column('branch', sa.String(length=128), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('meetings', sa.Integer(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=False),
+    sa.Column('delay_s', sa.Float(), nullable=False),
+    sa.Column('delay_n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant', 'branch', 'day')
+    )
+    op.create_table('stat_item_week',
+    sa.Column('tenant', sa.String(length=128), nullable=False),
+    sa.Column('branch', sa.String(length=128), nullable=False),
+    sa.Column('week', sa.String(length=8), nullable=False),
+    sa.Column('item_id', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.Column('sessions', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant', 'branch', 'week', 'item_id')
     )
     op.create_table('stat_review_week',
     sa.Column('tenant', sa.String(length=128), nullable=False),
@@ -193,6 +213,8 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_table('stat_review_week')
     op.drop_table('stat_item_week')
+    op.drop_table('stat_branch_day')
+    op.drop_table('stat_agent_item_week')
     op.drop_table('stat_agent_day')
     op.drop_table('secrets')
     with op.batch_alter_table('meetings', schema=None) as batch_op:

@@ -28,20 +28,27 @@
   chart("rates", { xAxis: { type: "category", data: r.map(function (x) { return x.item_id; }), axisLabel: { rotate: 40 } },
     yAxis: pct, series: [{ name: "rate", type: "bar", data: r.map(function (x) { return x.rate; }) }] });
   [["rates_branch", "branch"], ["rates_agent", "agent"], ["rates_week", "week"]].forEach(function (p) {
+    if (!data[p[0]]) return;
     var pv = pivot(data[p[0]].rows, "item_id", p[1], "rate");
     chart(p[0], { legend: { type: "scroll", top: 0 }, xAxis: { type: "category", data: pv.xs, axisLabel: { rotate: 40 } },
       yAxis: pct, series: pv.series });
   });
-  var days = pivot(data.agent_days.rows, "day", "agent", "meetings");
-  days.series.forEach(function (s) { s.stack = "m"; });
-  chart("agent_days", { legend: { type: "scroll", top: 0 }, xAxis: { type: "category", data: days.xs }, yAxis: { type: "value" }, series: days.series });
-  var d = data.sync_delay.rows;
-  chart("sync_delay", { xAxis: { type: "category", data: d.map(function (x) { return x.agent; }), axisLabel: { rotate: 40 } },
-    yAxis: { type: "value", name: "h" }, series: [{ name: "mean_delay_h", type: "bar", data: d.map(function (x) { return x.mean_delay_h; }) }] });
+  [["branch_days", "branch"], ["agent_days", "agent"]].forEach(function (p) {
+    if (!data[p[0]]) return;
+    var d = pivot(data[p[0]].rows, "day", p[1], "meetings");
+    d.series.forEach(function (s) { s.stack = "m"; });
+    chart(p[0], { legend: { type: "scroll", top: 0 }, xAxis: { type: "category", data: d.xs }, yAxis: { type: "value" }, series: d.series });
+  });
+  [["sync_delay", "branch"], ["sync_delay_agent", "agent"]].forEach(function (p) {
+    if (!data[p[0]]) return;
+    var d = data[p[0]].rows;
+    chart(p[0], { xAxis: { type: "category", data: d.map(function (x) { return x[p[1]]; }), axisLabel: { rotate: 40 } },
+      yAxis: { type: "value", name: "h" }, series: [{ name: "mean_delay_h", type: "bar", data: d.map(function (x) { return x.mean_delay_h; }) }] });
+  });
   var f = data.findings_week.rows;
   chart("findings_week", { legend: { top: 0 }, xAxis: { type: "category", data: f.map(function (x) { return x.week; }) }, yAxis: { type: "value" },
     series: ["missing", "violated", "events"].map(function (k) { return { name: k, type: "bar", stack: "f", data: f.map(function (x) { return x[k]; }) }; }) });
-  var p = data.first_pass.rows;
-  chart("first_pass", { xAxis: { type: "category", data: p.map(function (x) { return x.week; }) }, yAxis: pct,
-    series: [{ name: "rate", type: "line", data: p.map(function (x) { return x.rate; }) }] });
+  var q = data.first_pass.rows;
+  chart("first_pass", { xAxis: { type: "category", data: q.map(function (x) { return x.week; }) }, yAxis: pct,
+    series: [{ name: "rate", type: "line", data: q.map(function (x) { return x.rate; }) }] });
 })();
