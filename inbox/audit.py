@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from inbox.schema import audit
+from inbox.schema import audit, meetings
 
 __all__ = ["ZERO", "append", "entries", "entry_hash", "verify_chain"]
 
@@ -38,6 +38,8 @@ def _text(v: Any) -> str:
 def append(conn: Connection, meeting_id: int, actor: str, action: str, target: str = "",
            before: Any = "", after: Any = "", reason: str = "") -> dict[str, Any]:
     """Add one entry in the caller's transaction; returns it."""
+    if conn.dialect.name == "postgresql":  # one writer per meeting's chain at a time
+        conn.execute(select(meetings.c.id).where(meetings.c.id == meeting_id).with_for_update())
     last = conn.execute(select(audit.c.seq, audit.c.hash).where(audit.c.meeting_id == meeting_id)
                         .order_by(audit.c.seq.desc()).limit(1)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, ZERO)

@@ -51,11 +51,18 @@ def open_db(url: str, migrate_schema: bool = True) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # transactions begin below, not in the driver
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # Take the write lock up front: two requests that read an audit chain's tail and
+            # then append cannot interleave (a deferred transaction would fail on upgrade).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         engine = create_engine(parsed, pool_pre_ping=True)
     if migrate_schema:

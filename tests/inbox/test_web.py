@@ -210,3 +210,26 @@ def test_hostile_text_is_escaped_and_no_path_leaves_the_store(inbox, received, t
             r = client.get(url)
             assert r.status_code == 404, url
             assert b"SQLite format" not in r.content and b"root:" not in r.content
+
+
+def test_concurrent_reviewers_never_fork_the_audit_chain(inbox, received):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from inbox import audit as audit_log
+    from inbox import service
+    from inbox.auth import add_user
+    from inbox.importer import import_folder
+
+    import_folder(inbox.engine, inbox.store, received)
+    user = add_user(inbox.engine, "r", "reviewer", "acme", [], "pw-123456")
+    mid = _ids(inbox)["S0001"]
+
+    def one(n: int) -> None:
+        with inbox.engine.begin() as conn:
+            service.comment(conn, user, mid, f"comment {n}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(24)))
+    with inbox.engine.connect() as conn:
+        log = audit_log.entries(conn, mid)
+    assert len(log) == 25 and audit_log.verify_chain(log) is None
