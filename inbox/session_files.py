@@ -171,6 +171,8 @@ def _clip(folder: Path, wav_path: Path, where: str, digest: Any) -> ClipFile:
     custody = custody_doc.get("record", custody_doc)
     if not isinstance(custody, dict):
         custody = {}
+    if isinstance(custody_doc.get("gateway"), str):  # who delivered it, beside the companion's record
+        custody = {**custody, "gateway": custody_doc["gateway"]}
     if custody.get("sha256") not in (None, check.sha256):
         raise ImportRefused(where, f"the custody record of {clip_id} names another hash")
     for name in (f"{clip_id}.wav", f"{clip_id}.json", f"{clip_id}.custody.json"):

@@ -113,6 +113,7 @@ def test_review_actions_are_a_hash_chained_audit_log(client, inbox):
     assert view["audit_ok"] is None and view["meeting"]["review_state"] == "passed"
     page = client.get(f"/meetings/{mid}").text
     assert "在第二次面谈中已说明" in page and "链完整" in page
+    assert "gw-sh01" in page and "K-2026.0017" in page  # custody names the gateway; the case id
     with inbox.engine.begin() as conn:  # an edit behind the application's back shows on the page
         conn.execute(update(audit).where((audit.c.meeting_id == mid) & (audit.c.seq == 3))
                      .values(reason="改过"))
