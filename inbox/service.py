@@ -156,6 +156,7 @@ def meeting_view(conn: Connection, user: User, mid: int) -> dict[str, Any]:
         "gaps": (json.loads(docs["gaps.json"].body) if "gaps.json" in docs else []),
         "group": group,
         "group_findings": (doc("findings.json").get("group") or {}),
+        "integrity": doc("integrity.json") or None,
         "audit": log,
         "audit_ok": audit.verify_chain(log),
         "documents": {k: {"sha256": r.sha256, "revision": r.revision} for k, r in docs.items()},

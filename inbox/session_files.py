@@ -62,6 +62,8 @@ class SessionFiles:
     findings: dict[str, Any] | None
     manifest: dict[str, Any] | None
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    integrity: dict[str, Any] | None = None
+    """The receiver's integrity record of the folder (`gateway.delivery.integrity`), where built."""
     raw: dict[str, bytes] = field(default_factory=dict)
     """The session documents as received (`transcript.json`, `transcript.vtt`, …), verbatim."""
     revision: int = 0
@@ -254,5 +256,24 @@ def read_session(folder: Path) -> SessionFiles:
         revision=max(int(_number(d, "revision")) for d in (*docs.values(), {}) if d is not None),
         digest=digest.hexdigest())
     files.gaps = _gaps(files)
+    files.integrity = _integrity(folder, where)
+    if files.integrity is not None:
+        raw["integrity.json"] = json.dumps(files.integrity, ensure_ascii=False, sort_keys=True).encode()
     files.started_at  # noqa: B018 - refuse a session without any start time now
     return files
+
+
+def _integrity(folder: Path, where: str) -> dict[str, Any] | None:
+    """The receiver's own verdict on a session folder (badge MACs, signed records, manifest),
+    where the gateway has one; a `failed` folder is refused like a clip that does not verify."""
+    try:
+        from gateway.delivery.integrity import folder_integrity  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    rec = folder_integrity(folder)
+    if not isinstance(rec, dict):
+        return None
+    if rec.get("status") == "failed":
+        bad = ", ".join(str(c) for c in [*(rec.get("failed") or []), *(rec.get("bad_mac") or [])][:5])
+        raise ImportRefused(where, f"the receiver's integrity check failed ({bad})")
+    return rec

@@ -36,7 +36,7 @@ _EN = {
     "用户名或密码错误": "Wrong user name or password", "请求无效": "Invalid request",
     "本会议的其他会议": "Other meetings of this case", "无": "none", "严重": "severe", "一般": "moderate",
     "提示": "notice", "清单哈希": "manifest hashes", "说出时刻": "at", "检查项": "Item",
-    "状态": "Status", "未出现": "did not occur", "复核": "Verdict", "从": "credited from", "秒": "s",
+    "状态": "Status", "完整性": "integrity", "未出现": "did not occur", "复核": "Verdict", "从": "credited from", "秒": "s",
 }
 
 
