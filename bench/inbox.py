@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -62,7 +63,9 @@ def generate(n: int, seed: int = 28):
     rng = random.Random(seed)
     pack = load_rules(None)
     habit = {(a, it.id): rng.random() for a in range(AGENTS) for it in pack.items}
-    clip, side = _clip_bytes(Path(tempfile.mkdtemp(prefix="bk-bench-")))
+    tmp = Path(tempfile.mkdtemp(prefix="bk-bench-clip-"))
+    clip, side = _clip_bytes(tmp)
+    shutil.rmtree(tmp)
     for i in range(n):
         a = rng.randrange(AGENTS)
         started = END - timedelta(seconds=rng.randrange(DAYS * 86400))
@@ -236,6 +239,7 @@ def run(kind: str, total: int, small: int, timed: int) -> None:
     finally:
         if pg:
             pg.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def page_weight() -> None:

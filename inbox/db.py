@@ -10,6 +10,7 @@ SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL URLs use psycopg 3.
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def open_db(url: str, migrate_schema: bool = True) -> Engine:
         raise InboxError(f"--db: only sqlite and postgresql are supported, not {parsed.get_backend_name()}")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # transcripts, custody records and the session key: 0600 (SQLite gives its WAL the same)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         engine = create_engine(parsed, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -39,6 +39,8 @@ def test_import_files_every_session_once(inbox, received):
         gap = conn.execute(select(meetings).where(meetings.c.session == "S0010")).one()
         assert gap.gaps == 1  # seq 2-3 never arrived: the gateway's manifest says so, the inbox keeps it
         assert conn.execute(select(func.count()).select_from(audit)).scalar_one() == 3  # one import entry each
+    if inbox.url.startswith("sqlite"):  # transcripts and the session key
+        assert stat.S_IMODE(os.stat(inbox.url.split("///", 1)[1]).st_mode) == 0o600
     # every clip in the store is the received file, byte for byte, 0600 in 0700 folders
     with inbox.engine.connect() as conn:
         for c in conn.execute(select(clips)):
