@@ -101,6 +101,7 @@ meetings = Table(
     Index("ix_meetings_case", "tenant", "case_id"),
     Index("ix_meetings_state", "tenant", "review_state", "started_at"),
     Index("ix_meetings_worst", "tenant", "worst", "started_at"),
+    Index("ix_meetings_state_worst", "tenant", "review_state", "worst", "started_at"),
 )
 
 clips = Table(

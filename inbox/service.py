@@ -76,8 +76,8 @@ class Filters:
                                                                   datetime.min.time()))
         if self.state in STATES:
             conds.append(meetings.c.review_state == self.state)
-        if self.severity in SEVERITY_RANK:
-            conds.append(meetings.c.worst <= SEVERITY_RANK[self.severity])
+        if self.severity in SEVERITY_RANK:  # the most severe open problem (an equality: the index keeps the order)
+            conds.append(meetings.c.worst == SEVERITY_RANK[self.severity])
         return and_(*conds)
 
 

@@ -58,6 +58,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_meetings_case', ['tenant', 'case_id'], unique=False)
         batch_op.create_index('ix_meetings_started', ['tenant', 'started_at', 'id'], unique=False)
         batch_op.create_index('ix_meetings_state', ['tenant', 'review_state', 'started_at'], unique=False)
+        batch_op.create_index('ix_meetings_state_worst', ['tenant', 'review_state', 'worst', 'started_at'], unique=False)
         batch_op.create_index('ix_meetings_worst', ['tenant', 'worst', 'started_at'], unique=False)
 
     op.create_table('secrets',
@@ -219,6 +220,7 @@ def downgrade() -> None:
     op.drop_table('secrets')
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.drop_index('ix_meetings_worst')
+        batch_op.drop_index('ix_meetings_state_worst')
         batch_op.drop_index('ix_meetings_state')
         batch_op.drop_index('ix_meetings_started')
         batch_op.drop_index('ix_meetings_case')
