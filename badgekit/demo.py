@@ -308,7 +308,8 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
              inbox: bool = True, listen: str = "127.0.0.1:8470") -> int:
     from badgekit.paths import data_dir
 
-    inbox_store = data_dir() / "demo-inbox"  # the user's, so the inbox outlives the demo's work folder
+    # the user's, so the inbox outlives the demo's work folder (with --keep: beside the rest)
+    inbox_store = Path(keep) / "inbox" if keep else data_dir() / "demo-inbox"
     console = Console(stderr=json_out)
     quiet = json_out
     summary = DemoSummary()
