@@ -157,6 +157,19 @@ def table(conn: Connection, user: User, name: str, w: Window) -> Rows:
     return TABLES[name](conn, user, w)
 
 
+def item_titles() -> dict[str, str]:
+    """Item id → title from the bundled rule pack (ids of other packs are shown as they are)."""
+    global _TITLES
+    if _TITLES is None:
+        from gateway.compliance import load_rules
+
+        _TITLES = {it.id: it.title for it in load_rules(None).items}
+    return _TITLES
+
+
+_TITLES: dict[str, str] | None = None
+
+
 def page_tables(conn: Connection, user: User, w: Window) -> dict[str, dict[str, Any]]:
     """The tables the page charts: per-agent ones only for one branch."""
     one_branch = bool(w.branch) or len(user.branches) == 1

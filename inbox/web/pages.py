@@ -219,7 +219,7 @@ def dashboard_page(request: Request, user: UserDep, date_from: str = Query("", a
     w = _window(date_from, date_to, branch)
     with request.app.state.engine.connect() as conn:
         data = dashboard.page_tables(conn, user, w)
-    return render(request, "dashboard.html", user=user, data=data, window=w,
+    return render(request, "dashboard.html", user=user, data=data, window=w, titles=dashboard.item_titles(),
                   query=dict(request.query_params))
 
 

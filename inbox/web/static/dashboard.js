@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("dash-data").textContent);
+  var titles = JSON.parse(document.getElementById("dash-titles").textContent);
+  var itemLabel = { rotate: 40, formatter: function (id) { return titles[id] || id; } };
   if (typeof echarts === "undefined") {
     document.querySelectorAll(".chart").forEach(function (el) {
       el.textContent = "ECharts is not installed (script/bootstrap installs it); the tables below hold the numbers.";
@@ -21,16 +23,17 @@
     var el = document.getElementById("chart-" + name);
     if (!el) return;
     var c = echarts.init(el);
-    c.setOption(Object.assign({ tooltip: { trigger: "axis" }, grid: { left: 50, right: 20, top: 30, bottom: 60 } }, option));
+    c.setOption(Object.assign({ animation: false, tooltip: { trigger: "axis" },
+      grid: { left: 50, right: 20, top: 30, bottom: 70 } }, option));
   }
   var pct = { type: "value", max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } };
   var r = data.rates.rows;
-  chart("rates", { xAxis: { type: "category", data: r.map(function (x) { return x.item_id; }), axisLabel: { rotate: 40 } },
+  chart("rates", { xAxis: { type: "category", data: r.map(function (x) { return x.item_id; }), axisLabel: itemLabel },
     yAxis: pct, series: [{ name: "rate", type: "bar", data: r.map(function (x) { return x.rate; }) }] });
   [["rates_branch", "branch"], ["rates_agent", "agent"], ["rates_week", "week"]].forEach(function (p) {
     if (!data[p[0]]) return;
     var pv = pivot(data[p[0]].rows, "item_id", p[1], "rate");
-    chart(p[0], { legend: { type: "scroll", top: 0 }, xAxis: { type: "category", data: pv.xs, axisLabel: { rotate: 40 } },
+    chart(p[0], { legend: { type: "scroll", top: 0 }, xAxis: { type: "category", data: pv.xs, axisLabel: itemLabel },
       yAxis: pct, series: pv.series });
   });
   [["branch_days", "branch"], ["agent_days", "agent"]].forEach(function (p) {
