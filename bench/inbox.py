@@ -14,7 +14,8 @@ transaction with the same rows, to reach 100,000 in minutes. Query times are the
 after two warm-up rounds, alternating between a 1,000-meeting and a 100,000-meeting
 database (same generator, same seed) so both see the same load on this shared machine;
 the ratio 100,000 / 1,000 is the target (at most 3).
-No setting was tuned on these figures' data: there is one data set, generated with seed 28.
+Data halves: seed 28 is the set the list's indexes were chosen on (its first 100,000-meeting
+run showed the severity filter sorting 60,000 rows); the figures are reported on seed 29.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def measure(small: tuple[str, Path], large: tuple[str, Path], rounds: int = 15) 
     return out
 
 
-def run(kind: str, total: int, small: int, timed: int) -> None:
+def run(kind: str, total: int, small: int, timed: int, seed: int) -> None:
     from inbox.db import open_db
 
     work = Path(tempfile.mkdtemp(prefix=f"bk-bench-{kind}-"))
@@ -218,14 +219,14 @@ def run(kind: str, total: int, small: int, timed: int) -> None:
     try:
         stores = [AudioStore(work / "store-small"), AudioStore(work / "store-large")]
         engines = [open_db(u) for u in urls]
-        gen = generate(small)
+        gen = generate(small, seed)
         t0 = time.perf_counter()
         for _ in range(timed):
             file_session(engines[0], stores[0], next(gen), actor="bench")
         rate = timed / (time.perf_counter() - t0)
         print(f"{kind}: import (file_session, one transaction per meeting): {rate:.0f} meetings/s over {timed}")
         for engine, store, n, g in ((engines[0], stores[0], small - timed, gen),
-                                    (engines[1], stores[1], total, generate(total))):
+                                    (engines[1], stores[1], total, generate(total, seed))):
             t0 = time.perf_counter()
             for done in range(0, n, 1000):
                 bulk_file(engine, store, [next(g) for _ in range(min(1000, n - done))])
@@ -256,9 +257,11 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1_000)
     ap.add_argument("--timed", type=int, default=500, help="meetings filed one by one for the import rate")
     ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--seed", type=int, default=29,
+                    help="28 is the set the indexes were chosen on; 29 (the default) was not looked at before")
     args = ap.parse_args()
     for kind in args.db.split(","):
-        run(kind, args.meetings, args.small, min(args.timed, args.small))
+        run(kind, args.meetings, args.small, min(args.timed, args.small), args.seed)
     page_weight()
 
 
