@@ -102,6 +102,10 @@ meetings = Table(
     Index("ix_meetings_state", "tenant", "review_state", "started_at"),
     Index("ix_meetings_worst", "tenant", "worst", "started_at"),
     Index("ix_meetings_state_worst", "tenant", "review_state", "worst", "started_at"),
+    # the list's counts per review state within a branch, an agent or a badge
+    Index("ix_meetings_branch_state", "tenant", "branch", "review_state", "started_at"),
+    Index("ix_meetings_agent_state", "tenant", "agent", "review_state", "started_at"),
+    Index("ix_meetings_badge_state", "tenant", "badge", "review_state", "started_at"),
 )
 
 clips = Table(

@@ -53,8 +53,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.create_index('ix_meetings_agent', ['tenant', 'agent', 'started_at'], unique=False)
+        batch_op.create_index('ix_meetings_agent_state', ['tenant', 'agent', 'review_state', 'started_at'], unique=False)
         batch_op.create_index('ix_meetings_badge', ['tenant', 'badge', 'started_at'], unique=False)
+        batch_op.create_index('ix_meetings_badge_state', ['tenant', 'badge', 'review_state', 'started_at'], unique=False)
         batch_op.create_index('ix_meetings_branch', ['tenant', 'branch', 'started_at'], unique=False)
+        batch_op.create_index('ix_meetings_branch_state', ['tenant', 'branch', 'review_state', 'started_at'], unique=False)
         batch_op.create_index('ix_meetings_case', ['tenant', 'case_id'], unique=False)
         batch_op.create_index('ix_meetings_started', ['tenant', 'started_at', 'id'], unique=False)
         batch_op.create_index('ix_meetings_state', ['tenant', 'review_state', 'started_at'], unique=False)
@@ -224,8 +227,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_meetings_state')
         batch_op.drop_index('ix_meetings_started')
         batch_op.drop_index('ix_meetings_case')
+        batch_op.drop_index('ix_meetings_branch_state')
         batch_op.drop_index('ix_meetings_branch')
+        batch_op.drop_index('ix_meetings_badge_state')
         batch_op.drop_index('ix_meetings_badge')
+        batch_op.drop_index('ix_meetings_agent_state')
         batch_op.drop_index('ix_meetings_agent')
 
     op.drop_table('meetings')
