@@ -32,12 +32,14 @@ _PARTS = [
     ("gateway.cli", "app", "gateway", "Transcribe, check and deliver clips."),
     ("hardware.cli", "app", "hardware", "Reference design: BOM, budget, deploy."),
     ("badgekit.release_cmd", "app", "release", "Signed firmware release bundles."),
+    ("inbox.cli", "app", "inbox", "The compliance workspace: import, serve, users."),
+    ("inbox.cli", "evidence_app", "evidence", "Verify evidence zips exported by the inbox."),
 ]
 for _module, _attr, _name, _help in _PARTS:
     try:
         _sub = getattr(importlib.import_module(_module), _attr)
     except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware"}:
+        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware", "inbox"}:
             continue
         raise
     app.add_typer(_sub, name=_name, help=_help)
@@ -101,6 +103,8 @@ def demo(
     keep: str = typer.Option(None, "--keep", help="Keep every artefact in this folder."),
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe",
                                     help="Transcribe (needs the speech model); --no-transcribe skips it on purpose."),
+    no_inbox: bool = typer.Option(False, "--no-inbox", help="Do not load the meeting into an inbox."),
+    listen: str = typer.Option("127.0.0.1:8470", "--listen", help="Where the demo's inbox is served."),
 ) -> None:
     """Run the whole chain end to end: badge -> companion -> gateway -> MQTT -> receiver."""
     try:
@@ -109,7 +113,8 @@ def demo(
         console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
         raise typer.Exit(2) from None
     raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model,
-                            mic_seconds=mic_seconds, keep=keep, transcribe=transcribe))
+                            mic_seconds=mic_seconds, keep=keep, transcribe=transcribe,
+                            inbox=not no_inbox, listen=listen))
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ class DemoSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)
+    inbox: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -375,7 +376,11 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
 
 def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
              model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None,
-             transcribe: bool = True) -> int:
+             transcribe: bool = True, inbox: bool = True, listen: str = "127.0.0.1:8470") -> int:
+    from badgekit.paths import data_dir
+
+    # the user's, so the inbox outlives the demo's work folder (with --keep: beside the rest)
+    inbox_store = Path(keep) / "inbox" if keep else data_dir() / "demo-inbox"
     console = Console(stderr=json_out)
     quiet = json_out
     summary = DemoSummary()
@@ -437,6 +442,11 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
             summary.authenticated, unsealed = _authenticated(work, spool, received, badges)
             summary.gaps += unsealed
             summary.transcript = _transcript(work / "received", badges[0].badge_id)
+        if inbox:
+            with _stage(console, summary, "inbox", quiet):
+                from badgekit.demo_inbox import load
+
+                summary.inbox = load(work / "received", inbox_store, listen)
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         return 1
@@ -455,4 +465,16 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
         _print_summary(console, summary)
     ok = summary.verified == summary.recorded == summary.received == summary.authenticated and not summary.gaps
     ok = ok and (summary.transcribed == summary.recorded or not transcribe)  # --no-transcribe: skipped on purpose
+    if summary.inbox and not json_out:
+        i = summary.inbox
+        console.print(f"[bold]inbox:[/] {i['url']}  login [bold]{i['user']}[/] / [bold]{i['password']}[/]"
+                      f"  ({i['meetings']} meetings; later: {i['serve']})")
+        if sys.stdout.isatty():
+            console.print("serving the inbox; Ctrl-C to stop")
+            from badgekit.demo_inbox import serve
+
+            try:
+                serve(inbox_store, listen)
+            except KeyboardInterrupt:
+                pass
     return 0 if ok else 1
