@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from badgekit.paths import find_tool
+from badgecore.paths import find_tool
 
 __all__ = ["BrokerError", "LocalBroker", "free_port"]
 

@@ -277,7 +277,7 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
 def _authenticated(work: Path, spool: Path, received: dict, badges: list[_Badge]) -> tuple[int, list[str]]:
     """Clips whose seal every stage verified: the companion (spool sidecar), the gateway (its
     signed clip record), the receiver (its summary) and here, with the branch's clip keys."""
-    from badgekit.badgekeys import load_badge_keys
+    from badgecore.badgekeys import load_badge_keys
     from firmware import clipmac
 
     keys = load_badge_keys(work / "badge-keys.json")
@@ -377,7 +377,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
 def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
              model: str | None = None, mic_seconds: float = 20.0, keep: str | None = None,
              transcribe: bool = True, inbox: bool = True, listen: str = "127.0.0.1:8470") -> int:
-    from badgekit.paths import data_dir
+    from badgecore.paths import data_dir
 
     # the user's, so the inbox outlives the demo's work folder (with --keep: beside the rest)
     inbox_store = Path(keep) / "inbox" if keep else data_dir() / "demo-inbox"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from badgekit import mpy
-from badgekit.paths import find_tool
+from badgecore import mpy
+from badgecore.paths import find_tool
 
 __all__ = ["Check", "CHECKS", "run_checks", "check"]
 
@@ -107,7 +107,7 @@ def check_model() -> Check:
 
 
 def check_disk(path: Path | None = None) -> Check:
-    from badgekit.paths import cache_dir
+    from badgecore.paths import cache_dir
 
     target = path or cache_dir()
     probe = target

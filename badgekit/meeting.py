@@ -308,7 +308,7 @@ def build_meeting(
 def shared_speech_dir() -> Path | None:
     """`$BADGEKIT_SHARED/data/speech` (default `../shared` beside the repository, as
     tests/conftest.py reads it; tests and benchmarks only), if present."""
-    from badgekit.paths import REPO_ROOT
+    from badgecore.paths import REPO_ROOT
 
     shared = os.environ.get("BADGEKIT_SHARED") or str(REPO_ROOT.parent / "shared")
     d = Path(shared).expanduser() / "data" / "speech"

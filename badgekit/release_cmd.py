@@ -30,8 +30,8 @@ def keygen(out: Path = typer.Option(..., "--out", help="Private key file to writ
                                     "the public key goes beside it as .pub."),
            json_out: bool = JSON) -> None:
     """Make the company's Ed25519 release key pair (keep the private key offline)."""
-    from badgekit.release import ReleaseError
-    from badgekit.release import keygen as make
+    from badgecore.release import ReleaseError
+    from badgecore.release import keygen as make
 
     try:
         priv, pub = make(out)
@@ -56,9 +56,9 @@ def build(key: Path = typer.Option(..., "--key", help="Release private key (PEM)
                                    "build/firmware-VERSION.bkfw)."),
           json_out: bool = JSON) -> None:
     """Compile the firmware with mpy-cross and write a signed release bundle."""
-    from badgekit.paths import REPO_ROOT
-    from badgekit.release import ReleaseError
-    from badgekit.release import build as make
+    from badgecore.paths import REPO_ROOT
+    from badgecore.release import ReleaseError
+    from badgecore.release import build as make
 
     dest = out or REPO_ROOT / "build" / f"firmware-{version}.bkfw"
     try:
@@ -77,8 +77,8 @@ def build(key: Path = typer.Option(..., "--key", help="Release private key (PEM)
 def verify(bundle: Path = typer.Argument(..., help="The bundle file."),
            pubkey: Path = PUBKEY, json_out: bool = JSON) -> None:
     """Check a bundle as a badge does: layout, signature, every file's hash."""
-    from badgekit.release import ReleaseError, load_public
-    from badgekit.release import verify as check
+    from badgecore.release import ReleaseError, load_public
+    from badgecore.release import verify as check
 
     if pubkey is None:
         raise fail("name the release public key: --pubkey FILE (or BADGEKIT_RELEASE_PUBKEY)", 2)

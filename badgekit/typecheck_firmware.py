@@ -16,7 +16,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from badgekit.paths import FIRMWARE_DIR, REPO_ROOT
+from badgecore.paths import FIRMWARE_DIR, REPO_ROOT
 
 __all__ = ["main"]
 

@@ -19,7 +19,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from badgekit.badgekeys import write_badge_keys  # noqa: E402
+from badgecore.badgekeys import write_badge_keys  # noqa: E402
 from badgekit.broker import LocalBroker  # noqa: E402
 from firmware import clipfmt  # noqa: E402
 from firmware.clipsink import FolderSink  # noqa: E402

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from badgecore.paths import REPO_ROOT
 from badgekit.meeting import shared_speech_dir
-from badgekit.paths import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT))
 from tests.badge.helpers import BadgeProc, meeting_wav  # noqa: E402

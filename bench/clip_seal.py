@@ -23,7 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from badgekit import mpy
+from badgecore import mpy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record_speed import ESP32_HZ, XTENSA_CYCLE_FACTOR, cpu_mhz  # noqa: E402

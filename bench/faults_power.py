@@ -24,7 +24,7 @@ from pathlib import Path
 
 from faults_chain import Expect, RunResult
 
-from badgekit import mpy
+from badgecore import mpy
 from firmware import clipfmt
 
 __all__ = ["BRANCH", "BadgeProc", "power_runs", "sync_serial"]

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from badgekit import mpy  # noqa: E402
+from badgecore import mpy  # noqa: E402
 from firmware.sync import frame, proto  # noqa: E402
 
 __all__ = ["in_process", "over_pty"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from badgekit import mpy  # noqa: E402
+from badgecore import mpy  # noqa: E402
 
 ENGINE = Path(__file__).with_name("powercut_engine.py")
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from badgekit import mpy
+from badgecore import mpy
 from badgekit.meeting import build_meeting, shared_speech_dir, write_wav
 
 LIMIT = 64 * 1024
@@ -73,7 +73,7 @@ print(json.dumps({'base': base, 'built': built, 'peak': peak[0], 'frames': frame
 def precompile(dest: Path) -> Path:
     """firmware/ as .mpy for the unix port (x64 native code for viper), like the badge's
     /lib: imports then load bytecode instead of compiling source on the heap."""
-    from badgekit.paths import FIRMWARE_DIR, REPO_ROOT
+    from badgecore.paths import FIRMWARE_DIR, REPO_ROOT
 
     for src in mpy.firmware_modules():
         rel = src.relative_to(REPO_ROOT).with_suffix(".mpy")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from badgekit import mpy
+from badgecore import mpy
 from badgekit.meeting import build_meeting, shared_speech_dir, write_wav
 
 # Cycles an ESP32-S3 (Xtensa LX7, in-order, 240 MHz) needs per cycle of this x86-64

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from badgekit import mpy
+from badgecore import mpy
+from badgecore.paths import REPO_ROOT
 from badgekit.meeting import build_meeting, shared_speech_dir, write_wav
-from badgekit.paths import REPO_ROOT
 
 FRAME = 320
 CELLS = [("pink", 10), ("pink", 5), ("hum", 10), ("hum", 5), ("bursts", 10), ("bursts", 5)]

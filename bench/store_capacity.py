@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from badgekit import mpy  # noqa: E402
+from badgecore import mpy  # noqa: E402
 
 MIB = 1024 * 1024
 ADPCM_BPS = 16000 * 256 / 505  # bytes per second of audio

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from badgekit import mpy, release  # noqa: E402
+from badgecore import mpy, release  # noqa: E402
 from companion import update as upd  # noqa: E402
 from companion.badgeops import Target, connect  # noqa: E402
 from companion.keystore import KeyStore  # noqa: E402

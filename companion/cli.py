@@ -2,7 +2,7 @@
 
 import typer
 
-from badgekit.partcli import compose
+from badgecore.partcli import compose
 
 app = compose(
     typer.Typer(help="Branch tool: scan, enroll, sync badges.", no_args_is_help=True),

@@ -2,7 +2,7 @@
 
     badgekit companion clip-keys --out FILE [--badge ID ...] [--keystore F]
 
-Writes badgekit.badgekeys' file (0600): for each enrolled badge the clip key derived from
+Writes badgecore.badgekeys' file (0600): for each enrolled badge the clip key derived from
 its enrollment secret, never the secret itself (a clip key checks and makes clip seals;
 it cannot authenticate to a badge). The gateway and receiver take it as ``--badge-keys``.
 """
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
                                                   help="Only this badge (repeat for several)."),
                   keystore: str = KEYSTORE) -> None:
         """Write the badges' clip keys for `gateway`/`receive --badge-keys FILE`."""
-        from badgekit.badgekeys import BadgeKeysError, keys_from_keystore, write_badge_keys
+        from badgecore.badgekeys import BadgeKeysError, keys_from_keystore, write_badge_keys
         from companion.keystore import KeyStore
         from companion.sync_errors import KeyStoreError
 

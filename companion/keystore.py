@@ -20,7 +20,7 @@ __all__ = ["BadgeKey", "KeyStore", "default_keystore_path"]
 
 
 def default_keystore_path() -> Path:
-    from badgekit.paths import config_dir
+    from badgecore.paths import config_dir
 
     return config_dir() / "keystore.json"
 

@@ -1,7 +1,7 @@
 """`listen --mic`: the computer's microphone as a badge, writing clips into the spool.
 
 The audio goes through the badge's own recording path: the microphone is
-`badgekit.sim.mic_backends.SoundDeviceMic` (PortAudio, the firmware's mic interface) and
+`badgecore.mic_backends.SoundDeviceMic` (PortAudio, the firmware's mic interface) and
 `firmware.recorder.record_stream` runs the badge's loop (DC removal, gain, voice gate with
 pre-roll and hangover, IMA ADPCM, clip sink), so a branch trying badgekit before its
 badges arrive gets exactly the clips a badge would make. Ctrl-C ends the session between
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from badgekit.paths import data_dir
-from badgekit.privatefs import private_dir
+from badgecore.paths import data_dir
+from badgecore.privatefs import private_dir
 from companion.settings import CompanionSettings
 
 __all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "list_inputs", "listen",
@@ -232,7 +232,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     Returns the report; a full spool disk stops the run cleanly (``stopped="disk_full"``,
     the clip being written is dropped, every earlier clip is complete with custody).
     """
-    from badgekit.sim.mic_backends import MicUnavailable, SoundDeviceMic
+    from badgecore.mic_backends import MicUnavailable, SoundDeviceMic
     from firmware import recorder as fw
     from firmware.clipsink import FolderSink
 

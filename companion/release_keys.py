@@ -11,7 +11,7 @@ def public_or_none(path: Path | None) -> bytes | None:
     """The key in ``path`` (hex or PEM), None without a path; ValueError with one line."""
     if path is None:
         return None
-    from badgekit.release import ReleaseError, load_public
+    from badgecore.release import ReleaseError, load_public
 
     try:
         return load_public(path)

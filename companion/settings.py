@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from badgekit.paths import config_dir, data_dir
+from badgecore.paths import config_dir, data_dir
 
 __all__ = [
     "SettingsError",

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from badgekit.privatefs import FILE_MODE, private_dir
+from badgecore.privatefs import FILE_MODE, private_dir
 from companion.sync_errors import SpoolError, VerifyError
 
 __all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]

@@ -251,7 +251,7 @@ def _firmware_line(version: Any, fw: dict[str, Any]) -> str:
 
 
 def _default_spool() -> Path:
-    from badgekit.paths import data_dir
+    from badgecore.paths import data_dir
 
     return data_dir() / "spool"
 

@@ -103,7 +103,7 @@ def read_bundle(path: Path, public: bytes | None = None) -> BundleFile:
         f = io.BytesIO(data)
         hm, man, sig = fwbundle.read_head(f, len(data))
         if public is not None:
-            from badgekit.release import _ed25519_verify
+            from badgecore.release import _ed25519_verify
 
             fwbundle.verify_signature(hm, sig, public, _ed25519_verify)
             fwbundle.copy_files(f, man)

@@ -2,7 +2,7 @@
 
 The badge checks one signature per firmware update (firmware.fwbundle): the release
 key's signature over the bundle's manifest. Only verification lives here; signing
-happens on the release computer with the `cryptography` package (badgekit.release).
+happens on the release computer with the `cryptography` package (badgecore.release).
 
 Arithmetic is on Python integers (MicroPython's arbitrary-precision ints, on the unix
 port and on the ESP32-S3): the field GF(2^255 - 19), the twisted Edwards curve

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from badgekit.paths import cache_dir
+from badgecore.paths import cache_dir
 
 __all__ = [
     "BUNDLED_SHA256",

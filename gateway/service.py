@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from badgekit.privatefs import private_dir
+from badgecore.privatefs import private_dir
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.ingest import GatewayState, snapshot
 from gateway.delivery.metrics import MetricsServer
@@ -116,7 +116,7 @@ class Gateway:
             rules = load_rules(settings.rules_path)
         badge_keys = None
         if settings.badge_keys is not None:
-            from badgekit.badgekeys import BadgeKeysError, load_badge_keys
+            from badgecore.badgekeys import BadgeKeysError, load_badge_keys
 
             try:
                 badge_keys = load_badge_keys(settings.badge_keys)

@@ -163,7 +163,7 @@ def deploy(
                                              "the badge then accepts updates signed with it."),
 ) -> None:
     """Build every firmware module for the ESP32-S3, copy it, run the self-test."""
-    from badgekit.paths import REPO_ROOT
+    from badgecore.paths import REPO_ROOT
     from hardware.deploy import deploy_dir, deploy_port
 
     if port is None and target is None:

@@ -1,7 +1,7 @@
 """Build the firmware for the ESP32-S3, put it on a badge (or a folder), run the self-test.
 
 `deploy_port(port)` builds every module with `mpy-cross -march=xtensawin`
-(`badgekit.mpy.cross_compile`), copies them to `/lib/firmware/` with mpremote together with
+(`badgecore.mpy.cross_compile`), copies them to `/lib/firmware/` with mpremote together with
 the pin map and the board revision, sets the badge clock from this computer and runs
 `firmware.selftest` on the badge.
 
@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from badgekit import mpy
-from badgekit.paths import FIRMWARE_DIR, REPO_ROOT, find_tool
+from badgecore import mpy
+from badgecore.paths import FIRMWARE_DIR, REPO_ROOT, find_tool
 from hardware.errors import DeployError
 from hardware.pinmap import PINMAP_PATH, boards
 
@@ -196,7 +196,7 @@ def _release_key(stage: Path, pubkey: Path | None) -> Path | None:
     """Stage the release public key as ``fw/release.pub`` (64 hex digits) if one is given."""
     if pubkey is None:
         return None
-    from badgekit.release import ReleaseError, load_public
+    from badgecore.release import ReleaseError, load_public
 
     try:
         raw = load_public(pubkey)

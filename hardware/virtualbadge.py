@@ -27,7 +27,7 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
-from badgekit import mpy
+from badgecore import mpy
 from hardware.errors import DeployError
 
 __all__ = ["VirtualBadge", "BANNER"]

@@ -43,7 +43,7 @@ def _open(db: str | None, store: Path | None):  # type: ignore[no-untyped-def]
     from inbox.store import AudioStore
 
     if store is None:
-        from badgekit.paths import data_dir
+        from badgecore.paths import data_dir
 
         store = data_dir() / "inbox"
     try:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from badgekit import doctor, mpy
+from badgecore import mpy
+from badgekit import doctor
 from badgekit.broker import LocalBroker
 
 REPO = Path(__file__).resolve().parent.parent

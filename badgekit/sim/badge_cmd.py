@@ -32,8 +32,8 @@ _MP_MAIN = Path(__file__).with_name("badge_mp.py")
 
 def _compile(work: Path) -> Path:
     """Firmware + the sim main as .mpy (as on a badge: no compiler on the heap)."""
-    from badgekit import mpy
-    from badgekit.paths import REPO_ROOT
+    from badgecore import mpy
+    from badgecore.paths import REPO_ROOT
 
     out = work / "mpy"
     for src in mpy.firmware_modules() + [_MP_MAIN, REPO_ROOT / "badgekit" / "__init__.py",
@@ -53,7 +53,7 @@ def start_serial_badge(clips: Path, work: Path, badge: str | None = None,
     ``compiled``: run .mpy files (mpy-cross) instead of sources, so the heap holds what
     a badge's heap holds (``heap`` then caps it, e.g. ``"256k"``). ``main``: another
     MicroPython script taking badge_mp's arguments (tests: a badge prepared otherwise)."""
-    from badgekit import mpy
+    from badgecore import mpy
 
     master, slave = os.openpty()
     tty.setraw(master)
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             print(f"error: {clips} is not a folder of clips", file=sys.stderr)
             raise typer.Exit(2)
         if state is not None:
-            from badgekit.privatefs import private_dir
+            from badgecore.privatefs import private_dir
 
             os.umask(0o077)  # the badge writes its secret there: files 0600 (this process and the badge's)
             try:

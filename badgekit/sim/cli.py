@@ -2,7 +2,7 @@
 
 import typer
 
-from badgekit.partcli import compose
+from badgecore.partcli import compose
 
 app = compose(
     typer.Typer(help="The badge firmware on a computer.", no_args_is_help=True),

@@ -24,7 +24,7 @@ def _keyfile(image: Path, key_file: Path | None) -> Path:
 
 
 def _run_mp(*args: str) -> dict:
-    from badgekit import mpy
+    from badgecore import mpy
 
     script = Path(__file__).with_name("store_mp.py")
     try:

@@ -72,7 +72,7 @@ def record(
         hangover_ms=hangover_ms, min_clip_ms=min_clip_ms, max_clip_ms=max_clip_ms,
         state_dir=str(state) if state else None,
     )
-    from badgekit.sim.mic_backends import MicUnavailable
+    from badgecore.mic_backends import MicUnavailable
 
     if mic == (input_path is not None):
         fail("give either INPUT or --mic")

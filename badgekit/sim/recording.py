@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from badgekit.paths import REPO_ROOT
+from badgecore.paths import REPO_ROOT
 from badgekit.sim.audio_in import load_16k_mono, write_pcm_wav
 
 __all__ = ["RecordSettings", "RecordResult", "RecordError", "record_file", "record_live",
@@ -137,7 +137,7 @@ def record_file(input_path: Path, out: Path, settings: RecordSettings,
 def _run_micropython(args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     import subprocess
 
-    from badgekit import mpy
+    from badgecore import mpy
 
     argv = [f"{k}={v}" for k, v in args.items()]
     try:
@@ -157,8 +157,8 @@ def record_live(out: Path, settings: RecordSettings, seconds: float,
                 device: str | int | None = None) -> RecordResult:
     """Record `seconds` from a live microphone (PortAudio) through the firmware path,
     in-process on CPython (the unix port has no PortAudio)."""
+    from badgecore.mic_backends import SoundDeviceMic
     from badgekit.sim import fwrecord
-    from badgekit.sim.mic_backends import SoundDeviceMic
     from firmware.session import session_id
 
     session = settings.session or session_id(settings.start_epoch, settings.start_ms)

@@ -10,7 +10,7 @@ samples it wrote, 0 at the end) and `close()`:
   as if it came from the microphone; the recording simulation and tests use it.
 
 On a computer, a live microphone through PortAudio lives on the CPython side
-(`badgekit.sim.mic_backends`), which feeds the same frames.
+(`badgecore.mic_backends`), which feeds the same frames.
 """
 
 import struct

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from badgekit.paths import find_tool
+from badgecore.paths import find_tool
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.topics import ROOT, VERSION, check_level
 

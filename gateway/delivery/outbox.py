@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS outbox_counters (name TEXT PRIMARY KEY, value INTEGER
 
 def connect_db(path: Path) -> sqlite3.Connection:
     """Open (create) a SQLite file in WAL mode with fsync on every commit."""
-    from badgekit.privatefs import private_file, tighten
+    from badgecore.privatefs import private_file, tighten
 
     path = Path(path)
     private_file(path)  # it holds audio: 0600 in a 0700 folder; SQLite gives -wal/-shm the same mode

@@ -122,7 +122,7 @@ class Receiver:
         self.settings = settings
         badge_keys = None
         if settings.badge_keys is not None:
-            from badgekit.badgekeys import BadgeKeysError, load_badge_keys
+            from badgecore.badgekeys import BadgeKeysError, load_badge_keys
 
             try:
                 badge_keys = load_badge_keys(settings.badge_keys)

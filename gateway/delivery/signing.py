@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from badgekit.privatefs import write_private
+from badgecore.privatefs import write_private
 from gateway.delivery.envelope import json_bytes
 from gateway.delivery.errors import DeliveryError, TopicError
 from gateway.delivery.topics import check_level

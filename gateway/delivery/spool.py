@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from badgekit.privatefs import private_dir, write_private
+from badgecore.privatefs import private_dir, write_private
 
 __all__ = ["SpoolClip", "SpoolScanner", "Stray", "quarantine"]
 

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from badgekit.privatefs import private_dir, write_private
+from badgecore.privatefs import private_dir, write_private
 from gateway.delivery.clipfiling import ClipFiling
 from gateway.delivery.outbox import connect_db
 from gateway.delivery.signing import DocumentRefused, KeyRing, check_revision

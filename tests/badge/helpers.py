@@ -19,7 +19,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from badgekit import mpy
+from badgecore import mpy
 
 __all__ = ["BadgeProc", "meeting_wav", "wait_for"]
 

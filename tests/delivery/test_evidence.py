@@ -178,7 +178,7 @@ def test_badge_seals_are_checked_by_the_gateway_and_reported_by_the_receiver(bro
     import hashlib
     import io
 
-    from badgekit.badgekeys import write_badge_keys
+    from badgecore.badgekeys import write_badge_keys
     from firmware import clipfmt, clipmac
     from gateway.delivery import PublisherSettings
 

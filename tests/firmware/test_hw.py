@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from badgekit.paths import REPO_ROOT
+from badgecore.paths import REPO_ROOT
 from tests.firmware.helpers import HERE, mpy_json
 
 _RUN = """

@@ -12,7 +12,7 @@ import time
 from bumble.core import UUID
 from bumble.gatt import Characteristic, Service
 
-from badgekit import mpy
+from badgecore import mpy
 
 
 def test_micropython_sha256_matches_cpython(micropython):
@@ -131,7 +131,7 @@ def test_speech_fixture_checks_manifest(speech):
 
 
 def test_sox_decodes_speech(speech):
-    from badgekit.paths import find_tool
+    from badgecore.paths import find_tool
 
     sox = find_tool("sox")
     assert sox, "sox missing; fix: sudo apt-get install -y sox"

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from badgecore.paths import FIRMWARE_DIR
 from badgekit.cli import app
-from badgekit.paths import FIRMWARE_DIR
 from hardware.deploy import deploy_argv, deploy_dir, mpy_arch
 
 HARDWARE_CHECKS = ("flash", "psram", "microsd", "mic", "rtc", "ext_rtc", "ble", "battery")

@@ -160,7 +160,7 @@ def test_clip_key_file_from_the_companion_key_store(tmp_path):
     import subprocess
     import sys
 
-    from badgekit.badgekeys import BadgeKeysError, load_badge_keys
+    from badgecore.badgekeys import BadgeKeysError, load_badge_keys
     from companion.keystore import KeyStore
 
     ks = tmp_path / "cfg" / "keystore.json"

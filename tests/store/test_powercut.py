@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from badgekit.paths import REPO_ROOT
+from badgecore.paths import REPO_ROOT
 
 ENGINE = REPO_ROOT / "bench" / "powercut_engine.py"
 

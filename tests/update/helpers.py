@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from badgekit import mpy, release
-from badgekit.paths import FIRMWARE_DIR
+from badgecore import mpy, release
+from badgecore.paths import FIRMWARE_DIR
 from hardware.deploy import _host_arch
 from hardware.pinmap import PINMAP_PATH
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import os
 
-from badgekit import release
-from badgekit.paths import REPO_ROOT
+from badgecore import release
+from badgecore.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "tests" / "update" / "mp_powercut.py"
 

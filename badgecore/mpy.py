@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from badgekit.paths import FIRMWARE_DIR, REPO_ROOT, find_tool
+from badgecore.paths import FIRMWARE_DIR, REPO_ROOT, find_tool
 
 __all__ = [
     "MicroPythonMissing",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from badgekit import mpy
-from badgekit.paths import FIRMWARE_DIR
+from badgecore import mpy
+from badgecore.paths import FIRMWARE_DIR
 from firmware import fwbundle
 
 __all__ = ["ReleaseError", "Bundle", "keygen", "load_private", "load_public", "key_id",
