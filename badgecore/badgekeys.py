@@ -18,11 +18,11 @@ seals and also make them (HMAC is symmetric): it is as private as the audio.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from badgecore.atomicfile import atomic_writer
 from firmware import clipmac
 
 __all__ = ["BadgeKeysError", "FORMAT", "load_badge_keys", "write_badge_keys", "keys_from_keystore"]
@@ -71,13 +71,8 @@ def write_badge_keys(path: str | Path, badges: Mapping[str, Iterable[bytes]]) ->
     try:
         if not p.parent.exists():
             p.parent.mkdir(parents=True, mode=0o700)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
+        with atomic_writer(p, "w") as f:
             json.dump(doc, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
     except OSError as exc:
         raise BadgeKeysError(f"cannot write badge key file {p}: {exc.strerror}") from None
     return len(table)

@@ -6,7 +6,7 @@ mode from the start (`os.open(..., 0o600)`, `mkdir(0o700)`) and also tightens wh
 older release left behind, so nobody else on the host can read a clip.
 
     private_dir(root / "acme" / "sh01", root=root)   # every folder from root down: 0700
-    write_private(path, data)                        # tmp + fsync + rename, 0600
+    write_private(path, data)                        # badgecore.atomicfile, 0600
     private_file(db_path)                            # create empty 0600 (before SQLite opens it)
 """
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from pathlib import Path
+
+from badgecore.atomicfile import write_atomic
 
 __all__ = ["DIR_MODE", "FILE_MODE", "private_dir", "private_file", "tighten", "write_private"]
 
@@ -81,22 +82,7 @@ def private_file(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes, root: Path | None = None) -> None:
-    """Write `data` to `path` as 0600 via a temporary name + fsync + rename + folder fsync."""
+    """Write `data` to `path` as 0600 atomically (badgecore.atomicfile)."""
     path = Path(path)
     private_dir(path.parent, root=root)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomic(path, data, mode=FILE_MODE)

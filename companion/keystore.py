@@ -8,12 +8,12 @@ never leaves half a key store. Secrets never appear in logs, reprs or errors.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from badgecore.atomicfile import atomic_writer
 from companion.sync_errors import KeyStoreError
 
 __all__ = ["BadgeKey", "KeyStore", "default_keystore_path"]
@@ -71,18 +71,8 @@ class KeyStore:
         d = self.path.parent
         try:
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = d / f".{self.path.name}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
+            with atomic_writer(self.path, "w") as f:
                 json.dump({"version": 1, "badges": badges}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            dfd = os.open(d, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
         except OSError as exc:
             raise KeyStoreError(f"cannot write key store {self.path}: {exc.strerror}") from None
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from badgecore.atomicfile import write_atomic
 from firmware import aesctr, clipfile, clipfmt
 from firmware.clipindex import STATE_NAMES, ClipIndex, IndexError_
 
@@ -146,15 +146,6 @@ def iter_clips(image: str | Path, keys: dict[bytes, bytes], root: str = "store",
         yield ImageClip(cid, state, hdr, trl, audio, quarantined)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def recover_image(image: str | Path, out_dir: str | Path, keys: dict[bytes, bytes],
                   root: str = "store", block_size: int = 4096) -> list[dict]:
     """Write ``<clip id>.wav`` + ``.json`` for every readable clip; return one report each.
@@ -188,8 +179,8 @@ def recover_image(image: str | Path, out_dir: str | Path, keys: dict[bytes, byte
             rep["chain"] = "gap"
         prev_seq, prev_sha = h.seq, info.sha256
         side = info.sidecar()
-        _write_atomic(out / f"{clip.clip_id}.wav", wav)
-        _write_atomic(out / f"{clip.clip_id}.json",
+        write_atomic(out / f"{clip.clip_id}.wav", wav)
+        write_atomic(out / f"{clip.clip_id}.json",
                       (json.dumps(side, indent=2, sort_keys=True) + "\n").encode())
         rep.update(ok=True, recovered=clip.trailer.recovered, sha256=info.sha256,
                    samples=clip.trailer.samples)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from badgecore.atomicfile import write_atomic
 from badgecore.paths import data_dir
 from badgecore.privatefs import private_dir
 from companion.settings import CompanionSettings
@@ -81,12 +82,7 @@ class MicBadgeState:
     def advance(self, next_seq: int, sha256: str) -> None:
         self.next_seq, self.prev_sha256 = next_seq, sha256
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".partial")
-        with open(tmp, "w") as f:
-            json.dump({"next_seq": next_seq, "prev_sha256": sha256}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"next_seq": next_seq, "prev_sha256": sha256}))
 
 
 def _custody(settings: CompanionSettings, side: dict[str, Any], device: str,

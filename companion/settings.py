@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from badgecore.atomicfile import write_atomic
 from badgecore.paths import config_dir, data_dir
 
 __all__ = [
@@ -236,9 +237,7 @@ def save(settings: CompanionSettings, path: Path | None = None) -> Path:
     diff = {t: {k: v for k, v in kv.items() if v != default[t][k]} for t, kv in current.items()}
     diff = {t: kv for t, kv in diff.items() if kv}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(tomli_w.dumps(diff).encode())
-    os.replace(tmp, path)
+    write_atomic(path, tomli_w.dumps(diff).encode(), mode=0o644)
     return path
 
 

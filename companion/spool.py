@@ -24,7 +24,6 @@ Every file is created 0600 and every folder 0700 (customer speech; docs/spool.md
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from badgecore.atomicfile import write_atomic
 from badgecore.privatefs import FILE_MODE, private_dir
 from companion.sync_errors import SpoolError, VerifyError
 
@@ -48,23 +48,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via ``<path>.partial`` and a rename; on any failure
-    (a full disk, say) the temporary file is removed and the error re-raised."""
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w") as f:
-            os.fchmod(f.fileno(), FILE_MODE)  # customer data: owner only, whatever the umask
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -118,7 +101,7 @@ class Incoming:
         try:
             self._f.flush()
             os.fsync(self._f.fileno())
-            _write_atomic(self.offset_path, str(self.offset))
+            write_atomic(self.offset_path, str(self.offset))
         except OSError as exc:
             raise SpoolError(f"cannot write {self.path}: {exc.strerror}") from None
         self._unsynced = 0
@@ -254,10 +237,10 @@ class Spool:
             record["case_source"] = "badge"
         try:
             private_dir(sdir, root=self.root)
-            _write_atomic(sdir / f"{clip_id}.json", json.dumps(side, indent=2, sort_keys=True))
+            write_atomic(sdir / f"{clip_id}.json", json.dumps(side, indent=2, sort_keys=True))
             os.replace(inc.path, wav)
             _fsync_dir(sdir)
-            _write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
+            write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
             _fsync_dir(sdir)
             self._append_ledger(badge, {"seq": seq, "clip_id": clip_id, "sha256": info.sha256,
                                         "session": h.session, "format_version": h.version})
@@ -276,7 +259,7 @@ class Spool:
             n += 1
             stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{n}"
         os.replace(inc.path, d / f"{clip_id}.{stamp}.wav")
-        _write_atomic(d / f"{clip_id}.{stamp}.reason.json",
+        write_atomic(d / f"{clip_id}.{stamp}.reason.json",
                       json.dumps({"clip_id": clip_id, "reason": reason}))
         inc.offset_path.unlink(missing_ok=True)
 

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from badgecore.atomicfile import write_atomic
 from badgecore.paths import cache_dir
 
 __all__ = [
@@ -96,7 +97,7 @@ def install(target: Path | None = None, force: bool = False) -> ModelInfo:
         if name.startswith("model.bin"):
             continue
         data = (d1 / name).read_bytes()
-        _atomic_write(target / name, data)
+        write_atomic(target / name, data, mode=0o644)
     tmp = target / "model.bin.partial"
     h = hashlib.sha256()
     with open(tmp, "wb") as out:
@@ -118,12 +119,6 @@ def install(target: Path | None = None, force: bool = False) -> ModelInfo:
     os.replace(tmp, target / "model.bin")
     (target / _STAMP).unlink(missing_ok=True)
     return verify(target, expected_sha256=BUNDLED_SHA256)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def verify(path: Path, expected_sha256: str | None = None) -> ModelInfo:

@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+from badgecore.atomicfile import write_atomic
 from inbox.errors import InboxError
 
 __all__ = ["AudioStore"]
@@ -45,22 +46,7 @@ class AudioStore:
         for d in (dest.parent.parent, dest.parent):
             d.mkdir(mode=0o700, exist_ok=True)
             os.chmod(d, 0o700)
-        tmp = dest.with_name(f".{sha}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        dfd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_atomic(dest, data)
         return sha
 
     def read(self, sha256: str) -> bytes:

@@ -1,7 +1,7 @@
 """The transcripts of each case's meetings, kept by the gateway for related-group checks.
 
 `CaseBook(root)` keeps one JSON file per meeting under `<root>/<case>/<badge>__<session>.json`
-(`gateway.delivery.store.write_atomic`: temporary name, fsync, rename), so the earlier meetings of a customer
+(`badgecore.privatefs.write_private`: temporary name, fsync, rename), so the earlier meetings of a customer
 survive a gateway restart: when the second meeting of case C arrives, the first one's
 transcript is read back and checked with it (`gateway.compliance.check_group`). A later
 revision of a meeting replaces its file. Folder and file names are the ids themselves
@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gateway.delivery.store import write_atomic
+from badgecore.privatefs import write_private
 
 __all__ = ["CaseBook"]
 
@@ -44,7 +44,7 @@ class CaseBook:
         """Keep (or replace) the transcript of one meeting of `case_id`; raises OSError."""
         doc = {k: transcript[k] for k in _KEEP if k in transcript}
         doc.update(case_id=case_id, badge=badge, session=session)
-        write_atomic(self._file(case_id, badge, session),
+        write_private(self._file(case_id, badge, session),
                      json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
     def meetings(self, case_id: str) -> list[dict[str, Any]]:

@@ -76,12 +76,6 @@ _CLIP_COLUMNS = {"auth": "TEXT NOT NULL DEFAULT ''", "pending": "INTEGER NOT NUL
 """Columns added after the first release (an older receiver.db gets them on open)."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` (0600, folder 0700) via a temporary name + fsync + rename
-    (+ directory fsync)."""
-    write_private(path, data)
-
-
 class ReceiverStore(ClipFiling):
     """One output folder plus its `receiver.db` index."""
 

@@ -89,7 +89,7 @@ def test_gateway_sigkilled_and_restarted_delivers_everything_once(broker_factory
     for side in sides:
         got = out / "acme/sh01/B0001" / side["session"] / "clips" / f"{side['clip_id']}.wav"
         assert got.read_bytes() == (spool / "B0001" / side["session"] / f"{side['clip_id']}.wav").read_bytes()
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.partial"))
 
 
 def test_receiver_sigkilled_and_restarted_keeps_its_queue(broker_factory, tmp_path):
