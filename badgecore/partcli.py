@@ -1,7 +1,9 @@
-"""Compose a part's Typer app from command modules, each owning its own commands.
+"""Compose the command line from parts, each owning its own commands.
 
-A part's `cli.py` lists modules that define `register(app)`; a module that is not
-built yet is skipped, so one part's missing command never breaks the others.
+A part's `cli.py` lists the modules that define `register(app)`; the top `badgekit`
+command mounts each part's app. Every module listed is part of the product, so one that
+fails to import is an error that names the module, never a command that silently goes
+missing.
 """
 
 from __future__ import annotations
@@ -10,16 +12,16 @@ import importlib
 
 import typer
 
-__all__ = ["compose"]
+__all__ = ["compose", "mount"]
 
 
 def compose(app: typer.Typer, modules: list[str]) -> typer.Typer:
+    """Let each module in `modules` register its commands on `app`."""
     for name in modules:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(name).register(app)
     return app
+
+
+def mount(app: typer.Typer, module: str, attr: str, name: str, help: str) -> None:
+    """Add the Typer app `module.attr` to `app` as the sub-command `name`."""
+    app.add_typer(getattr(importlib.import_module(module), attr), name=name, help=help)

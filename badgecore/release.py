@@ -169,12 +169,13 @@ def with_version(files: list[tuple[str, bytes]], version: str, arch: str,
     return sorted(rest + [("firmware/version.mpy", data)])
 
 
-def build(key_path: Path, version: str, out: Path, min_version: str | None = None,
-          hw: list[str] | None = None, arch: str = "xtensawin",
+def build(key_path: Path, version: str, out: Path, min_version: str | None,
+          hw: list[str], arch: str = "xtensawin",
           root: Path = FIRMWARE_DIR) -> Bundle:
-    """Compile, sign and write a release bundle; returns what was written."""
-    from hardware.pinmap import boards
-
+    """Compile, sign and write a release bundle for the board revisions `hw` (the
+    caller knows the pin map; this module sits below hardware); returns what was written."""
+    if not hw:
+        raise ReleaseError("a release names at least one board revision")
     for v in (version, min_version or version):
         try:
             fwbundle.parse_version(v)
@@ -183,7 +184,7 @@ def build(key_path: Path, version: str, out: Path, min_version: str | None = Non
     min_version = min_version or version
     if fwbundle.parse_version(min_version) > fwbundle.parse_version(version):
         raise ReleaseError(f"minimum version {min_version} is above the release {version}")
-    revs = hw or sorted(b.rev for b in boards())
+    revs = list(hw)
     key = load_private(key_path)
     with tempfile.TemporaryDirectory(prefix="badgekit-release-") as tmp:
         files = with_version(compile_tree(root, arch, Path(tmp)), version, arch, Path(tmp))

@@ -59,10 +59,11 @@ def build(key: Path = typer.Option(..., "--key", help="Release private key (PEM)
     from badgecore.paths import REPO_ROOT
     from badgecore.release import ReleaseError
     from badgecore.release import build as make
+    from hardware.pinmap import boards
 
     dest = out or REPO_ROOT / "build" / f"firmware-{version}.bkfw"
     try:
-        b = make(key, version, dest, min_version, list(hw) if hw else None, arch)
+        b = make(key, version, dest, min_version, list(hw) if hw else sorted(x.rev for x in boards()), arch)
     except ReleaseError as exc:
         raise fail(str(exc)) from None
     if json_out:

@@ -41,6 +41,7 @@ from companion.keystore import KeyStore  # noqa: E402
 from companion.settings import load  # noqa: E402
 from companion.sync import enroll_badge  # noqa: E402
 from companion.transport.serial import SerialTransport  # noqa: E402
+from hardware.pinmap import boards  # noqa: E402
 from tests.update.helpers import FAKEHW, HOST_ARCH, FwBadge, Releases, ble_badge  # noqa: E402
 
 ESP32_MHZ = 240
@@ -172,7 +173,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-update-") as tmp:
         work = Path(tmp)
         rel = Releases(work / "rel")
-        esp = release.build(rel.key_path, "0.2.0", work / "esp32s3.bkfw", "0.1.0")
+        esp = release.build(rel.key_path, "0.2.0", work / "esp32s3.bkfw", "0.1.0",
+                            sorted(b.rev for b in boards()))
         host = rel.bundle("0.2.0")
         out: dict = {"bundle_xtensawin_kib": esp.size / 1024, "bundle_files": esp.files,
                      "bundle_host_kib": host.stat().st_size / 1024}

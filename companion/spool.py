@@ -33,21 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from badgecore.atomicfile import write_atomic
+from badgecore.atomicfile import fsync_dir, write_atomic
 from badgecore.privatefs import FILE_MODE, private_dir
 from companion.sync_errors import SpoolError, VerifyError
 
 __all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]
 
 FSYNC_EVERY_BYTES = 256 * 1024
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -239,9 +231,9 @@ class Spool:
             private_dir(sdir, root=self.root)
             write_atomic(sdir / f"{clip_id}.json", json.dumps(side, indent=2, sort_keys=True))
             os.replace(inc.path, wav)
-            _fsync_dir(sdir)
+            fsync_dir(sdir)
             write_atomic(sdir / f"{clip_id}.custody.json", json.dumps(record, indent=2, sort_keys=True))
-            _fsync_dir(sdir)
+            fsync_dir(sdir)
             self._append_ledger(badge, {"seq": seq, "clip_id": clip_id, "sha256": info.sha256,
                                         "session": h.session, "format_version": h.version})
             inc.offset_path.unlink(missing_ok=True)
