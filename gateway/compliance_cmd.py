@@ -111,13 +111,13 @@ def register(app: typer.Typer) -> None:
                                            "(several: one customer's meetings in order)."),
         json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
         rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
-        model: str = typer.Option(None, "--model", help="Speech model folder, for a session "
+        model: Path | None = typer.Option(None, "--model", help="Speech model folder, for a session "
                                   "folder that still has to be transcribed."),
     ) -> None:
         """Check transcripts for required disclosures, misleading promises and events."""
         from gateway.compliance import check_group
 
-        found = _load(paths, rules, model)
+        found = _load(paths, rules, str(model) if model else None)
         if len(found) > 1:
             found = check_group(found)
         if json_out:

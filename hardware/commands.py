@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from badgecore.cli_convention import BAD_INPUT, fail, renamed
 from hardware.errors import HardwareError
 
 __all__ = ["register"]
@@ -18,9 +19,8 @@ console = Console()
 _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "n/a": "[yellow]n/a[/]"}
 
 
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+def _fail(exc: Exception, code: int = BAD_INPUT) -> typer.Exit:
+    return fail(str(exc), code)
 
 
 def bom(
@@ -56,10 +56,11 @@ def bom(
     print(f"prices: {b.prices_as_of}")
 
 
+@renamed(hours_speech="--hours-speech", hours_meeting="--hours-meeting")
 def budget(
     battery_mah: float = typer.Option(500.0, "--battery-mah", help="Nominal cell capacity."),
-    hours_speech: float = typer.Option(3.0, "--hours-speech", help="Hours of speech in the day."),
-    hours_meeting: float = typer.Option(8.0, "--hours-meeting", help="Hours recording (sessions open)."),
+    hours_speech: float = typer.Option(3.0, "--speech-hours", help="Hours of speech in the day."),
+    hours_meeting: float = typer.Option(8.0, "--meeting-hours", help="Hours recording (sessions open)."),
     workday_hours: float = typer.Option(10.0, "--workday-hours", help="Length of the working day."),
     sessions: int = typer.Option(6, "--sessions", help="Meetings (button presses) in the day."),
     profile: str = typer.Option("tuned", "--profile", help="Firmware power profile: tuned or stock."),
