@@ -359,7 +359,7 @@ def _table(summary: DemoSummary) -> Table:
 
 
 def _print_summary(console: Console, summary: DemoSummary) -> None:
-    console.print(f"source: {summary.source}")
+    console.print(Text(f"source: {summary.source}"))
     console.print(_table(summary))
     console.print(f"speech kept: {summary.speech_seconds_kept:.1f} s of {summary.input_seconds:.1f} s "
                   f"per badge; links: {summary.links}")
@@ -369,7 +369,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     tr.add_column("wall clock (UTC)")
     tr.add_column("text")
     for s in summary.transcript:
-        tr.add_row(f"{s['start']:.1f}", f"{s['end']:.1f}", (s.get("wall_start") or "")[11:19], s["text"])
+        tr.add_row(f"{s['start']:.1f}", f"{s['end']:.1f}", (s.get("wall_start") or "")[11:19], Text(s["text"]))
     console.print(tr)
     st = Table(title="wall time per stage")
     st.add_column("stage")
@@ -418,7 +418,7 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
                 raise DemoError(f"{meeting} holds no audio")
             summary.input_seconds = round(len(x) / rate, 2)
         if not quiet:
-            console.print(f"  source: {summary.source}")
+            console.print(Text(f"  source: {summary.source}"))
         with _stage(console, summary, "enrol", quiet):
             for b in badges:
                 _enrol(procs, b, work / "keystore.json")

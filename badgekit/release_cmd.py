@@ -19,7 +19,7 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Signed firmware release bundles: keygen, build, verify.",
                   no_args_is_help=True)
-_out = Console(highlight=False)
+_out = Console(highlight=False, markup=False)  # paths print as they are
 
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
 PUBKEY = typer.Option(None, "--pubkey", envvar="BADGEKIT_RELEASE_PUBKEY",

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from badgecore.cli_convention import QUIET, VERBOSE, renamed, set_verbosity
+from badgecore.cli_convention import (
+    BAD_INPUT,
+    FINDINGS,
+    QUIET,
+    VERBOSE,
+    fail,
+    renamed,
+    set_verbosity,
+)
 from gateway.transcribe_cmd import COMPUTE_TYPE
 
 if TYPE_CHECKING:
@@ -39,9 +47,8 @@ def register(app: typer.Typer) -> None:
     app.command("work")(work)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    return fail(message, code)
 
 
 def _broker(url: str, username: str | None, password: str | None, ca: Path | None,
@@ -157,7 +164,7 @@ def run(
         typer.echo(f"warning: {report.receipts_refused} receipts refused (unsigned, forged or replayed); "
                    "their messages stayed in the outbox", err=True)
     if once and not report.delivered:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 @renamed(idle_exit_s="--idle-exit")

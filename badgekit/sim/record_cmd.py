@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import fail as bad_input
 from badgecore.cli_convention import renamed
 
 __all__ = ["register"]
@@ -54,8 +55,7 @@ def record(
     )
 
     def fail(msg: str) -> None:
-        typer.echo(f"error: {msg}", err=True)
-        raise typer.Exit(2)
+        raise bad_input(msg)
 
     if interpreter not in INTERPRETERS:
         fail(f"--interpreter must be one of {', '.join(INTERPRETERS)}")

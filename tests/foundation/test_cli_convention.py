@@ -3,8 +3,9 @@ path, hidden old option names, --version, literal messages, bad input exits 2.""
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 import typer
@@ -206,6 +207,19 @@ def test_bad_input_exits_2(args, tmp_path):
         assert "[badge]" in res.output, res.output
 
 
-def test_tables_end_with_a_newline(tmp_path: Path):
-    res = CliRunner().invoke(app, ["hardware", "pins"])
+@pytest.mark.parametrize("args", [["hardware", "pins"], ["hardware", "bom"], ["hardware", "budget"]],
+                         ids=lambda a: " ".join(a))
+def test_tables_end_with_a_newline(args):
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0 and res.output.endswith("\n")
+
+
+def test_table_cells_print_literally():
+    from gateway.compliance import check_session
+    from gateway.compliance_cmd import _table
+
+    transcript = {"session": "[badge]-s1", "segments": [{"start": 0.0, "end": 1.0, "text": "[badge] 你好"}]}
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        _table(check_session(transcript, None))
+    assert "session [badge]-s1" in buf.getvalue()
