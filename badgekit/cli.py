@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from badgecore.cli_convention import (
+    BAD_INPUT,
+    FINDINGS,
+    ConventionGroup,
+    fail,
+    plain,
+    renamed,
+    version_option,
+)
 
 __all__ = ["app", "main"]
 
@@ -20,6 +32,7 @@ app = typer.Typer(
     help="badgekit: the recording work badge, its branch companion and its gateway.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ConventionGroup,
 )
 model_app = typer.Typer(help="Install and check the speech model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -47,6 +60,11 @@ for _module, _attr, _name, _help in _PARTS:
 console = Console()
 
 
+@app.callback()
+def _top(version: bool = version_option()) -> None:
+    pass
+
+
 @app.command()
 def doctor(json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON.")) -> None:
     """Check every real part badgekit needs; exit 1 with a fix line for each missing one."""
@@ -61,10 +79,10 @@ def doctor(json_out: bool = typer.Option(False, "--json", help="Print the checks
             table.add_column(col)
         for c in checks:
             status = "[green]ok[/]" if c.ok else "[red]missing[/]"
-            table.add_row(c.name, status, c.detail, c.fix)
+            table.add_row(Text(c.name), status, Text(c.detail), Text(c.fix))
         console.print(table)
     if not all(c.ok for c in checks):
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 @model_app.command("install")
@@ -75,31 +93,30 @@ def model_install(force: bool = typer.Option(False, help="Join and hash again.")
     try:
         info = install(force=force)
     except ModelError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"model ready at {info.path} (sha256 {info.sha256})")
+        raise fail(str(exc), BAD_INPUT) from None
+    plain(f"model ready at {info.path} (sha256 {info.sha256})")
 
 
 @model_app.command("check")
-def model_check(model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder.")) -> None:
+def model_check(model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder.")) -> None:
     """Check a model folder (the bundled one by default)."""
     from gateway.model import ModelError, resolve
 
     try:
         info = resolve(model)
     except ModelError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"ok: {info.path}" + (f" (sha256 {info.sha256})" if info.sha256 else ""))
+        raise fail(str(exc), BAD_INPUT) from None
+    plain(f"ok: {info.path}" + (f" (sha256 {info.sha256})" if info.sha256 else ""))
 
 
 @app.command()
+@renamed(mic_duration_s="--mic-seconds")
 def demo(
     input: str = typer.Option(None, "--input", help="A WAV file to use as the meeting."),
     mic: bool = typer.Option(False, "--mic", help="Record the meeting from the microphone."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
-    model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
-    mic_seconds: float = typer.Option(20.0, "--mic-seconds", help="How long to record with --mic."),
+    model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+    mic_duration_s: float = typer.Option(20.0, "--mic-duration-s", help="How long to record with --mic."),
     keep: str = typer.Option(None, "--keep", help="Keep every artefact in this folder."),
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe",
                                     help="Transcribe (needs the speech model); --no-transcribe skips it on purpose."),
@@ -110,10 +127,9 @@ def demo(
     try:
         from badgekit.demo import run_demo
     except ModuleNotFoundError as exc:
-        console.print(f"[red]error:[/] the demo is not built yet ({exc.name})")
-        raise typer.Exit(2) from None
-    raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out, model=model,
-                            mic_seconds=mic_seconds, keep=keep, transcribe=transcribe,
+        raise fail(f"the demo is not built yet ({exc.name})", BAD_INPUT) from None
+    raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out,
+                            model=str(model) if model else None, mic_seconds=mic_duration_s, keep=keep, transcribe=transcribe,
                             inbox=not no_inbox, listen=listen))
 
 

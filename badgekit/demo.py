@@ -39,6 +39,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from badgecore.cli_convention import BAD_INPUT, FINDINGS
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -69,7 +72,11 @@ class DemoSummary:
 
 
 class DemoError(RuntimeError):
-    """A stage failed; the message says which and why."""
+    """A stage failed; the message says which and why, `code` is the exit code it ends with."""
+
+    def __init__(self, message: str, code: int = FINDINGS) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Procs:
@@ -141,7 +148,7 @@ def _make_meeting(work: Path, input: str | None, mic: bool, mic_seconds: float) 
     if input:
         path = Path(input).expanduser()
         if not path.is_file():
-            raise DemoError(f"--input {path}: no such file")
+            raise DemoError(f"--input {path}: no such file", BAD_INPUT)
         return path, f"--input {path}", "zh"
     if mic:
         import numpy as np
@@ -229,7 +236,7 @@ def _model_or_fail(model: str | None) -> None:
         resolve(model)
     except ModelError as exc:
         raise DemoError(f"no speech model: {exc}; or run with --no-transcribe to skip transcription "
-                        "on purpose") from None
+                        "on purpose", BAD_INPUT) from None
 
 
 def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str | None,
@@ -253,7 +260,7 @@ def _deliver(procs: _Procs, work: Path, spool: Path, language: str, model: str |
                        "--keys", str(keys), "--badge-keys", str(badge_keys), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         gw_args = ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--json",
-                   "--settle", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch",
+                   "--settle-s", "0", "--language", language, "--tenant", "demo", "--branch", "demo-branch",
                    "--gateway-id", "demo-gw", "--signing-key", str(key), "--badge-keys", str(badge_keys)]
         if model:
             gw_args += ["--model", model]
@@ -352,7 +359,7 @@ def _table(summary: DemoSummary) -> Table:
 
 
 def _print_summary(console: Console, summary: DemoSummary) -> None:
-    console.print(f"source: {summary.source}")
+    console.print(Text(f"source: {summary.source}"))
     console.print(_table(summary))
     console.print(f"speech kept: {summary.speech_seconds_kept:.1f} s of {summary.input_seconds:.1f} s "
                   f"per badge; links: {summary.links}")
@@ -362,7 +369,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     tr.add_column("wall clock (UTC)")
     tr.add_column("text")
     for s in summary.transcript:
-        tr.add_row(f"{s['start']:.1f}", f"{s['end']:.1f}", (s.get("wall_start") or "")[11:19], s["text"])
+        tr.add_row(f"{s['start']:.1f}", f"{s['end']:.1f}", (s.get("wall_start") or "")[11:19], Text(s["text"]))
     console.print(tr)
     st = Table(title="wall time per stage")
     st.add_column("stage")
@@ -371,7 +378,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
         st.add_row(k, f"{v:.1f}")
     console.print(st)
     for g in summary.gaps:
-        console.print(f"[red]problem:[/] {g}")
+        console.print(Text.assemble(("problem:", "red"), f" {g}"))
 
 
 def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False,
@@ -411,7 +418,7 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
                 raise DemoError(f"{meeting} holds no audio")
             summary.input_seconds = round(len(x) / rate, 2)
         if not quiet:
-            console.print(f"  source: {summary.source}")
+            console.print(Text(f"  source: {summary.source}"))
         with _stage(console, summary, "enrol", quiet):
             for b in badges:
                 _enrol(procs, b, work / "keystore.json")
@@ -448,8 +455,8 @@ def run_demo(input: str | None = None, mic: bool = False, json_out: bool = False
 
                 summary.inbox = load(work / "received", inbox_store, listen)
     except DemoError as exc:
-        console.print(f"[red]demo failed:[/] {exc}")
-        return 1
+        console.print(Text.assemble(("demo failed:", "red"), f" {exc}"))
+        return exc.code
     finally:
         procs.stop_all()
         for k, v in saved_env.items():

@@ -1,7 +1,8 @@
 """`badgekit release keygen | build | verify`: signed firmware release bundles.
 
-Every failure a user can cause (no key, a file that is not a bundle, a wrong key, an
-altered byte) ends with one ``error:`` line and exit code 1 (2 for bad usage).
+Every failure a user can cause ends with one ``error:`` line: exit code 2 when the
+command cannot run (no key, an unreadable key or bundle, a bad version), 1 when `verify`
+finds the bundle wrong (not a bundle, a wrong key, an altered byte).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from companion.cliopts import fail
+from badgecore.cli_convention import BAD_INPUT, FINDINGS, fail
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Signed firmware release bundles: keygen, build, verify.",
                   no_args_is_help=True)
-_out = Console(highlight=False)
+_out = Console(highlight=False, markup=False)  # paths print as they are
 
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
 PUBKEY = typer.Option(None, "--pubkey", envvar="BADGEKIT_RELEASE_PUBKEY",
@@ -36,7 +37,7 @@ def keygen(out: Path = typer.Option(..., "--out", help="Private key file to writ
     try:
         priv, pub = make(out)
     except ReleaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), BAD_INPUT) from None
     if json_out:
         print(json.dumps({"private": str(priv), "public": str(pub)}))
     else:
@@ -65,7 +66,7 @@ def build(key: Path = typer.Option(..., "--key", help="Release private key (PEM)
     try:
         b = make(key, version, dest, min_version, list(hw) if hw else sorted(x.rev for x in boards()), arch)
     except ReleaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), BAD_INPUT) from None
     if json_out:
         print(json.dumps(b.as_dict()))
     else:
@@ -82,11 +83,17 @@ def verify(bundle: Path = typer.Argument(..., help="The bundle file."),
     from badgecore.release import verify as check
 
     if pubkey is None:
-        raise fail("name the release public key: --pubkey FILE (or BADGEKIT_RELEASE_PUBKEY)", 2)
+        raise fail("name the release public key: --pubkey FILE (or BADGEKIT_RELEASE_PUBKEY)", BAD_INPUT)
+    if not bundle.is_file():
+        raise fail(f"{bundle}: no such file", BAD_INPUT)
     try:
-        m = check(bundle, load_public(pubkey))
+        public = load_public(pubkey)
     except ReleaseError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), BAD_INPUT) from None
+    try:
+        m = check(bundle, public)
+    except ReleaseError as exc:
+        raise fail(str(exc), FINDINGS) from None
     if json_out:
         print(json.dumps({"ok": True, "version": m["version"], "min_version": m["min_version"],
                           "hw": m["hw"], "arch": m["arch"], "files": len(m["files"]),

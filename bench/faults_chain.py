@@ -91,7 +91,7 @@ class Downstream:
         self.broker.start()
         self.receiver = subprocess.Popen(
             [*BADGEKIT, "gateway", "receive", "--mqtt", self.broker.url, "--out", str(self.out),
-             "--client-id", self.client_id, "--idle-exit", str(self.idle_exit_s), "--json", "-q"],
+             "--client-id", self.client_id, "--idle-exit-s", str(self.idle_exit_s), "--json", "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         deadline = time.monotonic() + 30
         while not (self.out / "receiver.db").exists() and time.monotonic() < deadline:
@@ -101,7 +101,7 @@ class Downstream:
 
     def gateway_argv(self, spool: Path, gateway_id: str, *extra: str) -> list[str]:
         return [*BADGEKIT, "gateway", "run", "--spool", str(spool), "--mqtt", self.broker.url,
-                "--no-transcribe", "--settle", "0", "--gateway-id", gateway_id,
+                "--no-transcribe", "--settle-s", "0", "--gateway-id", gateway_id,
                 "--state", str(self.work / "gw-state" / gateway_id), "--json", "-q", *extra]
 
     def gateway_once(self, spool: Path, gateway_id: str) -> dict[str, Any]:

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import BAD_INPUT, FINDINGS, fail
+
 __all__ = ["register"]
 
 _RULES_HELP = "Rule pack (TOML); default: the bundled life and savings pack."
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return fail(message, BAD_INPUT)
 
 
 def _transcribe(folder: Path, model: str | None) -> dict:  # type: ignore[type-arg]
@@ -68,10 +69,11 @@ def _load(paths: list[Path], rules: Path | None, model: str | None = None):  # t
 def _table(f) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     title = f"session {f.session}" + (f"  agent {f.agent}" if f.agent else "") + (
         f"  case {f.case_id}" if f.case_id else "")
-    t = Table(title=title)
+    t = Table(title=Text(title))
     for col in ("item", "severity", "status", "time", "clip", "transcript"):
         t.add_column(col, overflow="fold")
     kind = None
@@ -92,7 +94,7 @@ def _table(f) -> None:  # type: ignore[no-untyped-def]
             text = f"(said in session {r.credited_from}) {text}"
         elif not text and r.dropped:
             text = f"(not counted, {r.dropped[0].reason}) {r.dropped[0].context}"
-        t.add_row(f"{r.id}\n{r.title}", r.severity, f"[{colour}]{r.status}[/]", when, clip, text)
+        t.add_row(Text(f"{r.id}\n{r.title}"), r.severity, f"[{colour}]{r.status}[/]", when, Text(clip), Text(text))
     Console().print(t)
     i = f.integrity
     if i is not None:
@@ -111,13 +113,13 @@ def register(app: typer.Typer) -> None:
                                            "(several: one customer's meetings in order)."),
         json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
         rules: Path | None = typer.Option(None, "--rules", help=_RULES_HELP),
-        model: str = typer.Option(None, "--model", help="Speech model folder, for a session "
+        model: Path | None = typer.Option(None, "--model", help="Speech model folder, for a session "
                                   "folder that still has to be transcribed."),
     ) -> None:
         """Check transcripts for required disclosures, misleading promises and events."""
         from gateway.compliance import check_group
 
-        found = _load(paths, rules, model)
+        found = _load(paths, rules, str(model) if model else None)
         if len(found) > 1:
             found = check_group(found)
         if json_out:
@@ -130,7 +132,7 @@ def register(app: typer.Typer) -> None:
             for f in found:
                 _table(f)
         if any(f.problems for f in found):
-            raise typer.Exit(1)
+            raise typer.Exit(FINDINGS)
 
     @app.command()
     def rates(

@@ -3,7 +3,7 @@
     badgekit gateway run --spool DIR --mqtt mqtt://host:1883 [--tenant T --branch B]
         [--username U --password P] [--tls-ca CA --tls-cert C --tls-key K]
         [--model DIR] [--compute-type T] [--no-transcribe] [--metrics-port 9108] [--once]
-    badgekit gateway receive --mqtt mqtt://host:1883 --out DIR [--once | --idle-exit S]
+    badgekit gateway receive --mqtt mqtt://host:1883 --out DIR [--once | --idle-exit-s S]
         [--share GROUP] [--json]
 
 Only this module reads options; it builds the frozen settings and hands them to
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import signal
 import socket
 import threading
@@ -25,6 +24,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from badgecore.cli_convention import (
+    BAD_INPUT,
+    FINDINGS,
+    QUIET,
+    VERBOSE,
+    fail,
+    renamed,
+    set_verbosity,
+)
 from gateway.transcribe_cmd import COMPUTE_TYPE
 
 if TYPE_CHECKING:
@@ -39,14 +47,8 @@ def register(app: typer.Typer) -> None:
     app.command("work")(work)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    return fail(message, code)
 
 
 def _broker(url: str, username: str | None, password: str | None, ca: Path | None,
@@ -78,6 +80,7 @@ _CERT = typer.Option(None, "--tls-cert", help="Client certificate (PEM).")
 _KEY = typer.Option(None, "--tls-key", help="Client private key (PEM).")
 
 
+@renamed(settle_s="--settle", confirm_wait_s="--confirm-wait")
 def run(
     spool: Path = typer.Option(..., "--spool", help="The companion's spool folder to watch."),
     mqtt: str = _MQTT,
@@ -94,7 +97,7 @@ def run(
     compute_type: str = COMPUTE_TYPE,
     transcribe: bool = typer.Option(True, "--transcribe/--no-transcribe", help="Transcribe sessions."),
     rules: Path = typer.Option(None, "--rules", help="Compliance rule pack (TOML) for the findings; default: the bundled pack."),
-    settle: float = typer.Option(10.0, "--settle", min=0, help="Seconds without a new clip before a session is transcribed."),
+    settle_s: float = typer.Option(10.0, "--settle-s", min=0, help="Seconds without a new clip before a session is transcribed."),
     state: Path = typer.Option(None, "--state", help="State + outbox folder (default: SPOOL/.badgekit-gateway)."),
     signing_key: Path = typer.Option(None, "--signing-key", help="Ed25519 key signing every document "
                                      "(default: STATE/gateway.key, made on first start; see `gateway key`)."),
@@ -105,11 +108,11 @@ def run(
     chunk_kib: int = typer.Option(128, "--chunk-kib", min=1, max=128, help="Largest MQTT message payload in KiB."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve /metrics and /healthz on 127.0.0.1:PORT."),
     once: bool = typer.Option(False, "--once", help="Handle what is in the spool, deliver it, exit."),
-    confirm_wait: float = typer.Option(5.0, "--confirm-wait", min=0,
-                                       help="--once: seconds to wait for receivers' receipts."),
+    confirm_wait_s: float = typer.Option(5.0, "--confirm-wait-s", min=0,
+                                         help="--once: seconds to wait for receivers' receipts."),
     json_out: bool = typer.Option(False, "--json", help="Print the final report as JSON."),
-    verbose: bool = typer.Option(False, "-v", "--verbose"),
-    quiet: bool = typer.Option(False, "-q", "--quiet"),
+    verbose: bool = VERBOSE,
+    quiet: bool = QUIET,
 ) -> None:
     """Watch the spool; verify, transcribe and deliver every clip over MQTT exactly once."""
     from gateway.compliance import ComplianceError
@@ -117,7 +120,7 @@ def run(
     from gateway.delivery.transcriber import TranscriberError
     from gateway.service import Gateway, GatewaySettings
 
-    _logging(verbose, quiet)
+    set_verbosity(verbose, quiet)
     if not spool.is_dir():
         raise _fail(f"--spool {spool}: no such folder")
     try:
@@ -129,7 +132,7 @@ def run(
                                         chunk_bytes=chunk_kib * 1024, receiver_keys=receiver_keys),
             state_dir=state, model_dir=model, language=language, compute_type=compute_type,
             transcribe=transcribe, rules_path=rules, signing_key=signing_key, badge_keys=badge_keys,
-            settle_s=settle, metrics_port=metrics_port, confirm_wait_s=confirm_wait,
+            settle_s=settle_s, metrics_port=metrics_port, confirm_wait_s=confirm_wait_s,
         )
         gw = Gateway(settings)
     except DeliveryError as exc:
@@ -161,9 +164,10 @@ def run(
         typer.echo(f"warning: {report.receipts_refused} receipts refused (unsigned, forged or replayed); "
                    "their messages stayed in the outbox", err=True)
     if once and not report.delivered:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
+@renamed(idle_exit_s="--idle-exit")
 def receive(
     out: Path = typer.Option(..., "--out", help="Folder for sessions, audio, transcripts, custody records."),
     mqtt: str = _MQTT,
@@ -185,15 +189,15 @@ def receive(
     tls_cert: Path = _CERT,
     tls_key: Path = _KEY,
     once: bool = typer.Option(False, "--once", help="Receive what is queued, exit after 3 s without a message."),
-    idle_exit: float = typer.Option(None, "--idle-exit", min=0.1, help="Exit after this many seconds without a message."),
+    idle_exit_s: float = typer.Option(None, "--idle-exit-s", min=0.1, help="Exit after this many seconds without a message."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    verbose: bool = typer.Option(False, "-v", "--verbose"),
-    quiet: bool = typer.Option(False, "-q", "--quiet"),
+    verbose: bool = VERBOSE,
+    quiet: bool = QUIET,
 ) -> None:
     """Receive, verify and store sessions (the reference consumer); report gaps."""
     from gateway.delivery import DeliveryError, Receiver, ReceiverSettings
 
-    _logging(verbose, quiet)
+    set_verbosity(verbose, quiet)
     try:
         settings = ReceiverSettings(
             broker=_broker(mqtt, username, password, tls_ca, tls_cert, tls_key),
@@ -205,7 +209,7 @@ def receive(
     stop = _stop_on_signals()
     try:
         receiver.start()
-        summary = receiver.run(until=lambda _s: stop.is_set(), idle_exit_s=3.0 if once else idle_exit)
+        summary = receiver.run(until=lambda _s: stop.is_set(), idle_exit_s=3.0 if once else idle_exit_s)
     except DeliveryError as exc:
         receiver.close()
         raise _fail(str(exc)) from None
@@ -262,15 +266,15 @@ def work(
     tls_ca: Path = _CA,
     tls_cert: Path = _CERT,
     tls_key: Path = _KEY,
-    verbose: bool = typer.Option(False, "-v", "--verbose"),
-    quiet: bool = typer.Option(False, "-q", "--quiet"),
+    verbose: bool = VERBOSE,
+    quiet: bool = QUIET,
 ) -> None:
     """One worker of a transcription pool: shared subscription in, transcripts out."""
     from gateway.delivery import DeliveryError, ReceiverSettings
     from gateway.delivery.transcriber import TranscriberError
     from gateway.delivery.worker import TranscribeWorker, WorkerSettings
 
-    _logging(verbose, quiet)
+    set_verbosity(verbose, quiet)
     wid = worker_id or f"worker-{_default_gateway_id(store)}"
     try:
         settings = WorkerSettings(

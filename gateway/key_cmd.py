@@ -25,12 +25,13 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import BAD_INPUT, fail
+
 __all__ = ["register"]
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return fail(message, BAD_INPUT)
 
 
 key_app = typer.Typer(help="The gateway's Ed25519 signing key and its enrolment.", no_args_is_help=True)

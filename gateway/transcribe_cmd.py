@@ -4,7 +4,7 @@ With `--json` it prints the transcript JSON (top-level `text` and `segments`, ea
 `start`, `end`, `text`; see `gateway.transcribe.transcript`), otherwise one line per
 segment. `--vtt OUT` also writes WebVTT subtitles, `--out OUT` the JSON. Bad input (not
 audio, a truncated or corrupt clip, a missing model) ends with one `error:` line and
-exit code 1; clips that fail verification inside a session are reported, not fatal.
+exit code 2; clips that fail verification inside a session are reported, not fatal.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
+
+from badgecore.cli_convention import BAD_INPUT, fail, plain
 
 __all__ = ["COMPUTE_TYPE", "register"]
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
 def transcribe(
     source: Path = typer.Argument(..., help="A WAV file or a session folder of badge clips."),
     json_out: bool = typer.Option(False, "--json", help="Print the transcript as JSON."),
-    model: str = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
+    model: Path = typer.Option(None, "--model", help="A local CTranslate2 Whisper folder."),
     language: str = typer.Option("zh", "--language", help="Spoken language (Whisper code)."),
     vtt: Path = typer.Option(None, "--vtt", help="Also write WebVTT subtitles to this file."),
     out: Path = typer.Option(None, "--out", help="Also write the JSON to this file."),
@@ -43,8 +45,6 @@ def transcribe(
     compute_type: str = COMPUTE_TYPE,
 ) -> None:
     """Transcribe a WAV file or a session folder (Mandarin by default, simplified text)."""
-    from rich.console import Console
-
     from gateway.transcribe import (
         EngineSettings,
         TranscribeError,
@@ -52,8 +52,7 @@ def transcribe(
         TranscribeSettings,
     )
 
-    err = Console(stderr=True)
-    engine = EngineSettings(model_dir=model, language=language)
+    engine = EngineSettings(model_dir=str(model) if model else None, language=language)
     if beam_size:
         engine = replace(engine, beam_size=beam_size)
     if compute_type:
@@ -64,16 +63,14 @@ def transcribe(
     try:
         result = Transcriber(settings).transcribe(source)
     except TranscribeError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(str(exc), BAD_INPUT) from None
     try:
         if vtt:
             vtt.write_text(result.to_vtt(), encoding="utf-8")
         if out:
             out.write_text(result.to_json_text() + "\n", encoding="utf-8")
     except OSError as exc:
-        err.print(f"[red]error:[/] cannot write output: {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(f"cannot write output: {exc}", BAD_INPUT) from None
     if json_out:
         print(result.to_json_text())
         return
@@ -81,4 +78,4 @@ def transcribe(
         when = f" {seg['wall_start']}" if seg["wall_start"] else ""
         print(f"[{seg['start']:8.2f} - {seg['end']:8.2f}]{when} {seg['text']}")
     for line in result.problems:
-        err.print(f"[yellow]warning:[/] {line}", highlight=False)
+        plain(f"warning: {line}", err=True)

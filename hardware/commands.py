@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from badgecore.cli_convention import BAD_INPUT, FINDINGS, fail, renamed
 from hardware.errors import HardwareError
 
 __all__ = ["register"]
@@ -18,9 +20,8 @@ console = Console()
 _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "n/a": "[yellow]n/a[/]"}
 
 
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+def _fail(exc: Exception, code: int = BAD_INPUT) -> typer.Exit:
+    return fail(str(exc), code)
 
 
 def bom(
@@ -56,10 +57,11 @@ def bom(
     print(f"prices: {b.prices_as_of}")
 
 
+@renamed(hours_speech="--hours-speech", hours_meeting="--hours-meeting")
 def budget(
     battery_mah: float = typer.Option(500.0, "--battery-mah", help="Nominal cell capacity."),
-    hours_speech: float = typer.Option(3.0, "--hours-speech", help="Hours of speech in the day."),
-    hours_meeting: float = typer.Option(8.0, "--hours-meeting", help="Hours recording (sessions open)."),
+    hours_speech: float = typer.Option(3.0, "--speech-hours", help="Hours of speech in the day."),
+    hours_meeting: float = typer.Option(8.0, "--meeting-hours", help="Hours recording (sessions open)."),
     workday_hours: float = typer.Option(10.0, "--workday-hours", help="Length of the working day."),
     sessions: int = typer.Option(6, "--sessions", help="Meetings (button presses) in the day."),
     profile: str = typer.Option("tuned", "--profile", help="Firmware power profile: tuned or stock."),
@@ -134,11 +136,11 @@ def pins(
                               else "?", ROLES.get(role, ("", "unknown role"))[1])
             console.print(table)
             for p in problems[b.rev]:
-                console.print(f"  [red]✗[/] {p}", highlight=False)
+                console.print(Text.assemble("  ", ("✗", "red"), f" {p}"), highlight=False)
             if not problems[b.rev]:
                 print(f"  rev {b.rev}: ok (strapping, flash/PSRAM, USB, UART0, ADC1, RTC-wake rules)")
     if any(problems.values()):
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 def _print_checks(checks, title: str) -> None:
@@ -146,7 +148,7 @@ def _print_checks(checks, title: str) -> None:
     for col in ("check", "result", "detail"):
         table.add_column(col)
     for c in checks:
-        table.add_row(c.check, _STATUS.get(c.status, c.status), c.detail)
+        table.add_row(c.check, _STATUS.get(c.status, c.status), Text(c.detail))
     console.print(table)
     n = {s: sum(1 for c in checks if c.status == s) for s in ("pass", "fail", "n/a")}
     print(f"self-test: {n['pass']} passed, {n['fail']} failed, {n['n/a']} not available here")
@@ -193,7 +195,7 @@ def deploy(
     print(f"deployed board rev {report.rev} to {report.target}")
     _print_checks(report.checks, f"self-test on {report.target}")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 def virtual_badge(
@@ -229,7 +231,7 @@ def selftest(
         raise _fail(exc) from None
     _print_checks(checks, f"self-test on {port or 'this computer (MicroPython unix port)'}")
     if any(c.status == "fail" for c in checks):
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import BAD_INPUT, FINDINGS, fail
+
 __all__ = ["app", "evidence_app"]
 
 app = typer.Typer(help="The compliance workspace: import, serve, users.", no_args_is_help=True)
@@ -33,8 +35,7 @@ STORE = typer.Option(None, "--store", help="Audio store folder; default $BADGEKI
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return fail(message, BAD_INPUT)
 
 
 def _open(db: str | None, store: Path | None):  # type: ignore[no-untyped-def]
@@ -72,7 +73,7 @@ def import_cmd(folder: Path = typer.Argument(..., help="A `gateway receive` outp
     for where, reason in report.refused:
         typer.echo(f"refused: {where}: {reason}", err=True)
     if report.refused:
-        raise typer.Exit(1)
+        raise typer.Exit(FINDINGS)
 
 
 @app.command()
@@ -151,11 +152,12 @@ def verify(file: Path = typer.Argument(..., help="An evidence zip from the inbox
     from inbox.errors import EvidenceError
     from inbox.evidence import verify_zip
 
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
     try:
         v = verify_zip(file)
-    except EvidenceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except EvidenceError as exc:  # the zip is there but does not verify: a finding
+        raise fail(str(exc), FINDINGS) from None
     if json_out:
         print(json.dumps(v.__dict__))
     else:

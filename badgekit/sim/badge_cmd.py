@@ -25,6 +25,8 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import fail
+
 __all__ = ["register", "start_serial_badge"]
 
 _MP_MAIN = Path(__file__).with_name("badge_mp.py")
@@ -94,8 +96,7 @@ def register(app: typer.Typer) -> None:
               ) -> None:
         """Run a simulated badge serving the clips of DIR until interrupted."""
         if not clips.is_dir():
-            print(f"error: {clips} is not a folder of clips", file=sys.stderr)
-            raise typer.Exit(2)
+            raise fail(f"{clips} is not a folder of clips")
         if state is not None:
             from badgecore.privatefs import private_dir
 
@@ -103,8 +104,7 @@ def register(app: typer.Typer) -> None:
             try:
                 state = private_dir(state.resolve())  # holds the enrollment secret: 0700
             except OSError as exc:
-                print(f"error: --state {state}: {exc.strerror}", file=sys.stderr)
-                raise typer.Exit(2) from None
+                raise fail(f"--state {state}: {exc.strerror}") from None
         if ble:
             from badgekit.sim.ble_badge import run_ble_badge
 

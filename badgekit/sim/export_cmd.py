@@ -16,6 +16,8 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import BAD_INPUT, FINDINGS, fail
+
 __all__ = ["register"]
 
 
@@ -73,11 +75,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Format a new store image (littlefs2, 4 KiB blocks)."""
         if image.exists() and not force:
-            typer.echo(f"error: {image} exists (use --force)", err=True)
-            raise typer.Exit(1)
+            raise fail(f"{image} exists (use --force)")
         if size_kib < 64 or size_kib % 4:
-            typer.echo("error: --size-kib must be a multiple of 4, at least 64", err=True)
-            raise typer.Exit(1)
+            raise fail("--size-kib must be a multiple of 4, at least 64")
         st = _run_mp("init", str(image), str(_keyfile(image, key_file)), str(size_kib))
         typer.echo(f"{image}: new store, {st['bytes_total']:,} bytes, key {st['key_id']}")
 
@@ -120,13 +120,11 @@ def register(app: typer.Typer) -> None:
         if slot.exists():
             sources.append(str(slot))
         if not sources:
-            typer.echo("error: no key given (--key) and no key slot beside the image", err=True)
-            raise typer.Exit(1)
+            raise fail("no key given (--key) and no key slot beside the image", BAD_INPUT)
         try:
             reports = recover_image(image, out, load_keys(sources), root=root)
         except LfsImageError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise fail(str(exc), BAD_INPUT) from None
         bad = 0
         for r in reports:
             if r["ok"]:
@@ -137,4 +135,4 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{r['clip_id']}: NOT exported: {r['problem']}")
         typer.echo(f"exported {len(reports) - bad} clip(s) to {out}")
         if bad:
-            raise typer.Exit(1)
+            raise typer.Exit(FINDINGS)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from badgecore.cli_convention import fail as bad_input
+from badgecore.cli_convention import renamed
+
 __all__ = ["register"]
 
 
@@ -14,6 +17,7 @@ def register(app: typer.Typer) -> None:
     app.command("record")(record)
 
 
+@renamed(gain_db="--gain", duration_s="--seconds")
 def record(
     input_path: Path | None = typer.Argument(None, metavar="INPUT",
                                              help="Audio file (any rate/channels)."),
@@ -26,7 +30,7 @@ def record(
                                           help="Session start: ISO 8601 UTC or Unix seconds (default now)."),
     seq: int = typer.Option(0, "--seq", help="Sequence number of the first clip."),
     prev_sha256: str | None = typer.Option(None, "--prev-sha256", help="Hash of the badge's previous clip."),
-    gain_db: float = typer.Option(0.0, "--gain", help="Gain in dB after DC removal."),
+    gain_db: float = typer.Option(0.0, "--gain-db", help="Gain in dB after DC removal."),
     preroll_ms: int = typer.Option(500, "--preroll-ms", min=300, help="Audio kept before speech (>= 300)."),
     hangover_ms: int = typer.Option(600, "--hangover-ms", min=600, help="Audio kept after speech (>= 600)."),
     min_clip_ms: int = typer.Option(1000, "--min-clip-ms", min=20),
@@ -35,7 +39,7 @@ def record(
     mic: bool = typer.Option(False, "--mic", help="Record a live microphone instead of INPUT "
                              "(PortAudio; runs the firmware under CPython)."),
     device: str | None = typer.Option(None, "--device", help="Input device for --mic."),
-    seconds: float = typer.Option(60.0, "--seconds", min=0.02, help="How long --mic records."),
+    duration_s: float = typer.Option(60.0, "--duration-s", min=0.02, help="How long --mic records."),
     state: Path | None = typer.Option(None, "--state", help="The badge's state folder (`sim badge "
                                       "--state`): enrolled, its clips are sealed (format 2)."),
 ) -> None:
@@ -51,13 +55,12 @@ def record(
     )
 
     def fail(msg: str) -> None:
-        typer.echo(f"error: {msg}", err=True)
-        raise typer.Exit(2)
+        raise bad_input(msg)
 
     if interpreter not in INTERPRETERS:
         fail(f"--interpreter must be one of {', '.join(INTERPRETERS)}")
     if not -48 <= gain_db <= 30:
-        fail("--gain must be between -48 and 30 dB")
+        fail("--gain-db must be between -48 and 30 dB")
     if max_clip_ms < min_clip_ms:
         fail("--max-clip-ms must be >= --min-clip-ms")
     if state is not None and not state.is_dir():
@@ -81,7 +84,7 @@ def record(
             result = record_file(input_path, out, settings, interpreter)
         else:
             dev: str | int | None = int(device) if device and device.isdigit() else device
-            result = record_live(out, settings, seconds, dev)
+            result = record_live(out, settings, duration_s, dev)
             interpreter = "cpython, live mic"
     except (InputAudioError, MicUnavailable) as exc:
         fail(str(exc))

@@ -136,12 +136,12 @@ def test_cli_gateway_signs_and_the_receiver_keeps_only_what_verifies(broker, mak
     spool, out = tmp_path / "spool", tmp_path / "out"
     sides = make_session(spool, clips=2, blocks_per_clip=20)
     receiver = subprocess.Popen(BADGEKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(out),
-                                            "--keys", str(keys), "--idle-exit", "4", "--json", "-q"],
+                                            "--keys", str(keys), "--idle-exit-s", "4", "--json", "-q"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)  # subscribed before anything is published
         run = subprocess.run(BADGEKIT + ["gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once",
-                                         "--no-transcribe", "--settle", "0", "--tenant", "acme", "--branch", "sh01",
+                                         "--no-transcribe", "--settle-s", "0", "--tenant", "acme", "--branch", "sh01",
                                          "--gateway-id", "gw-sh01", "--signing-key", str(key), "--json", "-q"],
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr

@@ -58,7 +58,7 @@ def test_broker_killed_and_restarted_while_publishing(broker_factory, make_publi
 
 def _run_gateway(spool: Path, url: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [*BADGEKIT, "gateway", "run", "--spool", str(spool), "--mqtt", url, "--no-transcribe", "--settle", "0.3",
+        [*BADGEKIT, "gateway", "run", "--spool", str(spool), "--mqtt", url, "--no-transcribe", "--settle-s", "0.3",
          "--tenant", "acme", "--branch", "sh01", "--gateway-id", "gw-kill", "-q", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -98,11 +98,11 @@ def test_receiver_sigkilled_and_restarted_keeps_its_queue(broker_factory, tmp_pa
     sides = make_session(spool, clips=10, blocks_per_clip=400)
     receive = [*BADGEKIT, "gateway", "receive", "--mqtt", broker.url, "--out", str(out), "--client-id", "rx-kill",
                "--json", "-q"]
-    rx = subprocess.Popen([*receive, "--idle-exit", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    rx = subprocess.Popen([*receive, "--idle-exit-s", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True)
     assert _wait(lambda: (out / "receiver.db").exists(), 20)
     time.sleep(0.5)
-    gw = _run_gateway(spool, broker.url, "--once", "--confirm-wait", "0.5")
+    gw = _run_gateway(spool, broker.url, "--once", "--confirm-wait-s", "0.5")
     assert _wait(lambda: len(list(out.rglob("*.wav"))) >= 2, 30, 0.005)
     os.killpg(rx.pid, signal.SIGKILL)
     rx.wait(10)

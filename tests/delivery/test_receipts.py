@@ -174,13 +174,13 @@ def test_cli_receiver_signs_receipts_and_the_gateway_takes_only_enrolled_ones(br
         spool = tmp_path / spool_name
         make_session(spool, clips=2, blocks_per_clip=10)
         rx = subprocess.Popen(BADGEKIT + ["gateway", "receive", "--mqtt", broker.url, "--out", str(tmp_path / "out"),
-                                          "--client-id", f"rx-{spool_name}", "--idle-exit", "3", "-q", *rx_args],
+                                          "--client-id", f"rx-{spool_name}", "--idle-exit-s", "3", "-q", *rx_args],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(1.0)  # subscribed before anything is published
             run = cli("gateway", "run", "--spool", str(spool), "--mqtt", broker.url, "--once", "--no-transcribe",
-                      "--settle", "0", "--tenant", "acme", "--branch", "sh01", "--gateway-id", f"gw-{spool_name}",
-                      "--receiver-keys", str(ring), "--confirm-wait", "3", "--json", "-q")
+                      "--settle-s", "0", "--tenant", "acme", "--branch", "sh01", "--gateway-id", f"gw-{spool_name}",
+                      "--receiver-keys", str(ring), "--confirm-wait-s", "3", "--json", "-q")
             rx.communicate(timeout=60)
         finally:
             rx.kill()

@@ -57,7 +57,7 @@ def test_demo_without_a_speech_model_says_so_and_fails(tmp_path):
     env = {**os.environ, "BADGEKIT_MODEL": str(tmp_path / "no-model")}
     proc = subprocess.run([sys.executable, "-m", "badgekit", "demo", "--json"], capture_output=True, text=True,
                           timeout=120, env=env)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a missing model is bad input, not a finding
     said = proc.stdout + proc.stderr
     assert "no speech model" in said and "--no-transcribe" in said and "Traceback" not in said
     assert "transcribed" not in proc.stdout  # no summary claiming a run

@@ -16,7 +16,7 @@ def test_live_microphone_records_clips(tmp_path, speech):
     seconds = 1.0 + 5.55 + 2.0
     proc = subprocess.run(
         [sys.executable, "-m", "badgekit", "sim", "record", "--mic", "--device", mic.name,
-         "--seconds", str(seconds), "--out", str(out), "--badge", "LIVE1", "--json",
+         "--duration-s", str(seconds), "--out", str(out), "--badge", "LIVE1", "--json",
          "--start-time", "1795600800"],
         capture_output=True, text=True, timeout=120, env=mic.env(dict(os.environ)))
     assert proc.returncode == 0, proc.stderr
@@ -31,7 +31,7 @@ def test_missing_device_is_one_line_exit_2(tmp_path, speech):
     mic = make_mic(tmp_path, speech["IT0011W0001"])
     proc = subprocess.run(
         [sys.executable, "-m", "badgekit", "sim", "record", "--mic", "--device", "no-such-mic",
-         "--seconds", "1", "--out", str(tmp_path / "o")],
+         "--duration-s", "1", "--out", str(tmp_path / "o")],
         capture_output=True, text=True, timeout=60, env=mic.env(dict(os.environ)))
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")

@@ -114,7 +114,7 @@ def test_cli_compute_type(speech, whisper_model):
     assert "首歌" in js["text"]
     proc = _cli(str(speech["IT0011W0001"]), "--compute-type", "int3",
                 "--model", str(whisper_model.path))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "'int3' does not run on this CPU; it runs" in proc.stderr and "float32" in proc.stderr
 
 
@@ -122,10 +122,10 @@ def test_cli_bad_input_is_one_line(tmp_path):
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF\x00\x00")
     proc = _cli(str(junk), "--json")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and "junk.wav" in proc.stderr
     proc = _cli(str(junk), "--model", str(tmp_path / "no-model"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
 def test_missing_or_wrong_model_is_named(tmp_path, whisper_model):

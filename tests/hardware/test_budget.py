@@ -92,7 +92,7 @@ def test_render_shows_the_arithmetic():
 
 
 def test_cli_budget():
-    args = ["hardware", "budget", "--battery-mah", "500", "--hours-speech", "3", "--hours-meeting", "8",
+    args = ["hardware", "budget", "--battery-mah", "500", "--speech-hours", "3", "--meeting-hours", "8",
             "--gate-keep", "0.31"]
     res = CliRunner().invoke(app, args + ["--json"])
     assert res.exit_code == 0, res.output
@@ -101,5 +101,5 @@ def test_cli_budget():
     assert out["day_mah"] == pytest.approx(want.day_mah, abs=1e-3) and out["fits"] is True
     text = CliRunner().invoke(app, args).output
     assert "Energy of the day" in text and "Storage of the day" in text
-    bad = CliRunner().invoke(app, ["hardware", "budget", "--hours-meeting", "12"])
+    bad = CliRunner().invoke(app, ["hardware", "budget", "--meeting-hours", "12"])
     assert bad.exit_code == 2 and "meeting hours" in bad.output

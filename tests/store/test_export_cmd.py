@@ -34,7 +34,7 @@ def test_store_image_fill_status_export(micropython, tmp_path):
     assert image.stat().st_size == 512 * 1024
     assert (tmp_path / "badge.img.keys.json").exists()
     again = run.invoke(app, ["sim", "store", "init", str(image)])
-    assert again.exit_code == 1 and "exists" in again.output
+    assert again.exit_code == 2 and "exists" in again.output
 
     src = _folder_clips(tmp_path / "rec", 3)
     r = run.invoke(app, ["sim", "store", "fill", str(image), "--from", str(tmp_path / "rec")])
@@ -64,7 +64,7 @@ def test_export_errors_are_one_line(tmp_path):
     bogus = tmp_path / "x.img"
     bogus.write_bytes(b"\x00" * 4096 * 4)
     r = run.invoke(app, ["sim", "export", str(bogus), "--out", str(tmp_path / "o")])
-    assert r.exit_code == 1 and "no key" in r.output
+    assert r.exit_code == 2 and "no key" in r.output
     r = run.invoke(app, ["sim", "export", str(bogus), "--out", str(tmp_path / "o"), "--key", "00" * 16])
-    assert r.exit_code == 1 and "not a mountable littlefs image" in r.output
+    assert r.exit_code == 2 and "not a mountable littlefs image" in r.output
     assert "Traceback" not in r.output

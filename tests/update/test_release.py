@@ -18,7 +18,7 @@ def test_keygen_build_verify_and_bad_bundles(tmp_path, mpy_cross):
     assert run(app, ["release", "keygen", "--out", str(key)]).exit_code == 0
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
-    assert run(app, ["release", "keygen", "--out", str(key)]).exit_code == 1  # never overwritten
+    assert run(app, ["release", "keygen", "--out", str(key)]).exit_code == 2  # never overwritten
     out = tmp_path / "fw.bkfw"
     r = run(app, ["release", "build", "--key", str(key), "--version", "0.2.0", "--min-version",
                   "0.1.0", "--out", str(out), "--json"])
@@ -43,7 +43,7 @@ def test_keygen_build_verify_and_bad_bundles(tmp_path, mpy_cross):
     r = run(app, ["release", "verify", str(out), "--pubkey", str(other.with_suffix(".pub"))])
     assert r.exit_code == 1 and "signature does not verify" in r.output
     r = run(app, ["release", "build", "--key", str(key), "--version", "0.2", "--out", str(out)])
-    assert r.exit_code == 1 and "MAJOR.MINOR.PATCH" in r.output
+    assert r.exit_code == 2 and "MAJOR.MINOR.PATCH" in r.output
 
 
 def test_deploy_gives_the_badge_the_release_public_key(tmp_path):
