@@ -7,7 +7,6 @@ top-level commands (`doctor`, `model`, `demo`). Heavy libraries load inside comm
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from badgecore.cli_convention import (
     renamed,
     version_option,
 )
+from badgecore.partcli import mount
 
 __all__ = ["app", "main"]
 
@@ -37,8 +37,8 @@ app = typer.Typer(
 model_app = typer.Typer(help="Install and check the speech model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-# Sub-apps of each part: (module, attribute, name, help). A part that is not built yet
-# is simply absent from the command list instead of breaking the whole CLI.
+# Sub-apps of each part: (module, attribute, name, help). Every part ships, so one that
+# fails to import stops the command with its traceback rather than quietly vanishing.
 _PARTS = [
     ("badgekit.sim.cli", "app", "sim", "The badge firmware on a computer."),
     ("companion.cli", "app", "companion", "Branch tool: scan, enroll, sync badges."),
@@ -48,16 +48,11 @@ _PARTS = [
     ("inbox.cli", "app", "inbox", "The compliance workspace: import, serve, users."),
     ("inbox.cli", "evidence_app", "evidence", "Verify evidence zips exported by the inbox."),
 ]
-for _module, _attr, _name, _help in _PARTS:
-    try:
-        _sub = getattr(importlib.import_module(_module), _attr)
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.split(".")[0] in {"badgekit", "companion", "gateway", "hardware", "inbox"}:
-            continue
-        raise
-    app.add_typer(_sub, name=_name, help=_help)
+for _part in _PARTS:
+    mount(app, *_part)
 
 console = Console()
+_OWN_PACKAGES = {"badgecore", "badgekit", "companion", "firmware", "gateway", "hardware", "inbox"}
 
 
 @app.callback()
@@ -127,7 +122,10 @@ def demo(
     try:
         from badgekit.demo import run_demo
     except ModuleNotFoundError as exc:
-        raise fail(f"the demo is not built yet ({exc.name})", BAD_INPUT) from None
+        if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
+            raise  # our own module broken: a bug to see whole, not a setup problem
+        raise fail(f"the demo needs the package {exc.name}, which is not installed; "
+                   "run script/bootstrap", BAD_INPUT) from None
     raise typer.Exit(run_demo(input=input, mic=mic, json_out=json_out,
                             model=str(model) if model else None, mic_seconds=mic_duration_s, keep=keep, transcribe=transcribe,
                             inbox=not no_inbox, listen=listen))
