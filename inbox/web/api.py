@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from inbox import dashboard, service
 from inbox.auth import User
-from inbox.web.app import check_csrf, current_user
+from inbox.web.deps import check_csrf, current_user
 from inbox.web.pages import FiltersDep, _window, evidence_response
 
 __all__ = ["router"]

@@ -10,30 +10,27 @@ bearer token instead and need none.
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from inbox.auth import LoginLocked, User, user_by_id, user_by_token
+from inbox.auth import LoginLocked
 from inbox.db import open_db, secret
+from inbox.errors import InboxError
+from inbox.service import NotFound, Refused
 from inbox.store import AudioStore
-from inbox.web.i18n import translator
+from inbox.web import api, pages
+from inbox.web.deps import WEB, AuthRequired, CsrfFailed, is_api, render
 
 __all__ = ["AuthRequired", "CsrfFailed", "InboxSettings", "make_app"]
-
-WEB = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -46,76 +43,6 @@ class InboxSettings:
     """Send the session cookie only over HTTPS (on unless the inbox listens on loopback)."""
 
 
-class AuthRequired(Exception):
-    def __init__(self, expired: bool = False) -> None:
-        self.expired = expired
-
-
-class CsrfFailed(Exception):
-    pass
-
-
-def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def current_user(request: Request) -> User:
-    engine: Engine = request.app.state.engine
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        with engine.connect() as conn:
-            user = user_by_token(conn, auth[7:].strip())
-        if user is None:
-            raise AuthRequired()
-        request.state.by_token = True
-        return user
-    sess = request.session
-    uid, t = sess.get("uid"), sess.get("t")
-    if not isinstance(uid, int) or not isinstance(t, int | float):
-        raise AuthRequired()
-    if time.time() - t > request.app.state.settings.session_max_age_s:
-        sess.clear()
-        raise AuthRequired(expired=True)
-    with engine.connect() as conn:
-        user = user_by_id(conn, uid)
-    if user is None:
-        sess.clear()
-        raise AuthRequired()
-    return user
-
-
-def csrf_token(request: Request) -> str:
-    tok = request.session.get("csrf")
-    if not isinstance(tok, str):
-        tok = secrets.token_urlsafe(32)
-        request.session["csrf"] = tok
-    return tok
-
-
-async def check_csrf(request: Request) -> None:
-    """Refuse a cookie-authenticated state change without the session's token."""
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return  # a script with a token (checked by current_user); browsers never send one by themselves
-    sent = request.headers.get("x-csrf-token", "")
-    if not sent and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = str((await request.form()).get("csrf", ""))
-    want = request.session.get("csrf")
-    if not isinstance(want, str) or not sent or not hmac.compare_digest(sent, want):
-        raise CsrfFailed()
-
-
-def lang_of(request: Request) -> str:
-    return "en" if request.cookies.get("lang") == "en" else "zh-CN"
-
-
-def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-    lang = lang_of(request)
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, {
-        "t": translator(lang), "lang": lang, "csrf": csrf_token(request), **ctx}, status_code=status)
-
-
 def _error(request: Request, status: int, message: str) -> Response:
     if is_api(request):
         return JSONResponse({"error": message}, status_code=status)
@@ -123,10 +50,6 @@ def _error(request: Request, status: int, message: str) -> Response:
 
 
 def make_app(settings: InboxSettings, engine: Engine | None = None) -> FastAPI:
-    from inbox.errors import InboxError
-    from inbox.service import NotFound, Refused
-    from inbox.web import api, pages
-
     engine = engine or open_db(settings.db_url)
     app = FastAPI(title="badgekit inbox", version="1", openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None,

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from inbox import dashboard, service
 from inbox.auth import User, check_password
-from inbox.web.app import check_csrf, current_user, render
+from inbox.web.deps import check_csrf, current_user, render
 
 __all__ = ["router"]
 
