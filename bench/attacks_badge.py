@@ -25,9 +25,9 @@ FLOOD_S = 5.0
 
 async def _rows(work: Path) -> list[Row]:
     from companion.client import BadgeClient
+    from companion.errors import AuthError
     from companion.keystore import KeyStore
     from companion.sync import enroll_badge
-    from companion.sync_errors import AuthError
     from companion.transport import make_transport
     from firmware.sync import proto
     from tests.sync.helpers import SerialBadge, make_clips

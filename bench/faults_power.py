@@ -104,7 +104,7 @@ async def _sync(port: str, spool: Path, keystore: Path, logs: bool) -> dict:
 def sync_serial(port: str, spool: Path, keystore: Path, logs: bool = False) -> dict | str:
     """One companion sync over the serial port: its report (with the badge's event log
     under ``events`` if ``logs``), or the error's message."""
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     try:
         return asyncio.run(_sync(port, spool, keystore, logs))

@@ -28,10 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from companion.errors import SyncError  # noqa: E402
 from companion.keystore import KeyStore  # noqa: E402
 from companion.spool import Spool  # noqa: E402
 from companion.sync import enroll_badge, sync_badge  # noqa: E402
-from companion.sync_errors import SyncError  # noqa: E402
 from tests.sync.helpers import SerialBadge, check_spool, cut_after, make_clips  # noqa: E402
 
 __all__ = ["resume_run"]

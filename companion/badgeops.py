@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from companion.errors import OpsError
 from companion.settings import CompanionSettings
 
 __all__ = ["OpsError", "Target", "Session", "connect", "set_time", "config_get", "config_set",
@@ -28,10 +29,6 @@ CONFIG_DOCS = {
     "storage_warn_pct": "warn (LED, status) at this storage use (%)",
     "case_id": "customer/case id for the meeting recording now or the next one (\"\" clears)",
 }
-
-
-class OpsError(RuntimeError):
-    """A badge operation failed; the message is one line for staff."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ def make_transport(target: Target) -> Any:
 
 
 def _describe(exc: Exception, target: Target, greeting: bool = False) -> str:
-    from companion.sync_errors import ProtocolError
+    from companion.errors import ProtocolError
 
     text = str(exc)
     if "exclusively lock" in text or "Resource temporarily unavailable" in text:
@@ -106,8 +103,8 @@ async def connect(settings: CompanionSettings, target: Target, need_auth: bool =
     unauthenticated (scan still learns what hello tells).
     """
     from companion.client import BadgeClient
+    from companion.errors import AuthError, SyncError
     from companion.keystore import KeyStore
-    from companion.sync_errors import AuthError, SyncError
 
     transport = make_transport(target)
     client = BadgeClient(transport, timeout_s=timeout_s or settings.scan.connect_timeout_s)
@@ -162,7 +159,7 @@ async def connect(settings: CompanionSettings, target: Target, need_auth: bool =
 
 
 async def _call(coro: Any, target: Target) -> Any:
-    from companion.sync_errors import BadgeReplyError, SyncError
+    from companion.errors import BadgeReplyError, SyncError
 
     try:
         return await coro

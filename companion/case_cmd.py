@@ -74,8 +74,8 @@ def _tag(session: str, case_id: str | None, clear: bool, port: str | None, ble: 
          settings_file: str | None, json_out: bool) -> None:
     from companion import app_cmd
     from companion.casetag import tag_session
+    from companion.errors import SpoolError
     from companion.sync import _operator
-    from companion.sync_errors import SpoolError
 
     if port or ble or clear or not case_id:
         raise _fail("--session tags a synced meeting: give --case ID and no badge (--port/--ble)", 2)

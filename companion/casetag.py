@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from companion.spool import _fsync_dir, _write_atomic
-from companion.sync_errors import SpoolError
+from badgecore.atomicfile import write_atomic
+from companion.errors import SpoolError
+from companion.spool import _fsync_dir
 
 __all__ = ["TagReport", "tag_session"]
 
@@ -75,8 +76,8 @@ def tag_session(folder: Path | str, case_id: str, operator: str) -> TagReport:
         custody = {**custody, "case_id": case_id, "case_source": "companion",
                    "case_history": [*custody.get("case_history", []), entry]}
         try:
-            _write_atomic(custody_path, json.dumps(custody, indent=2, sort_keys=True))
-            _write_atomic(side_path, json.dumps({**side, "case_id": case_id}, indent=2, sort_keys=True))
+            write_atomic(custody_path, json.dumps(custody, indent=2, sort_keys=True))
+            write_atomic(side_path, json.dumps({**side, "case_id": case_id}, indent=2, sort_keys=True))
         except OSError as exc:
             raise SpoolError(f"cannot write {folder}: {exc.strerror}") from None
         tagged.append(clip_id)

@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
                   keystore: str = KEYSTORE) -> None:
         """Write the badges' clip keys for `gateway`/`receive --badge-keys FILE`."""
         from badgecore.badgekeys import BadgeKeysError, keys_from_keystore, write_badge_keys
+        from companion.errors import KeyStoreError
         from companion.keystore import KeyStore
-        from companion.sync_errors import KeyStoreError
 
         try:
             keys = keys_from_keystore(KeyStore(keystore), badge or None)

@@ -28,13 +28,14 @@ from typing import Any
 from badgecore.atomicfile import write_atomic
 from badgecore.paths import data_dir
 from badgecore.privatefs import private_dir
+from companion.errors import CompanionError
 from companion.settings import CompanionSettings
 
 __all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "list_inputs", "listen",
            "render"]
 
 
-class ListenError(RuntimeError):
+class ListenError(CompanionError, RuntimeError):
     """`listen` cannot run or had to stop (spool not writable, disk full, bad settings)."""
 
 

@@ -158,7 +158,7 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
 
 
 async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     try:
         async with connect(settings, target, need_auth=False) as s:

@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.client import BadgeClient, ClipEntry, Hello
-from companion.keystore import BadgeKey, KeyStore
-from companion.spool import Spool
-from companion.sync_errors import (
+from companion.errors import (
     AuthError,
     BadgeReplyError,
     LinkError,
@@ -35,6 +33,8 @@ from companion.sync_errors import (
     VerifyError,
     WrongBranchError,
 )
+from companion.keystore import BadgeKey, KeyStore
+from companion.spool import Spool
 from companion.transport.base import Transport
 from firmware.sync.backoff import BASE_MS
 

@@ -108,7 +108,7 @@ async def _with(transport: Any, fn: Any) -> Any:
 
 
 def _run(coro: Any) -> Any:
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     try:
         return asyncio.run(coro)
@@ -277,7 +277,7 @@ async def _sync_all(serial: list[Any], radios: list[tuple[str, str | None]], spo
 async def _open_radio(spec: str) -> AsyncIterator[Any]:
     """companion.blescan.radio, with a failure to open it as one LinkError."""
     from companion.blescan import radio
-    from companion.sync_errors import LinkError
+    from companion.errors import LinkError
 
     cm = radio(spec)
     try:
@@ -295,8 +295,8 @@ async def _open_radio(spec: str) -> AsyncIterator[Any]:
 
 async def _sync_targets(targets: list[Any], spool: Any, keystore: Any, branch: str,
                         operator: str | None, ack: bool, live: bool) -> list[Any]:
+    from companion.errors import SyncError
     from companion.sync import sync_badge
-    from companion.sync_errors import SyncError
 
     rows: dict[str, dict[str, Any]] = {t.name: {"state": "connecting"} for t in targets}
 

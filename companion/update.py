@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.badgeops import OpsError, Target, connect
+from companion.errors import CompanionError
 from companion.settings import CompanionSettings
 from firmware import fwbundle
 from firmware.sync import fwsync
@@ -44,7 +45,7 @@ _RESUME = (fwsync.E_OFFSET, "auth_required", "bad_mac", "replay")
 Progress = Callable[[str, int, int, str], None]  # (key, done bytes, total, phase)
 
 
-class UpdateError(RuntimeError):
+class UpdateError(CompanionError, RuntimeError):
     """A bundle that cannot be used; one line."""
 
 
@@ -122,7 +123,7 @@ def _v(text: str | None) -> tuple[int, ...]:
 async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
                     progress: Progress | None, key: str) -> dict[str, Any]:
     """BEGIN (resume offset), DATA until the end, COMMIT; returns the commit reply."""
-    from companion.sync_errors import BadgeReplyError, ProtocolError
+    from companion.errors import BadgeReplyError, ProtocolError
 
     c = s.client
     try:  # in a session this also confirms a firmware still on trial (firmware.fwbadge)
@@ -163,7 +164,7 @@ async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
 async def _await_reboot(settings: CompanionSettings, target: Target, b: BundleFile,
                         res: UpdateResult, timeout_s: float) -> None:
     """Reconnect until the badge runs the new firmware (confirmed) or reports a rollback."""
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     deadline = time.monotonic() + timeout_s
     await asyncio.sleep(1.2)  # the badge reboots within a second of its commit reply
@@ -199,7 +200,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
                      progress: Progress | None = None, retries: int = 5,
                      reboot_timeout_s: float = 90.0) -> UpdateResult:
     """Update one badge; never raises for a badge-side problem (the result says it)."""
-    from companion.sync_errors import BadgeReplyError, SyncError
+    from companion.errors import BadgeReplyError, SyncError
 
     res = UpdateResult(target.address, target.kind)
     key = str(target)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from companion.client import BadgeClient
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
 from companion.spool import Spool
 from companion.sync import connect, enroll_badge, sync_badge
-from companion.sync_errors import BadgeReplyError
 from companion.transport.serial import SerialTransport
 from firmware.sync.state import BadgeState, case_error
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for

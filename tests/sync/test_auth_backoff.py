@@ -10,9 +10,9 @@ import asyncio
 import re
 
 from companion.client import BadgeClient
+from companion.errors import AuthError
 from companion.keystore import KeyStore
 from companion.sync import enroll_badge
-from companion.sync_errors import AuthError
 from companion.transport import make_transport
 from firmware.sync import proto
 from tests.sync.helpers import SerialBadge, make_clips

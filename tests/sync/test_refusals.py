@@ -9,10 +9,10 @@ import os
 from badgekit.blelink import VirtualLink
 from badgekit.sim.ble_badge import start_ble_badge
 from companion.client import BadgeClient
+from companion.errors import AuthError
 from companion.keystore import KeyStore
 from companion.spool import Spool
 from companion.sync import enroll_badge, sync_badge
-from companion.sync_errors import AuthError
 from companion.transport.ble import BleTransport
 from firmware.sync import proto
 from tests.sync.helpers import SerialBadge, cli, make_clips

@@ -11,10 +11,10 @@ import json
 import time
 
 from companion.badgeops import Target, connect
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
 from companion.settings import load
 from companion.sync import enroll_badge
-from companion.sync_errors import BadgeReplyError
 from companion.transport.ble import BleTransport
 from companion.update import UpdateResult, _transfer, read_bundle
 from firmware.sync import fwsync

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from badgekit.cli import app
 from companion.badgeops import Target, connect
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
 from companion.settings import load
 from companion.sync import enroll_badge, sync_badge
-from companion.sync_errors import BadgeReplyError
 from companion.transport.serial import SerialTransport
 from companion.update import read_bundle, update_one
 from firmware.sync import fwsync
