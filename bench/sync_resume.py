@@ -78,10 +78,10 @@ async def resume_run(kind: str, rng: random.Random, work: Path, n_clips: int = 4
             r = await _sync_until_done(lambda: SerialTransport(badge.port), spool, ks, cuts)
             async with SerialTransport(badge.port) as t:
                 from companion.client import BadgeClient
-                from companion.sync import connect
+                from companion.link import authenticate
 
                 async with BadgeClient(t) as c:
-                    await connect(c, ks, "b1")
+                    await authenticate(c, ks, "b1")
                     left = await c.list_clips()
         finally:
             badge.close()

@@ -52,7 +52,7 @@ def _print_json(obj: Any) -> None:
 
 def _target(port: str | None, ble: str | None, hci: str | None = None,
             keystore: str | None = None) -> Any:
-    from companion.badgeops import Target
+    from companion.link import Target
 
     if bool(port) == bool(ble):
         raise _fail("name exactly one badge: --port PATH or --ble ADDRESS", 2)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.attention import BadgeReport, rank
-from companion.badgeops import OpsError, Target, connect
+from companion.errors import OpsError
+from companion.link import Target, connect
 from companion.settings import CompanionSettings
 
 __all__ = ["ScanResult", "run_scan", "serial_targets", "report_from_info", "render",
@@ -161,7 +162,7 @@ async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | d
     from companion.errors import SyncError
 
     try:
-        async with connect(settings, target, need_auth=False) as s:
+        async with connect(target, settings, need_auth=False) as s:
             r = BadgeReport(s.badge, target.kind, target.address, enrolled=s.enrolled,
                             branch=s.branch, agent=s.agent, firmware=s.firmware,
                             authenticated=s.authenticated)

@@ -59,10 +59,10 @@ def _settings() -> Any:
 
 
 def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -> list[Any]:
-    from companion.transport import make_transport
+    from companion.link import Target, make_transport
 
-    out = [make_transport(port=p) for p in ports or []]
-    out += [make_transport(ble=b, hci=hci) for b in bles or []]
+    out = [make_transport(Target("serial", p)) for p in ports or []]
+    out += [make_transport(Target("ble", b, hci)) for b in bles or []]
     if not out:
         raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
     return out
@@ -261,15 +261,14 @@ async def _sync_all(serial: list[Any], radios: list[tuple[str, str | None]], spo
                     live: bool) -> list[Any]:
     """Sync the serial transports and the BLE badges (address, HCI spec) concurrently,
     opening one bumble radio per distinct HCI spec for all the badges on it."""
-    from companion.transport import make_transport
-    from companion.transport.ble import BleTransport
+    from companion.link import Target, make_transport
 
     async with contextlib.AsyncExitStack() as stack:
         devices: dict[str, Any] = {}
         for spec in dict.fromkeys(h for _, h in radios if h):
             devices[spec] = await stack.enter_async_context(_open_radio(spec))
-        targets = serial + [BleTransport(a, bumble_device=devices[h]) if h
-                            else make_transport(ble=a) for a, h in radios]
+        targets = serial + [make_transport(Target("ble", a, h, None, devices.get(h or "")))
+                            for a, h in radios]
         return await _sync_targets(targets, spool, keystore, branch, operator, ack, live)
 
 

@@ -2,7 +2,7 @@
 
 `read_bundle()` loads a release bundle (firmware.fwbundle layout; with a release public
 key, its signature and hashes are checked here too). `update_one()` updates one badge:
-connect and authenticate (companion.badgeops), refuse locally what the badge would
+connect and authenticate (companion.link), refuse locally what the badge would
 refuse (a bundle not newer than the running firmware, a badge below the bundle's
 minimum version), FW_BEGIN (the badge answers the offset to resume from), FW_DATA
 chunks (508 bytes on serial, 478 on BLE), FW_COMMIT (the badge verifies the
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from companion.badgeops import OpsError, Target, connect
-from companion.errors import CompanionError
+from companion.errors import CompanionError, OpsError
+from companion.link import Target, connect
 from companion.settings import CompanionSettings
 from firmware import fwbundle
 from firmware.sync import fwsync
@@ -171,7 +171,7 @@ async def _await_reboot(settings: CompanionSettings, target: Target, b: BundleFi
     last = ""
     while time.monotonic() < deadline:
         try:
-            async with connect(settings, target, timeout_s=5) as s:
+            async with connect(target, settings, timeout_s=5) as s:
                 st = await s.client.request(fwsync.FW_STATUS)
         except (OpsError, SyncError) as exc:
             last = str(exc)
@@ -209,7 +209,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
     commit: dict[str, Any] | None = None
     while commit is None:
         try:
-            async with connect(settings, target) as s:
+            async with connect(target, settings) as s:
                 res.badge = s.badge
                 if res.before is not None and s.firmware == b.version:
                     commit = {}  # committed before the link dropped: it rebooted into it

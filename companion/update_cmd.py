@@ -53,7 +53,7 @@ async def _discover(settings: Any, hcis: list[str], keystore: str | None,
                     stack: contextlib.AsyncExitStack) -> list[Any]:
     """BLE badges heard on each radio (an open bumble device per HCI spec, shared)."""
     from companion import blescan
-    from companion.badgeops import Target
+    from companion.link import Target
 
     out = []
     specs: list[str | None] = list(hcis) if hcis else [None]
@@ -71,7 +71,7 @@ async def _discover(settings: Any, hcis: list[str], keystore: str | None,
 async def _run_all(settings: Any, serial: list[Any], bles: list[str], hcis: list[str],
                    discover: bool, keystore: str | None, bundle: Any,
                    progress: Any) -> tuple[list[Any], list[str]]:
-    from companion.badgeops import Target
+    from companion.link import Target
     from companion.update import update_all
 
     notes: list[str] = []
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
                                           help="Settings file to use instead of the default."),
     ) -> None:
         """Put a signed firmware release on badges over the sync link (serial or BLE)."""
-        from companion.badgeops import Target
+        from companion.link import Target
         from companion.release_keys import public_or_none
         from companion.scan import serial_targets
         from companion.update import UpdateError, read_bundle, update_one

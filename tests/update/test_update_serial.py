@@ -18,9 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from badgekit.cli import app
-from companion.badgeops import Target, connect
 from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
+from companion.link import Target, connect
 from companion.settings import load
 from companion.sync import enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
@@ -50,7 +50,7 @@ async def _push_raw(b: FwBadge, settings: Path, ks: Path, data: bytes, upto: int
     """Push bytes as a bundle with no companion-side check (what an attacker on the link
     with the branch's key store could send); returns the commit reply or raises."""
     s = load(settings)
-    async with connect(s, Target("serial", b.port, None, str(ks))) as sess:
+    async with connect(Target("serial", b.port, None, str(ks)), s) as sess:
         c = sess.client
         r = await c.request(fwsync.FW_BEGIN, {"size": len(data), "sha256": sha or hashlib.sha256(
             data).hexdigest(), "version": "9.9.9"})
