@@ -48,8 +48,8 @@ async def set_time(settings: CompanionSettings, target: Target) -> dict[str, Any
 
 
 def parse_assignments(items: list[str]) -> dict[str, int | str]:
-    """``["gain_db=6", "max_clip_s", "120"]`` -> ``{"gain_db": 6, "max_clip_s": 120}`` (checked);
-    ``case_id`` takes text (``case_id=C-2024-0017``)."""
+    """``["gain_db=6", "max_clip_s", "120"]`` -> ``{"gain_db": 6, "max_clip_s": 120}``, checked
+    (a bad one: OpsError, exit code 2); ``case_id`` takes text (``case_id=C-2024-0017``)."""
     from firmware.sync.state import config_error
 
     pairs: list[tuple[str, str]] = []
@@ -63,27 +63,27 @@ def parse_assignments(items: list[str]) -> dict[str, int | str]:
             k, v = it, items[i + 1]
             i += 2
         else:
-            raise OpsError(f"{it}: give a value (KEY=VALUE)")
+            raise OpsError(f"{it}: give a value (KEY=VALUE)", exit_code=2)
         pairs.append((k.strip().replace("-", "_"), v.strip()))
     out: dict[str, int | str] = {}
     for k, v in pairs:
         if k == "case_id":
             err = config_error(k, v)
             if err:
-                raise OpsError(err)
+                raise OpsError(err, exit_code=2)
             out[k] = v
             continue
         try:
             val = int(v)
         except ValueError:
-            raise OpsError(f"{k}: {v!r} is not a whole number") from None
+            raise OpsError(f"{k}: {v!r} is not a whole number", exit_code=2) from None
         err = config_error(k, val)
         if err:
             known = ", ".join(CONFIG_DOCS)
-            raise OpsError(err + (f" (keys: {known})" if "unknown" in err else ""))
+            raise OpsError(err + (f" (keys: {known})" if "unknown" in err else ""), exit_code=2)
         out[k] = val
     if not out:
-        raise OpsError("nothing to set: give KEY=VALUE")
+        raise OpsError("nothing to set: give KEY=VALUE", exit_code=2)
     return out
 
 
@@ -96,7 +96,8 @@ async def config_get(settings: CompanionSettings, target: Target,
         if key == "case_id":  # only in the reply while one is pending
             cfg.setdefault("case_id", "")
         if key not in cfg:
-            raise OpsError(f"unknown config key {key} (keys: {', '.join(sorted(cfg))})")
+            raise OpsError(f"unknown config key {key} (keys: {', '.join(sorted(cfg))})",
+                           exit_code=2)
         cfg = {key: cfg[key]}
     return {"badge_id": s.badge, "config": cfg}
 

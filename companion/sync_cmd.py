@@ -12,7 +12,8 @@ Several ``--port``/``--ble`` badges sync concurrently with a live progress table
 sync, BLE badges share one bumble radio per distinct ``--hci``: one ``--hci`` serves every
 ``--ble``; several pair with the ``--ble`` addresses in order (repeat a spec for badges on
 the same radio). A radio is opened once and closed when the sync ends.
-Every refusal or fault ends with one ``error:`` line and exit code 1, never a traceback.
+Every refusal or fault ends with one ``error:`` line and exit code 1 (2 for bad usage or
+settings), never a traceback.
 """
 
 from __future__ import annotations
@@ -27,18 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE
+from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE, guard, print_table, say
+from companion.cliopts import err as _err
 from companion.cliopts import fail as _fail
+from companion.cliopts import out as _out
 
-__all__ = ["register"]
-
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+__all__ = ["register", "enroll", "sync", "status"]
 
 PORTS = typer.Option(None, "--port", help="Serial port of a badge (repeat for several).")
 BLES = typer.Option(None, "--ble", help="BLE address of a badge (repeat for several).")
@@ -66,6 +65,15 @@ def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -
     if not out:
         raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
     return out
+
+
+def _one(port: str | None, ble: str | None, hci: str | None) -> Any:
+    """The transport of the one badge enroll and status name (both --port and --ble: exit 2)."""
+    from companion.link import Target, make_transport
+
+    if not port and not ble:
+        raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
+    return make_transport(Target.from_options(port, ble, hci))
 
 
 def _ble_radios(bles: list[str], hcis: list[str]) -> list[tuple[str, str | None]]:
@@ -108,12 +116,9 @@ async def _with(transport: Any, fn: Any) -> Any:
 
 
 def _run(coro: Any) -> Any:
-    from companion.errors import SyncError
-
+    """Run the sync work (its named errors reach the guard)."""
     try:
         return asyncio.run(coro)
-    except SyncError as exc:
-        raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; nothing half-written was acknowledged, run sync again", 130) from None
 
@@ -138,105 +143,105 @@ def _progress_table(rows: dict[str, dict[str, Any]]) -> Table:
     return t
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def enroll(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
-               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
-               hci: str = HCI,
-               agent: str = typer.Option(..., "--agent", help="Agent who wears the badge."),
-               branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON) -> None:
-        """Enroll a badge into this branch for an agent (re-enroll moves it to the agent)."""
-        from companion.keystore import KeyStore
-        from companion.sync import enroll_badge
+@guard
+def enroll(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+           ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+           hci: str = HCI,
+           agent: str = typer.Option(..., "--agent", help="Agent who wears the badge."),
+           branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON) -> None:
+    """Enroll a badge into this branch for an agent (re-enroll moves it to the agent)."""
+    from companion.keystore import KeyStore
+    from companion.sync import enroll_badge
 
-        s = _settings()
-        branch = branch or s.branch.id
-        config = dataclasses.asdict(s.badge)  # the [badge] table: the badge's config
-        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
-        ks = KeyStore(keystore)
-        res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
-                                                    config=config)))
-        if json_out:
-            _print_json(res.__dict__)
-        else:
-            moved = f" (was {res.previous_agent})" if res.previous_agent else ""
-            _out.print(f"enrolled badge [bold]{res.badge}[/] at branch {res.branch} for agent "
-                       f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s; "
-                       "config set from the settings' [badge] table")
+    s = _settings()
+    branch = branch or s.branch.id
+    config = dataclasses.asdict(s.badge)  # the [badge] table: the badge's config
+    t = _one(port, ble, hci)
+    ks = KeyStore(keystore)
+    res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
+                                                config=config)))
+    if json_out:
+        _print_json(res.__dict__)
+    else:
+        moved = f" (was {res.previous_agent})" if res.previous_agent else ""
+        _out.print(f"enrolled badge [bold]{escape(res.badge)}[/] at branch {escape(res.branch)} "
+                   f"for agent {escape(res.agent)}{escape(moved)}; clock drift was "
+                   f"{res.clock_drift_s} s; config set from the settings' {escape('[badge]')} "
+                   "table", soft_wrap=True)
 
-    @app.command()
-    def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
-             spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
-             branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
-             no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
-                                         "badges keep their clips.")) -> None:
-        """Copy every clip off the badges into the spool, verified, then acknowledge them.
+@guard
+def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
+         spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
+         branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
+         no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
+                                     "badges keep their clips.")) -> None:
+    """Copy every clip off the badges into the spool, verified, then acknowledge them.
 
-        With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
-        from companion.keystore import KeyStore
-        from companion.spool import Spool
+    With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
+    from companion.keystore import KeyStore
+    from companion.spool import Spool
 
-        s = _settings()
-        branch = branch or s.branch.id
-        spool_dir = spool or s.spool.path or str(_default_spool())
-        if not port and not ble:  # no badge named: every reachable badge of this branch
-            port, ble, skipped = _reachable(s, list(hci or []), keystore)
-            for why in skipped:
-                _err.print(f"skipped: {escape(why)}", soft_wrap=True)
-            if not port and not ble:
-                raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
-                            "name one with --port PATH or --ble ADDRESS")
-        serial = _targets(port, None, None) if port else []
-        radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
-        sp, ks = Spool(spool_dir), KeyStore(keystore)
-        results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
-                                 not no_ack, live=not json_out))
-        failed = [r for r in results
-                  if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
-        if json_out:
-            _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
-        else:
-            for r in results:
-                if isinstance(r, str):
-                    _err.print(f"[red]error:[/] {escape(r)}", soft_wrap=True)
-                    continue
-                _out.print(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
-                           f"{r.seconds:.1f} s into {spool_dir}")
-                for c in r.clips:
-                    if c.message:
-                        _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
-        if failed:
-            raise typer.Exit(1)
+    s = _settings()
+    branch = branch or s.branch.id
+    spool_dir = spool or s.spool.path or str(_default_spool())
+    if not port and not ble:  # no badge named: every reachable badge of this branch
+        port, ble, skipped = _reachable(s, list(hci or []), keystore)
+        for why in skipped:
+            _err.print(f"skipped: {escape(why)}", soft_wrap=True)
+        if not port and not ble:
+            raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
+                        "name one with --port PATH or --ble ADDRESS")
+    serial = _targets(port, None, None) if port else []
+    radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
+    sp, ks = Spool(spool_dir), KeyStore(keystore)
+    results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
+                             not no_ack, live=not json_out))
+    failed = [r for r in results
+              if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
+    if json_out:
+        _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
+    else:
+        for r in results:
+            if isinstance(r, str):
+                _err.print(f"[red]error:[/] {escape(r)}", soft_wrap=True)
+                continue
+            say(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
+                f"{r.seconds:.1f} s into {spool_dir}")
+            for c in r.clips:
+                if c.message:
+                    _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
-    @app.command()
-    def status(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
-               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
-               hci: str = HCI, branch: str = BRANCH, keystore: str = KEYSTORE,
-               json_out: bool = JSON) -> None:
-        """Show one badge: enrollment, battery, storage, clips, clock, errors."""
-        from companion.keystore import KeyStore
-        from companion.sync import badge_status
+@guard
+def status(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+           ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+           hci: str = HCI, branch: str = BRANCH, keystore: str = KEYSTORE,
+           json_out: bool = JSON) -> None:
+    """Show one badge: enrollment, battery, storage, clips, clock, errors."""
+    from companion.keystore import KeyStore
+    from companion.sync import badge_status
 
-        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
-        ks = KeyStore(keystore)
-        info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
-        if json_out:
-            _print_json(info)
-            return
-        table = Table(title=f"badge {info.get('badge')}")
-        table.add_column("field")
-        table.add_column("value")
-        st = info.get("storage", {})
-        fw = info.get("firmware") if isinstance(info.get("firmware"), dict) else {}
-        for k, v in (("firmware", _firmware_line(info.get("fw"), fw)),
-                     ("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
-                     ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
-                     ("storage", f"{st.get('used_pct')} % used"),
-                     ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
-                     ("clock drift", f"{info.get('clock_drift_s')} s"),
-                     ("errors", ", ".join(info.get("errors", [])) or "none")):
-            table.add_row(k, escape(str(v)))
-        _out.print(table)
+    t = _one(port, ble, hci)
+    ks = KeyStore(keystore)
+    info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
+    if json_out:
+        _print_json(info)
+        return
+    table = Table(title=escape(f"badge {info.get('badge')}"))
+    table.add_column("field")
+    table.add_column("value")
+    st = info.get("storage", {})
+    fw = info.get("firmware") if isinstance(info.get("firmware"), dict) else {}
+    for k, v in (("firmware", _firmware_line(info.get("fw"), fw)),
+                 ("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
+                 ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
+                 ("storage", f"{st.get('used_pct')} % used"),
+                 ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
+                 ("clock drift", f"{info.get('clock_drift_s')} s"),
+                 ("errors", ", ".join(info.get("errors", [])) or "none")):
+        table.add_row(k, escape(str(v)))
+    print_table(table)
 
 
 def _firmware_line(version: Any, fw: dict[str, Any]) -> str:
@@ -322,3 +327,9 @@ async def _sync_targets(targets: list[Any], spool: Any, keystore: Any, branch: s
             lv.update(_progress_table(rows))
         lv.update(_progress_table(rows))
         return list(task.result())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(enroll)
+    app.command()(sync)
+    app.command()(status)

@@ -98,8 +98,9 @@ def read_bundle(path: Path, public: bytes | None = None) -> BundleFile:
     """Load a bundle; its layout always, signature and hashes too when ``public`` is given."""
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise UpdateError(f"{path}: {exc.strerror}") from None
+    except OSError as exc:  # the named file is not there: bad input, not a finding
+        raise UpdateError(f"{path}: {exc.strerror}",
+                          exit_code=2 if isinstance(exc, FileNotFoundError) else 1) from None
     try:
         f = io.BytesIO(data)
         hm, man, sig = fwbundle.read_head(f, len(data))

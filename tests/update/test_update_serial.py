@@ -139,7 +139,7 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
                  companion_settings, ks)
         assert r.exit_code == 1 and "downgrade refused" in r.output
         r = _cli(["--bundle", str(tmp_path / "nope.bkfw"), "--port", b.port], companion_settings, ks)
-        assert r.exit_code == 1 and r.output.count("error:") == 1
+        assert r.exit_code == 2 and r.output.count("error:") == 1  # a missing file: bad input
 
         # a good newer release pushed with no companion around to confirm it: the badge
         # reboots into it on trial, and the first sync confirms it
