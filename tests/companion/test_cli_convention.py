@@ -5,7 +5,6 @@ and --ble exit 2, and text with brackets (a badge id like [B1]) prints literally
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
