@@ -10,8 +10,6 @@ prints a rich table, or one JSON document with ``--json``. Every failure a user 
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -20,54 +18,24 @@ from companion.cliopts import (
     BLE,
     BRANCH,
     HCI,
+    JSON_TABLES,
     KEYSTORE,
     PORT,
     SETTINGS,
+    TIMEOUT,
     guard,
     load_settings,
     print_table,
+    run,
     say,
+    target,
     warn,
 )
 from companion.cliopts import fail as _fail
 from companion.cliopts import out as _out
 from companion.cliopts import print_json as _print_json
-from companion.errors import UsageError
 
 __all__ = ["register", "scan", "set_time", "logs", "listen"]
-
-JSON = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
-TIMEOUT = typer.Option(None, "--connect-timeout-s", help="Give up on a silent badge after (s).")
-
-
-def _load(path: str | None, flags: dict[str, Any] | None = None) -> Any:
-    from companion.settings import SettingsError
-
-    try:
-        return load_settings(path, flags)
-    except SettingsError as exc:
-        raise _fail(str(exc), 2) from None
-
-
-def _target(port: str | None, ble: str | None, hci: str | None = None,
-            keystore: str | None = None) -> Any:
-    from companion.link import Target
-
-    try:
-        return Target.from_options(port, ble, hci, keystore)
-    except UsageError as exc:
-        raise _fail(str(exc), 2) from None
-
-
-def _run(coro: Any) -> Any:
-    """Run one badge operation (its named errors reach the guard)."""
-    import asyncio
-
-    try:
-        return asyncio.run(coro)
-    except KeyboardInterrupt:
-        raise _fail("interrupted", 130) from None
-
 
 @guard
 def scan(
@@ -86,20 +54,20 @@ def scan(
                                   help="bumble HCI transport of a BLE radio (repeatable); "
                                        "default: the system's Bluetooth."),
     keystore: str = KEYSTORE,
-    json_out: bool = JSON,
+    json_out: bool = JSON_TABLES,
     settings_file: str = SETTINGS,
 ) -> None:
     """Find badges over BLE and USB serial; the ones needing attention come first."""
     from companion.scan import render, run_scan
 
-    s = _load(settings_file, {
+    s = load_settings(settings_file, {
         "scan.ports": list(port) if port else None, "scan.ble": ble, "scan.serial": serial,
         "scan.ble_timeout_s": ble_timeout_s, "scan.connect_timeout_s": connect_timeout_s,
         "attention.storage_warn_pct": storage_warn_pct,
         "attention.battery_warn_pct": battery_warn_pct, "attention.drift_warn_s": drift_warn_s,
         "attention.unsynced_warn_hours": unsynced_warn_hours,
         "attention.last_sync_warn_hours": last_sync_warn_hours, "branch.id": branch})
-    result = _run(run_scan(s, hci=list(hci) if hci else None, keystore=keystore))
+    result = run(run_scan(s, hci=list(hci) if hci else None, keystore=keystore))
     if json_out:
         _print_json(result.as_dict())
     else:
@@ -108,13 +76,13 @@ def scan(
 
 @guard
 def set_time(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE,
-             branch: str = BRANCH, connect_timeout_s: float = TIMEOUT, json_out: bool = JSON,
+             branch: str = BRANCH, connect_timeout_s: float = TIMEOUT, json_out: bool = JSON_TABLES,
              settings_file: str = SETTINGS) -> None:
     """Set the badge's clock to this computer's (UTC) and report the drift it had."""
     from companion import badgeops
 
-    s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
-    res = _run(badgeops.set_time(s, _target(port, ble, hci, keystore)))
+    s = load_settings(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
+    res = run(badgeops.set_time(s, target(port, ble, hci, keystore)))
     if json_out:
         _print_json(res)
     else:
@@ -125,12 +93,12 @@ def set_time(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = K
 def logs(port: str = PORT, ble: str = BLE, hci: str = HCI, keystore: str = KEYSTORE,
          branch: str = BRANCH, connect_timeout_s: float = TIMEOUT,
          tail: int = typer.Option(0, "--tail", help="Only the last N events (0: all)."),
-         json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
+         json_out: bool = JSON_TABLES, settings_file: str = SETTINGS) -> None:
     """The badge's event log (boots, sessions, recoveries, errors, syncs)."""
     from companion import badgeops
 
-    s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
-    res = _run(badgeops.logs(s, _target(port, ble, hci, keystore), tail))
+    s = load_settings(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
+    res = run(badgeops.logs(s, target(port, ble, hci, keystore), tail))
     if json_out:
         _print_json(res)
         return
@@ -159,7 +127,7 @@ def listen(
     operator: str = typer.Option(None, "--operator", help="Staff member for custody records."),
     branch: str = BRANCH,
     list_devices: bool = typer.Option(False, "--list-devices", help="List input devices and stop."),
-    json_out: bool = JSON,
+    json_out: bool = JSON_TABLES,
     settings_file: str = SETTINGS,
 ) -> None:
     """Use the computer's microphone as a badge: same recording path, same spool."""
@@ -175,7 +143,7 @@ def listen(
         return
     if not mic:
         raise _fail("say where the audio comes from: --mic", 2)
-    s = _load(settings_file, {
+    s = load_settings(settings_file, {
         "listen.device": device, "listen.duration_s": duration_s, "listen.badge_id": badge_id,
         "listen.agent": agent, "spool.path": spool, "badge.gain_db": gain_db,
         "badge.vad_sensitivity": vad_sensitivity, "badge.max_clip_s": max_clip_s,

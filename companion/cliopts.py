@@ -21,9 +21,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["BRANCH", "HCI", "JSON", "KEYSTORE", "SETTINGS", "PORT", "BLE", "VERBOSE", "QUIET",
-           "fail", "guard", "say", "warn", "print_json", "print_table", "load_settings", "out",
-           "err"]
+__all__ = ["BRANCH", "HCI", "JSON", "JSON_TABLES", "KEYSTORE", "SETTINGS", "PORT", "BLE",
+           "TIMEOUT", "VERBOSE", "QUIET", "fail", "guard", "say", "warn", "print_json",
+           "print_table", "load_settings", "target", "run", "out", "err"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -35,10 +35,12 @@ KEYSTORE = typer.Option(None, "--keystore", envvar="BADGEKIT_KEYSTORE",
                         help="Branch key store file (default: <config dir>/keystore.json).")
 BRANCH = typer.Option(None, "--branch", help="This branch's id (default: from the settings).")
 JSON = typer.Option(False, "--json", help="Print one JSON document.")
+JSON_TABLES = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
 SETTINGS = typer.Option(None, "--settings", help="Settings file to use instead of the default.",
                         envvar="BADGEKIT_COMPANION_SETTINGS")
 PORT = typer.Option(None, "--port", help="Serial port of the badge (e.g. /dev/ttyACM0).")
 BLE = typer.Option(None, "--ble", help="BLE address of the badge.")
+TIMEOUT = typer.Option(None, "--connect-timeout-s", help="Give up on a silent badge after (s).")
 VERBOSE = typer.Option(False, "-v", "--verbose", help="Log what the companion does (stderr).")
 QUIET = typer.Option(False, "-q", "--quiet", help="Log only errors.")
 
@@ -72,12 +74,31 @@ def print_table(table: Any, console: Console | None = None) -> None:
 
 
 def load_settings(path: str | None, flags: dict[str, Any] | None = None) -> Any:
-    """The settings file (or the default one) with the command's flags on top."""
+    """The settings file (or the default one) with the command's flags on top (a bad one:
+    SettingsError, exit code 2)."""
     from pathlib import Path
 
     from companion import settings as st
 
     return st.override(st.load(Path(path) if path else None), flags or {})
+
+
+def target(port: str | None, ble: str | None, hci: str | None = None,
+           keystore: str | None = None) -> Any:
+    """The one badge ``--port`` or ``--ble`` names (`companion.link.Target`; both: exit 2)."""
+    from companion.link import Target
+
+    return Target.from_options(port, ble, hci, keystore)
+
+
+def run(coro: Any, interrupted: str = "interrupted") -> Any:
+    """Run a command's async work; Ctrl-C ends with ``interrupted`` and exit code 130."""
+    import asyncio
+
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise fail(interrupted, 130) from None
 
 
 def _verbosity(verbose: bool, quiet: bool) -> None:

@@ -12,8 +12,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from companion import settings as st
-from companion.app_cmd import JSON, TIMEOUT, _load, _run, _target
-from companion.cliopts import BLE, BRANCH, HCI, KEYSTORE, PORT, SETTINGS, guard, print_table, say
+from companion.cliopts import (
+    BLE,
+    BRANCH,
+    HCI,
+    KEYSTORE,
+    PORT,
+    SETTINGS,
+    TIMEOUT,
+    guard,
+    load_settings,
+    print_table,
+    run,
+    say,
+    target,
+)
+from companion.cliopts import JSON_TABLES as JSON
 from companion.cliopts import fail as _fail
 from companion.cliopts import print_json as _print_json
 
@@ -28,8 +42,8 @@ def config_get(key: str = typer.Argument(None, help="One key (default: all)."),
     """Read the badge's recording config (gain, VAD sensitivity, lengths, warning level)."""
     from companion import badgeops
 
-    s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
-    cfg = _run(badgeops.config_get(s, _target(port, ble, hci, keystore), key))
+    s = load_settings(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
+    cfg = run(badgeops.config_get(s, target(port, ble, hci, keystore), key))
     if json_out:
         _print_json(cfg)
         return
@@ -50,9 +64,9 @@ def config_set(assignments: list[str] = typer.Argument(..., help="KEY=VALUE (or 
     """Change the badge's recording config; values are checked before they are sent."""
     from companion import badgeops
 
-    s = _load(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
+    s = load_settings(settings_file, {"branch.id": branch, "scan.connect_timeout_s": connect_timeout_s})
     changes = badgeops.parse_assignments(assignments)
-    cfg = _run(badgeops.config_set(s, _target(port, ble, hci, keystore), changes))
+    cfg = run(badgeops.config_set(s, target(port, ble, hci, keystore), changes))
     if json_out:
         _print_json(cfg)
     else:
@@ -95,7 +109,7 @@ def config_init(force: bool = typer.Option(False, "--force", help="Overwrite an 
 @guard
 def config_show(json_out: bool = JSON, settings_file: str = SETTINGS) -> None:
     """The effective companion settings, each with its default and meaning."""
-    s = _load(settings_file)
+    s = load_settings(settings_file)
     if json_out:
         _print_json(st.as_dict(s))
         return

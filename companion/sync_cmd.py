@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE, guard, print_table, say
+from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE, guard, print_json, print_table, run, say
 from companion.cliopts import err as _err
 from companion.cliopts import fail as _fail
 from companion.cliopts import out as _out
@@ -116,15 +114,7 @@ async def _with(transport: Any, fn: Any) -> Any:
 
 
 def _run(coro: Any) -> Any:
-    """Run the sync work (its named errors reach the guard)."""
-    try:
-        return asyncio.run(coro)
-    except KeyboardInterrupt:
-        raise _fail("interrupted; nothing half-written was acknowledged, run sync again", 130) from None
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    return run(coro, "interrupted; nothing half-written was acknowledged, run sync again")
 
 
 def _progress_table(rows: dict[str, dict[str, Any]]) -> Table:
@@ -161,7 +151,7 @@ def enroll(port: str = typer.Option(None, "--port", help="Serial port of the bad
     res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
                                                 config=config)))
     if json_out:
-        _print_json(res.__dict__)
+        print_json(res.__dict__)
     else:
         moved = f" (was {res.previous_agent})" if res.previous_agent else ""
         _out.print(f"enrolled badge [bold]{escape(res.badge)}[/] at branch {escape(res.branch)} "
@@ -199,7 +189,7 @@ def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
     failed = [r for r in results
               if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
     if json_out:
-        _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
+        print_json([r if isinstance(r, str) else r.as_dict() for r in results])
     else:
         for r in results:
             if isinstance(r, str):
@@ -226,7 +216,7 @@ def status(port: str = typer.Option(None, "--port", help="Serial port of the bad
     ks = KeyStore(keystore)
     info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
     if json_out:
-        _print_json(info)
+        print_json(info)
         return
     table = Table(title=escape(f"badge {info.get('badge')}"))
     table.add_column("field")

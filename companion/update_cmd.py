@@ -30,20 +30,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from companion.cliopts import BRANCH, KEYSTORE, err, fail, guard, print_table
+from companion.cliopts import BRANCH, KEYSTORE, err, fail, guard, load_settings, print_table
 
 __all__ = ["register", "update"]
 
-
-
-def _load(settings_file: str | None, flags: dict[str, Any]) -> Any:
-    from companion import settings as st
-
-    try:
-        s = st.load(Path(settings_file) if settings_file else None)
-        return st.override(s, flags)
-    except st.SettingsError as exc:
-        raise fail(str(exc), 2) from None
 
 
 async def _discover(settings: Any, hcis: list[str], keystore: str | None,
@@ -118,7 +108,7 @@ def update(
     if not all_badges and len(ports) + len(bles) != 1:
         raise fail("name one badge (--port PATH or --ble ADDRESS) or update every badge "
                    "found with --all", 2)
-    s = _load(settings_file, {"branch.id": branch,
+    s = load_settings(settings_file, {"branch.id": branch,
                               "scan.ports": ports if all_badges and ports else None,
                               "scan.ble": scan_ble})
     try:
