@@ -101,13 +101,33 @@ def run(coro: Any, interrupted: str = "interrupted") -> Any:
         raise fail(interrupted, 130) from None
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged (a test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+_log_handler: _Stderr | None = None
+
+
 def _verbosity(verbose: bool, quiet: bool) -> None:
+    """The companion's log lines on stderr: -v all of them, -q errors only, else warnings."""
+    global _log_handler
     if verbose and quiet:
         raise fail("give -v or -q, not both", 2)
-    if verbose or quiet:
-        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        logging.getLogger("companion").setLevel(logging.DEBUG if verbose else logging.ERROR)
-        logging.getLogger().setLevel(logging.INFO if verbose else logging.ERROR)
+    logger = logging.getLogger("companion")
+    if _log_handler is None:
+        _log_handler = _Stderr()
+        _log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(_log_handler)
+        logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING)
 
 
 def guard(fn: F) -> F:

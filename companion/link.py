@@ -15,6 +15,7 @@ its transport itself and calls `authenticate`, whose refusals are `SyncError`s.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["Target", "Session", "make_transport", "connect", "authenticate"]
 
 KINDS = ("serial", "ble")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ async def connect(target: Target, settings: CompanionSettings | None = None,
     settings = settings or CompanionSettings()
     transport = make_transport(target)
     client = BadgeClient(transport, timeout_s=timeout_s or settings.scan.connect_timeout_s)
+    log.info("%s: opening", target)
     try:
         await transport.open()
     except SyncError as exc:
@@ -185,6 +189,8 @@ async def connect(target: Target, settings: CompanionSettings | None = None,
         except SyncError as exc:
             raise OpsError(describe(exc, target, greeting=True)) from None
         sess = Session(client, transport, h.badge, h.enrolled, h.branch, h.agent, h.fw, False)
+        log.info("%s: badge %s, firmware %s, %s", target, h.badge, h.fw,
+                 "enrolled" if h.enrolled else "not enrolled")
         ours = settings.branch.id
         if not h.enrolled:
             if need_auth and not allow_unenrolled:
@@ -207,6 +213,7 @@ async def connect(target: Target, settings: CompanionSettings | None = None,
                     h = await client.authenticate(key.secret)
                     sess.branch, sess.agent, sess.firmware = h.branch, h.agent, h.fw
                     sess.authenticated = True
+                    log.info("%s: authenticated (branch %s, agent %s)", target, h.branch, h.agent)
                 except AuthError as exc:
                     sess.branch = key.branch  # what this key store says; the badge did not
                     if need_auth:

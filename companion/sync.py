@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -117,6 +118,8 @@ class EnrollResult:
 
 ProgressFn = Callable[[Progress], None]
 
+log = logging.getLogger(__name__)
+
 
 async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
                      branch: str | None = None, progress: ProgressFn | None = None,
@@ -148,6 +151,8 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
                                     client.cases, clip_keys)
             got += n
             results.append(r)
+            log.info("%s: clip %s %s (%d bytes read%s)", h.badge, c.clip_id, r.status, n,
+                     ", acknowledged" if r.acked else "")
             prog.clips_done += 1
             if r.status in ("synced", "already"):
                 prog.clips_verified += 1

@@ -39,6 +39,12 @@ def _check(companion, target: Target, badge: str) -> None:
     assert sess.authenticated and sess.badge == badge
     assert (sess.branch, sess.agent) == ("branch-01", "Ana Ruiz")
 
+    where = ble or ["--port", target.address]
+    loud, quiet = companion("set-time", *where, "-v"), companion("set-time", *where, "-q")
+    assert loud.exit_code == quiet.exit_code == 0, (loud.output, quiet.output)
+    assert f"INFO companion.link: {target}: authenticated (branch branch-01" in loud.stderr
+    assert "INFO" not in quiet.stderr and "clock set" in quiet.stdout
+
     other = dataclasses.replace(s, branch=dataclasses.replace(s.branch, id="branch-99"))
     with pytest.raises(OpsError, match="refused") as e:
         asyncio.run(_open(target, other))
