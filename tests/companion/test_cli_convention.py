@@ -117,3 +117,20 @@ def test_bracketed_text_prints_literally_and_tables_end_with_a_newline(tmp_path)
 def test_verbose_and_quiet_together_are_bad_usage(tmp_path):
     res = _run(["config", "path", "-v", "-q", "--settings", str(tmp_path / "s.toml")])
     assert res.exit_code == 2 and "error:" in res.output
+
+
+@pytest.mark.parametrize("args,words", [
+    (["update", "--bundle", "{tmp}/none.bkfw", "--port", "/dev/null"], "No such file"),
+    (["update", "--bundle", "{tmp}/none.bkfw", "--port", "/dev/null", "--pubkey", "{tmp}/k.pub"],
+     "cannot read the public key"),
+    (["case", "--session", "{tmp}/spool/B1/s1", "--case", "C-1"], "no such folder"),
+    (["config", "set", "bogus=1", "--port", "/dev/null"], "unknown config key bogus"),
+    (["config", "set", "gain_db=loud", "--port", "/dev/null"], "not a whole number"),
+    (["config", "show", "--settings", "{tmp}/bad.toml"], "nonsense"),
+])
+def test_bad_input_exits_2_with_one_line(args, words, tmp_path):
+    (tmp_path / "bad.toml").write_text("[nonsense]\nx = 1\n")
+    res = _run([a.replace("{tmp}", str(tmp_path)) for a in args],
+               env={"BADGEKIT_CONFIG": str(tmp_path), "BADGEKIT_DATA": str(tmp_path)})
+    assert res.exit_code == 2 and res.output.count("error:") == 1, (res.exit_code, res.output)
+    assert words in res.output, res.output
