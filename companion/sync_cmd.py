@@ -45,7 +45,6 @@ HCIS = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
                          "Bluetooth.")
 
 
-
 def _settings() -> Any:
     try:
         from companion import settings as st
@@ -53,16 +52,6 @@ def _settings() -> Any:
         return st.load()
     except Exception as exc:  # noqa: BLE001 - settings errors become one line
         raise _fail(f"settings: {exc}", 2) from None
-
-
-def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -> list[Any]:
-    from companion.link import Target, make_transport
-
-    out = [make_transport(Target("serial", p)) for p in ports or []]
-    out += [make_transport(Target("ble", b, hci)) for b in bles or []]
-    if not out:
-        raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
-    return out
 
 
 def _one(port: str | None, ble: str | None, hci: str | None) -> Any:
@@ -169,6 +158,7 @@ def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
 
     With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
     from companion.keystore import KeyStore
+    from companion.link import Target, make_transport
     from companion.spool import Spool
 
     s = _settings()
@@ -181,7 +171,7 @@ def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
         if not port and not ble:
             raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
                         "name one with --port PATH or --ble ADDRESS")
-    serial = _targets(port, None, None) if port else []
+    serial = [make_transport(Target("serial", p)) for p in port or []]
     radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
     sp, ks = Spool(spool_dir), KeyStore(keystore)
     results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
