@@ -25,20 +25,20 @@ FLOOD_S = 5.0
 
 async def _rows(work: Path) -> list[Row]:
     from companion.client import BadgeClient
+    from companion.errors import AuthError
     from companion.keystore import KeyStore
+    from companion.link import Target, make_transport
     from companion.sync import enroll_badge
-    from companion.sync_errors import AuthError
-    from companion.transport import make_transport
     from firmware.sync import proto
     from tests.sync.helpers import SerialBadge, make_clips
 
     make_clips(work / "clips", "bk-a77a", 1)
     ks = KeyStore(work / "keys.json")
     with SerialBadge(work / "clips") as badge:
-        async with make_transport(port=badge.port) as t:
+        async with make_transport(Target("serial", badge.port)) as t:
             await enroll_badge(t, ks, branch=BRANCH, agent=AGENT)
         checked = refused = 0
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             end = time.monotonic() + FLOOD_S
             while time.monotonic() < end:
                 await c.hello()

@@ -46,7 +46,7 @@ def make_clips(folder: Path, badge: str, n: int, rng: random.Random,
 
 def _cut_after(t: Any, after_bytes: int) -> Any:
     """Make transport ``t`` drop its link for real once ``after_bytes`` have arrived."""
-    from companion.sync_errors import LinkError
+    from companion.errors import LinkError
 
     orig = t.chunks
     t.cut_done = False
@@ -67,8 +67,8 @@ def _cut_after(t: Any, after_bytes: int) -> Any:
 
 
 async def _one(make_t, ks: Any, spool: Any, agent: str, cut_at: int, res: RunResult) -> None:
+    from companion.errors import SyncError
     from companion.sync import enroll_badge, sync_badge
-    from companion.sync_errors import SyncError
 
     async with make_t() as t:
         await enroll_badge(t, ks, branch=BRANCH, agent=agent)

@@ -86,8 +86,9 @@ class BadgeProc:
 async def _sync(port: str, spool: Path, keystore: Path, logs: bool) -> dict:
     from companion.client import BadgeClient
     from companion.keystore import KeyStore
+    from companion.link import authenticate
     from companion.spool import Spool
-    from companion.sync import connect, sync_badge
+    from companion.sync import sync_badge
     from companion.transport.serial import SerialTransport
 
     ks = KeyStore(keystore)
@@ -96,7 +97,7 @@ async def _sync(port: str, spool: Path, keystore: Path, logs: bool) -> dict:
     out = rep.as_dict()
     if logs:  # what `badgekit companion logs` shows staff: the badge's boot events
         async with SerialTransport(port) as t, BadgeClient(t) as c:
-            await connect(c, ks, BRANCH)
+            await authenticate(c, ks, BRANCH)
             out["events"] = await c.logs()
     return out
 
@@ -104,7 +105,7 @@ async def _sync(port: str, spool: Path, keystore: Path, logs: bool) -> dict:
 def sync_serial(port: str, spool: Path, keystore: Path, logs: bool = False) -> dict | str:
     """One companion sync over the serial port: its report (with the badge's event log
     under ``events`` if ``logs``), or the error's message."""
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     try:
         return asyncio.run(_sync(port, spool, keystore, logs))

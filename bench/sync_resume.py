@@ -28,10 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from companion.errors import SyncError  # noqa: E402
 from companion.keystore import KeyStore  # noqa: E402
 from companion.spool import Spool  # noqa: E402
 from companion.sync import enroll_badge, sync_badge  # noqa: E402
-from companion.sync_errors import SyncError  # noqa: E402
 from tests.sync.helpers import SerialBadge, check_spool, cut_after, make_clips  # noqa: E402
 
 __all__ = ["resume_run"]
@@ -78,10 +78,10 @@ async def resume_run(kind: str, rng: random.Random, work: Path, n_clips: int = 4
             r = await _sync_until_done(lambda: SerialTransport(badge.port), spool, ks, cuts)
             async with SerialTransport(badge.port) as t:
                 from companion.client import BadgeClient
-                from companion.sync import connect
+                from companion.link import authenticate
 
                 async with BadgeClient(t) as c:
-                    await connect(c, ks, "b1")
+                    await authenticate(c, ks, "b1")
                     left = await c.list_clips()
         finally:
             badge.close()

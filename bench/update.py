@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from badgecore import mpy, release  # noqa: E402
 from companion import update as upd  # noqa: E402
-from companion.badgeops import Target, connect  # noqa: E402
 from companion.keystore import KeyStore  # noqa: E402
+from companion.link import Target, connect  # noqa: E402
 from companion.settings import load  # noqa: E402
 from companion.sync import enroll_badge  # noqa: E402
 from companion.transport.serial import SerialTransport  # noqa: E402
@@ -158,7 +158,7 @@ async def bench_ble(rel: Releases, bundle: Path, work: Path) -> float:
         async with BleTransport(addr, bumble_device=comp) as t:
             await enroll_badge(t, KeyStore(ks), branch="b-bench", agent="bench", set_time=False)
         bf = upd.read_bundle(bundle)
-        async with connect(s, Target("ble", addr, None, str(ks), comp)) as sess:
+        async with connect(Target("ble", addr, None, str(ks), comp), s) as sess:
             res = upd.UpdateResult(addr, "ble")
             t0 = time.monotonic()
             await upd._transfer(sess, "ble", bf, res, None, addr)

@@ -16,76 +16,82 @@ from __future__ import annotations
 
 import typer
 
-from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE
+from companion.cliopts import (
+    BRANCH,
+    HCI,
+    JSON,
+    KEYSTORE,
+    guard,
+    load_settings,
+    print_json,
+    run,
+    say,
+    target,
+)
 from companion.cliopts import fail as _fail
 
-__all__ = ["register"]
+__all__ = ["register", "case"]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("case")
-    def case(
-        case_id: str = typer.Option(None, "--case", help="Case or customer id: 1-32 letters, digits, "
-                                    "'-', '_' or '.'."),
-        clear: bool = typer.Option(False, "--clear", help="Drop a case id not yet used."),
-        session: str = typer.Option(None, "--session", help="Tag a synced meeting in the spool "
-                                    "instead: its folder <spool>/<badge>/<session>."),
-        port: str = typer.Option(None, "--port", help="Serial port of the badge."),
-        ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
-        hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
-        settings_file: str = typer.Option(None, "--settings", envvar="BADGEKIT_COMPANION_SETTINGS",
-                                          help="Settings file to use instead of the default."),
-    ) -> None:
-        """Set (--case ID), clear (--clear) or show the case id of the badge's meeting."""
-        from companion import app_cmd, badgeops
+@guard
+def case(
+    case_id: str = typer.Option(None, "--case", help="Case or customer id: 1-32 letters, digits, "
+                                "'-', '_' or '.'."),
+    clear: bool = typer.Option(False, "--clear", help="Drop a case id not yet used."),
+    session: str = typer.Option(None, "--session", help="Tag a synced meeting in the spool "
+                                "instead: its folder <spool>/<badge>/<session>."),
+    port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+    ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+    hci: str = HCI, keystore: str = KEYSTORE, branch: str = BRANCH, json_out: bool = JSON,
+    settings_file: str = typer.Option(None, "--settings", envvar="BADGEKIT_COMPANION_SETTINGS",
+                                      help="Settings file to use instead of the default."),
+) -> None:
+    """Set (--case ID), clear (--clear) or show the case id of the badge's meeting."""
+    from companion import badgeops
 
-        if case_id is not None and clear:
-            raise _fail("give --case ID or --clear, not both", 2)
-        if session is not None:
-            _tag(session, case_id, clear, port, ble, settings_file, json_out)
-            return
-        target = app_cmd._target(port, ble, hci, keystore)
-        s = app_cmd._load(settings_file, {"branch.id": branch})
-        if case_id is None and not clear:
-            cfg = app_cmd._run(badgeops.config_get(s, target, "case_id"))
-            pending = cfg["config"]["case_id"]
-            res = {"badge_id": cfg["badge_id"], "case_id": pending or None}
-            text = (f"{res['badge_id']}: case {pending} is set for the meeting recording now or the next one"
-                    if pending else f"{res['badge_id']}: no case id set")
-        else:
-            value = "" if clear else case_id.strip()
-            if not clear and not value:
-                raise _fail("--case needs an id (use --clear to drop one)", 2)
-            try:
-                changes = badgeops.parse_assignments([f"case_id={value}"])
-            except badgeops.OpsError as exc:
-                raise _fail(str(exc), 2) from None
-            cfg = app_cmd._run(badgeops.config_set(s, target, changes))
-            res = {"badge_id": cfg["badge_id"], "case_id": cfg["config"].get("case_id") or None}
-            text = (f"{res['badge_id']}: case {value} set: it applies to the meeting recording now, "
-                    "or else to the next one started" if value else f"{res['badge_id']}: case id cleared")
-        if json_out:
-            app_cmd._print_json(res)
-        else:
-            app_cmd._out.print(text)
+    if case_id is not None and clear:
+        raise _fail("give --case ID or --clear, not both", 2)
+    if session is not None:
+        _tag(session, case_id, clear, port, ble, settings_file, json_out)
+        return
+    badge = target(port, ble, hci, keystore)
+    s = load_settings(settings_file, {"branch.id": branch})
+    if case_id is None and not clear:
+        cfg = run(badgeops.config_get(s, badge, "case_id"))
+        pending = cfg["config"]["case_id"]
+        res = {"badge_id": cfg["badge_id"], "case_id": pending or None}
+        text = (f"{res['badge_id']}: case {pending} is set for the meeting recording now or the next one"
+                if pending else f"{res['badge_id']}: no case id set")
+    else:
+        value = "" if clear else case_id.strip()
+        if not clear and not value:
+            raise _fail("--case needs an id (use --clear to drop one)", 2)
+        changes = badgeops.parse_assignments([f"case_id={value}"])
+        cfg = run(badgeops.config_set(s, badge, changes))
+        res = {"badge_id": cfg["badge_id"], "case_id": cfg["config"].get("case_id") or None}
+        text = (f"{res['badge_id']}: case {value} set: it applies to the meeting recording now, "
+                "or else to the next one started" if value else f"{res['badge_id']}: case id cleared")
+    if json_out:
+        print_json(res)
+    else:
+        say(text)
 
 
 def _tag(session: str, case_id: str | None, clear: bool, port: str | None, ble: str | None,
          settings_file: str | None, json_out: bool) -> None:
-    from companion import app_cmd
     from companion.casetag import tag_session
     from companion.sync import _operator
-    from companion.sync_errors import SpoolError
 
     if port or ble or clear or not case_id:
         raise _fail("--session tags a synced meeting: give --case ID and no badge (--port/--ble)", 2)
-    s = app_cmd._load(settings_file)
-    try:
-        rep = tag_session(session, case_id.strip(), s.branch.operator or _operator())
-    except SpoolError as exc:
-        raise _fail(str(exc), 2 if "case_id" in str(exc) else 1) from None
+    s = load_settings(settings_file)
+    rep = tag_session(session, case_id.strip(), s.branch.operator or _operator())
     if json_out:
-        app_cmd._print_json(rep.as_dict())
+        print_json(rep.as_dict())
     else:
-        app_cmd._out.print(f"{rep.session}: case {rep.case_id} on {len(rep.tagged)} clip(s)"
-                           + (f", {len(rep.unchanged)} had it already" if rep.unchanged else ""))
+        say(f"{rep.session}: case {rep.case_id} on {len(rep.tagged)} clip(s)"
+            + (f", {len(rep.unchanged)} had it already" if rep.unchanged else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("case")(case)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from badgecore.atomicfile import fsync_dir, write_atomic
-from companion.sync_errors import SpoolError
+from companion.errors import SpoolError
 
 __all__ = ["TagReport", "tag_session"]
 
@@ -52,14 +52,18 @@ def _read(path: Path) -> dict[str, Any]:
 
 def tag_session(folder: Path | str, case_id: str, operator: str) -> TagReport:
     """Set `case_id` on every complete clip of the spool session `folder`; raises
-    `SpoolError` (one line) for a bad id, a folder without clips or an unwritable file."""
+    `SpoolError` (one line) for a bad id or a missing folder (exit code 2), a folder
+    without clips or an unwritable file."""
     from firmware.sync.state import case_error
 
     err = case_error(case_id)
     if err or not case_id:
-        raise SpoolError(err or "give a case id")
+        raise SpoolError(err or "give a case id", exit_code=2)
     folder = Path(folder)
-    custodies = sorted(folder.glob("*.custody.json")) if folder.is_dir() else []
+    if not folder.is_dir():
+        raise SpoolError(f"{folder}: no such folder (expected <spool>/<badge>/<session>)",
+                         exit_code=2)
+    custodies = sorted(folder.glob("*.custody.json"))
     if not custodies:
         raise SpoolError(f"{folder} holds no synced clips (expected <spool>/<badge>/<session>)")
     tagged, unchanged = [], []

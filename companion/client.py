@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from companion.sync_errors import AuthError, BadgeReplyError, LinkError, ProtocolError
+from companion.errors import AuthError, BadgeReplyError, LinkError, ProtocolError
 from companion.transport.base import Frame, Transport
 from firmware.sync import auth, frame, proto
 

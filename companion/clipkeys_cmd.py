@@ -10,35 +10,35 @@ it cannot authenticate to a badge). The gateway and receiver take it as ``--badg
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-from companion.cliopts import KEYSTORE
+from companion.cliopts import KEYSTORE, guard, say
 from companion.cliopts import fail as _fail
 
-__all__ = ["register"]
+__all__ = ["register", "clip_keys"]
 
-_out = Console(highlight=False)
+
+@guard
+def clip_keys(out: str = typer.Option(..., "--out", help="Key file to write (mode 0600)."),
+              badge: list[str] = typer.Option(None, "--badge",
+                                              help="Only this badge (repeat for several)."),
+              keystore: str = KEYSTORE) -> None:
+    """Write the badges' clip keys for `gateway`/`receive --badge-keys FILE`."""
+    from badgecore.badgekeys import BadgeKeysError, keys_from_keystore, write_badge_keys
+    from companion.errors import KeyStoreError
+    from companion.keystore import KeyStore
+
+    try:
+        keys = keys_from_keystore(KeyStore(keystore), badge or None)
+        missing = sorted(set(badge or ()) - set(keys))
+        if missing:
+            raise _fail(f"not in the key store: {', '.join(missing)}")
+        if not keys:
+            raise _fail("the key store holds no enrolled badge")
+        n = write_badge_keys(out, keys)
+    except (KeyStoreError, BadgeKeysError) as exc:
+        raise _fail(str(exc)) from None
+    say(f"wrote the clip keys of {n} badge(s) to {out} (mode 0600)")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("clip-keys")
-    def clip_keys(out: str = typer.Option(..., "--out", help="Key file to write (mode 0600)."),
-                  badge: list[str] = typer.Option(None, "--badge",
-                                                  help="Only this badge (repeat for several)."),
-                  keystore: str = KEYSTORE) -> None:
-        """Write the badges' clip keys for `gateway`/`receive --badge-keys FILE`."""
-        from badgecore.badgekeys import BadgeKeysError, keys_from_keystore, write_badge_keys
-        from companion.keystore import KeyStore
-        from companion.sync_errors import KeyStoreError
-
-        try:
-            keys = keys_from_keystore(KeyStore(keystore), badge or None)
-            missing = sorted(set(badge or ()) - set(keys))
-            if missing:
-                raise _fail(f"not in the key store: {', '.join(missing)}")
-            if not keys:
-                raise _fail("the key store holds no enrolled badge")
-            n = write_badge_keys(out, keys)
-        except (KeyStoreError, BadgeKeysError) as exc:
-            raise _fail(str(exc)) from None
-        _out.print(f"wrote the clip keys of {n} badge(s) to {out} (mode 0600)")
+    app.command("clip-keys")(clip_keys)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from badgecore.atomicfile import atomic_writer
-from companion.sync_errors import KeyStoreError
+from companion.errors import KeyStoreError
 
 __all__ = ["BadgeKey", "KeyStore", "default_keystore_path"]
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from badgecore.atomicfile import write_atomic
+from companion.errors import CompanionError
 from firmware import aesctr, clipfile, clipfmt
 from firmware.clipindex import STATE_NAMES, ClipIndex, IndexError_
 
 __all__ = ["LfsImageError", "ImageClip", "open_image", "iter_clips", "recover_image", "load_keys"]
 
 
-class LfsImageError(RuntimeError):
+class LfsImageError(CompanionError, RuntimeError):
     """The image cannot be mounted or holds no badgekit store."""
 
 

@@ -28,13 +28,14 @@ from typing import Any
 from badgecore.atomicfile import write_atomic
 from badgecore.paths import data_dir
 from badgecore.privatefs import private_dir
+from companion.errors import CompanionError
 from companion.settings import CompanionSettings
 
 __all__ = ["ListenError", "ListenReport", "MicBadgeState", "gate_options", "list_inputs", "listen",
            "render"]
 
 
-class ListenError(RuntimeError):
+class ListenError(CompanionError, RuntimeError):
     """`listen` cannot run or had to stop (spool not writable, disk full, bad settings)."""
 
 
@@ -111,17 +112,18 @@ def _custody(settings: CompanionSettings, side: dict[str, Any], device: str,
 
 
 def render(report: ListenReport, console: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{report.badge_id} session {report.session} -> {report.spool}")
+    table = Table(title=escape(f"{report.badge_id} session {report.session} -> {report.spool}"))
     for col in ("clip", "start (UTC)", "seconds", "sha256"):
         table.add_column(col)
     for c in report.clips:
-        table.add_row(c["clip_id"], c.get("start_time", ""), f"{c['samples'] / 16000:.1f}",
-                      c["sha256"][:16] + "…")
+        table.add_row(escape(c["clip_id"]), escape(c.get("start_time", "")),
+                      f"{c['samples'] / 16000:.1f}", c["sha256"][:16] + "…")
     console.print(table)
     console.print(f"{report.audio_s:.1f} s heard, {report.kept_s:.1f} s kept in "
-                  f"{len(report.clips)} clip(s); stopped: {report.stopped}")
+                  f"{len(report.clips)} clip(s); stopped: {report.stopped}", markup=False)
 
 
 _SENSITIVITY_ON_DB10 = {0: 90, 1: 75, 2: 60, 3: 45}  # gate onset level above the floor (dB/10)
@@ -265,7 +267,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
         state.advance(side["seq"] + 1, side["sha256"])
         report.clips.append(side)
         if progress is not None:
-            progress.print(f"clip {side['clip_id']}: {side['samples'] / 16000:.1f} s")
+            progress.print(f"clip {side['clip_id']}: {side['samples'] / 16000:.1f} s", markup=False)
 
     rec = fw.Recorder(sink, badge, session, seq=state.next_seq, start_epoch=int(now),
                       start_ms=int(now * 1000) % 1000, gain_q8=gain_q8, on_clip=on_clip, **opts)

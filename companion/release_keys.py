@@ -8,7 +8,8 @@ __all__ = ["public_or_none"]
 
 
 def public_or_none(path: Path | None) -> bytes | None:
-    """The key in ``path`` (hex or PEM), None without a path; ValueError with one line."""
+    """The key in ``path`` (hex or PEM), None without a path; ValueError with one line
+    (UsageError, exit code 2, when there is no such file)."""
     if path is None:
         return None
     from badgecore.release import ReleaseError, load_public
@@ -16,4 +17,8 @@ def public_or_none(path: Path | None) -> bytes | None:
     try:
         return load_public(path)
     except ReleaseError as exc:
+        if not path.exists():
+            from companion.errors import UsageError
+
+            raise UsageError(str(exc)) from None
         raise ValueError(str(exc)) from None

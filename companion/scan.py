@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.attention import BadgeReport, rank
-from companion.badgeops import OpsError, Target, connect
+from companion.errors import OpsError
+from companion.link import Target, connect
 from companion.settings import CompanionSettings
 
 __all__ = ["ScanResult", "run_scan", "serial_targets", "report_from_info", "render",
@@ -158,10 +159,10 @@ def report_from_info(r: BadgeReport, info: dict[str, Any], sent: float, got: flo
 
 
 async def _probe(settings: CompanionSettings, target: Target) -> BadgeReport | dict[str, str]:
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     try:
-        async with connect(settings, target, need_auth=False) as s:
+        async with connect(target, settings, need_auth=False) as s:
             r = BadgeReport(s.badge, target.kind, target.address, enrolled=s.enrolled,
                             branch=s.branch, agent=s.agent, firmware=s.firmware,
                             authenticated=s.authenticated)

@@ -28,6 +28,7 @@ from typing import Any
 
 from badgecore.atomicfile import write_atomic
 from badgecore.paths import config_dir, data_dir
+from companion.errors import CompanionError
 
 __all__ = [
     "SettingsError",
@@ -50,8 +51,10 @@ __all__ = [
 SETTINGS_FILE = "companion.toml"
 
 
-class SettingsError(ValueError):
+class SettingsError(CompanionError, ValueError):
     """The settings file cannot be read, or a key or value in it is not valid."""
+
+    exit_code = 2
 
 
 def _opt(default: Any, doc: str) -> Any:

@@ -35,7 +35,7 @@ from typing import Any
 
 from badgecore.atomicfile import fsync_dir, write_atomic
 from badgecore.privatefs import FILE_MODE, private_dir
-from companion.sync_errors import SpoolError, VerifyError
+from companion.errors import SpoolError, VerifyError
 
 __all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]
 

@@ -14,32 +14,30 @@ subclasses before anything is read or acknowledged.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from companion.client import BadgeClient, ClipEntry, Hello
-from companion.keystore import BadgeKey, KeyStore
-from companion.spool import Spool
-from companion.sync_errors import (
+from companion.client import BadgeClient, ClipEntry
+from companion.errors import (
     AuthError,
     BadgeReplyError,
     LinkError,
-    NotEnrolledError,
     UnknownBadgeError,
     VerifyError,
-    WrongBranchError,
 )
+from companion.keystore import BadgeKey, KeyStore
+from companion.link import authenticate
+from companion.spool import Spool
 from companion.transport.base import Transport
-from firmware.sync.backoff import BASE_MS
 
 __all__ = ["ClipResult", "SyncReport", "Progress", "EnrollResult", "sync_badge", "enroll_badge",
-           "badge_status", "connect"]
+           "badge_status"]
 
 
 @dataclass(frozen=True)
@@ -120,32 +118,7 @@ class EnrollResult:
 
 ProgressFn = Callable[[Progress], None]
 
-
-async def connect(client: BadgeClient, keystore: KeyStore, branch: str | None) -> Hello:
-    """Hello + mutual authentication; refusals raise before anything is read."""
-    h = await client.hello()
-    if not h.enrolled:
-        raise NotEnrolledError(f"badge {h.badge} is not enrolled; run `badgekit companion "
-                               "enroll` first")
-    key = keystore.get(h.badge)
-    if key is None:  # the badge names its branch only after AUTH: not one of ours
-        raise UnknownBadgeError(h.badge, h.branch)
-    if branch is not None and key.branch != branch:
-        raise WrongBranchError(h.badge, key.branch, branch)
-    try:
-        h = await client.authenticate(key.secret)
-    except AuthError:
-        if key.previous is None:
-            raise
-        # an enrollment whose link dropped before the badge stored the new key; the badge
-        # backs off after the failed attempt (firmware.sync.backoff): wait that out first
-        await asyncio.sleep(BASE_MS / 1000 + 0.1)
-        await client.hello()
-        h = await client.authenticate(key.previous)
-        keystore.put(h.badge, key.previous, key.branch, key.agent)
-    if branch is not None and h.branch != branch:
-        raise WrongBranchError(h.badge, h.branch, branch)
-    return h
+log = logging.getLogger(__name__)
 
 
 async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
@@ -162,7 +135,7 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
     t0 = time.monotonic()
     in0, out0 = transport.bytes_in, transport.bytes_out
     async with BadgeClient(transport, timeout_s) as client:
-        h = await connect(client, keystore, branch)
+        h = await authenticate(client, keystore, branch)
         clip_keys = _clip_keys(keystore.get(h.badge))
         clips = sorted(await client.list_clips(), key=lambda c: c.seq)
         prog = Progress(h.badge, clips_total=len(clips),
@@ -178,6 +151,8 @@ async def sync_badge(transport: Transport, spool: Spool, keystore: KeyStore, *,
                                     client.cases, clip_keys)
             got += n
             results.append(r)
+            log.info("%s: clip %s %s (%d bytes read%s)", h.badge, c.clip_id, r.status, n,
+                     ", acknowledged" if r.acked else "")
             prog.clips_done += 1
             if r.status in ("synced", "already"):
                 prog.clips_verified += 1
@@ -292,7 +267,7 @@ async def enroll_badge(transport: Transport, keystore: KeyStore, *, branch: str,
         if h.enrolled:
             if old is None:  # enrolled, and not with a key of ours: another branch's
                 raise UnknownBadgeError(h.badge, h.branch)
-            h = await connect(client, keystore, branch)
+            h = await authenticate(client, keystore, branch)
             prev_branch, prev_agent = h.branch, h.agent
             old = keystore.get(h.badge)
             assert old is not None
@@ -329,7 +304,7 @@ async def badge_status(transport: Transport, keystore: KeyStore,
     async with BadgeClient(transport, timeout_s) as client:
         h = await client.hello()
         if h.enrolled:
-            await connect(client, keystore, branch)
+            await authenticate(client, keystore, branch)
         info = await client.info()
         info.setdefault("badge", h.badge)
         info["clock_drift_s"] = int(info.get("clock", time.time())) - int(time.time())

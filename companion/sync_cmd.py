@@ -12,7 +12,8 @@ Several ``--port``/``--ble`` badges sync concurrently with a live progress table
 sync, BLE badges share one bumble radio per distinct ``--hci``: one ``--hci`` serves every
 ``--ble``; several pair with the ``--ble`` addresses in order (repeat a spec for badges on
 the same radio). A radio is opened once and closed when the sync ends.
-Every refusal or fault ends with one ``error:`` line and exit code 1, never a traceback.
+Every refusal or fault ends with one ``error:`` line and exit code 1 (2 for bad usage or
+settings), never a traceback.
 """
 
 from __future__ import annotations
@@ -20,25 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE
+from companion.cliopts import BRANCH, HCI, JSON, KEYSTORE, guard, print_json, print_table, run, say
+from companion.cliopts import err as _err
 from companion.cliopts import fail as _fail
+from companion.cliopts import out as _out
 
-__all__ = ["register"]
-
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+__all__ = ["register", "enroll", "sync", "status"]
 
 PORTS = typer.Option(None, "--port", help="Serial port of a badge (repeat for several).")
 BLES = typer.Option(None, "--ble", help="BLE address of a badge (repeat for several).")
@@ -46,7 +43,6 @@ HCIS = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
                     help="bumble HCI transport for BLE (e.g. tcp-client:127.0.0.1:9001); one "
                          "for every --ble, or one per --ble in order; default: the system's "
                          "Bluetooth.")
-
 
 
 def _settings() -> Any:
@@ -58,14 +54,13 @@ def _settings() -> Any:
         raise _fail(f"settings: {exc}", 2) from None
 
 
-def _targets(ports: list[str] | None, bles: list[str] | None, hci: str | None) -> list[Any]:
-    from companion.transport import make_transport
+def _one(port: str | None, ble: str | None, hci: str | None) -> Any:
+    """The transport of the one badge enroll and status name (both --port and --ble: exit 2)."""
+    from companion.link import Target, make_transport
 
-    out = [make_transport(port=p) for p in ports or []]
-    out += [make_transport(ble=b, hci=hci) for b in bles or []]
-    if not out:
+    if not port and not ble:
         raise _fail("name a badge: --port PATH or --ble ADDRESS", 2)
-    return out
+    return make_transport(Target.from_options(port, ble, hci))
 
 
 def _ble_radios(bles: list[str], hcis: list[str]) -> list[tuple[str, str | None]]:
@@ -108,18 +103,7 @@ async def _with(transport: Any, fn: Any) -> Any:
 
 
 def _run(coro: Any) -> Any:
-    from companion.sync_errors import SyncError
-
-    try:
-        return asyncio.run(coro)
-    except SyncError as exc:
-        raise _fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise _fail("interrupted; nothing half-written was acknowledged, run sync again", 130) from None
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    return run(coro, "interrupted; nothing half-written was acknowledged, run sync again")
 
 
 def _progress_table(rows: dict[str, dict[str, Any]]) -> Table:
@@ -138,105 +122,106 @@ def _progress_table(rows: dict[str, dict[str, Any]]) -> Table:
     return t
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def enroll(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
-               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
-               hci: str = HCI,
-               agent: str = typer.Option(..., "--agent", help="Agent who wears the badge."),
-               branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON) -> None:
-        """Enroll a badge into this branch for an agent (re-enroll moves it to the agent)."""
-        from companion.keystore import KeyStore
-        from companion.sync import enroll_badge
+@guard
+def enroll(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+           ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+           hci: str = HCI,
+           agent: str = typer.Option(..., "--agent", help="Agent who wears the badge."),
+           branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON) -> None:
+    """Enroll a badge into this branch for an agent (re-enroll moves it to the agent)."""
+    from companion.keystore import KeyStore
+    from companion.sync import enroll_badge
 
-        s = _settings()
-        branch = branch or s.branch.id
-        config = dataclasses.asdict(s.badge)  # the [badge] table: the badge's config
-        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
-        ks = KeyStore(keystore)
-        res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
-                                                    config=config)))
-        if json_out:
-            _print_json(res.__dict__)
-        else:
-            moved = f" (was {res.previous_agent})" if res.previous_agent else ""
-            _out.print(f"enrolled badge [bold]{res.badge}[/] at branch {res.branch} for agent "
-                       f"{escape(res.agent)}{escape(moved)}; clock drift was {res.clock_drift_s} s; "
-                       "config set from the settings' [badge] table")
+    s = _settings()
+    branch = branch or s.branch.id
+    config = dataclasses.asdict(s.badge)  # the [badge] table: the badge's config
+    t = _one(port, ble, hci)
+    ks = KeyStore(keystore)
+    res = _run(_with(t, lambda tr: enroll_badge(tr, ks, branch=branch, agent=agent,
+                                                config=config)))
+    if json_out:
+        print_json(res.__dict__)
+    else:
+        moved = f" (was {res.previous_agent})" if res.previous_agent else ""
+        _out.print(f"enrolled badge [bold]{escape(res.badge)}[/] at branch {escape(res.branch)} "
+                   f"for agent {escape(res.agent)}{escape(moved)}; clock drift was "
+                   f"{res.clock_drift_s} s; config set from the settings' {escape('[badge]')} "
+                   "table", soft_wrap=True)
 
-    @app.command()
-    def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
-             spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
-             branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
-             no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
-                                         "badges keep their clips.")) -> None:
-        """Copy every clip off the badges into the spool, verified, then acknowledge them.
+@guard
+def sync(port: list[str] = PORTS, ble: list[str] = BLES, hci: list[str] = HCIS,
+         spool: str = typer.Option(None, "--spool", help="Spool folder (default: settings)."),
+         branch: str = BRANCH, keystore: str = KEYSTORE, json_out: bool = JSON,
+         no_ack: bool = typer.Option(False, "--no-ack", help="Copy and verify, but let the "
+                                     "badges keep their clips.")) -> None:
+    """Copy every clip off the badges into the spool, verified, then acknowledge them.
 
-        With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
-        from companion.keystore import KeyStore
-        from companion.spool import Spool
+    With no --port or --ble: every reachable badge of this branch (what `scan` finds)."""
+    from companion.keystore import KeyStore
+    from companion.link import Target, make_transport
+    from companion.spool import Spool
 
-        s = _settings()
-        branch = branch or s.branch.id
-        spool_dir = spool or s.spool.path or str(_default_spool())
-        if not port and not ble:  # no badge named: every reachable badge of this branch
-            port, ble, skipped = _reachable(s, list(hci or []), keystore)
-            for why in skipped:
-                _err.print(f"skipped: {escape(why)}", soft_wrap=True)
-            if not port and not ble:
-                raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
-                            "name one with --port PATH or --ble ADDRESS")
-        serial = _targets(port, None, None) if port else []
-        radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
-        sp, ks = Spool(spool_dir), KeyStore(keystore)
-        results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
-                                 not no_ack, live=not json_out))
-        failed = [r for r in results
-                  if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
-        if json_out:
-            _print_json([r if isinstance(r, str) else r.as_dict() for r in results])
-        else:
-            for r in results:
-                if isinstance(r, str):
-                    _err.print(f"[red]error:[/] {escape(r)}", soft_wrap=True)
-                    continue
-                _out.print(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
-                           f"{r.seconds:.1f} s into {spool_dir}")
-                for c in r.clips:
-                    if c.message:
-                        _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
-        if failed:
-            raise typer.Exit(1)
+    s = _settings()
+    branch = branch or s.branch.id
+    spool_dir = spool or s.spool.path or str(_default_spool())
+    if not port and not ble:  # no badge named: every reachable badge of this branch
+        port, ble, skipped = _reachable(s, list(hci or []), keystore)
+        for why in skipped:
+            _err.print(f"skipped: {escape(why)}", soft_wrap=True)
+        if not port and not ble:
+            raise _fail("no badge of this branch within reach (see `badgekit companion scan`); "
+                        "name one with --port PATH or --ble ADDRESS")
+    serial = [make_transport(Target("serial", p)) for p in port or []]
+    radios = list(dict.fromkeys(_ble_radios(list(ble or []), list(hci or []))))
+    sp, ks = Spool(spool_dir), KeyStore(keystore)
+    results = _run(_sync_all(serial, radios, sp, ks, branch, s.branch.operator or None,
+                             not no_ack, live=not json_out))
+    failed = [r for r in results
+              if isinstance(r, str) or not r.ok or any(c.message for c in r.clips)]
+    if json_out:
+        print_json([r if isinstance(r, str) else r.as_dict() for r in results])
+    else:
+        for r in results:
+            if isinstance(r, str):
+                _err.print(f"[red]error:[/] {escape(r)}", soft_wrap=True)
+                continue
+            say(f"{r.badge}: {r.synced} clip(s) synced, {r.clip_bytes:,} bytes in "
+                f"{r.seconds:.1f} s into {spool_dir}")
+            for c in r.clips:
+                if c.message:
+                    _err.print(f"[red]error:[/] {escape(c.message)}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
-    @app.command()
-    def status(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
-               ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
-               hci: str = HCI, branch: str = BRANCH, keystore: str = KEYSTORE,
-               json_out: bool = JSON) -> None:
-        """Show one badge: enrollment, battery, storage, clips, clock, errors."""
-        from companion.keystore import KeyStore
-        from companion.sync import badge_status
+@guard
+def status(port: str = typer.Option(None, "--port", help="Serial port of the badge."),
+           ble: str = typer.Option(None, "--ble", help="BLE address of the badge."),
+           hci: str = HCI, branch: str = BRANCH, keystore: str = KEYSTORE,
+           json_out: bool = JSON) -> None:
+    """Show one badge: enrollment, battery, storage, clips, clock, errors."""
+    from companion.keystore import KeyStore
+    from companion.sync import badge_status
 
-        (t,) = _targets([port] if port else None, [ble] if ble else None, hci)
-        ks = KeyStore(keystore)
-        info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
-        if json_out:
-            _print_json(info)
-            return
-        table = Table(title=f"badge {info.get('badge')}")
-        table.add_column("field")
-        table.add_column("value")
-        st = info.get("storage", {})
-        fw = info.get("firmware") if isinstance(info.get("firmware"), dict) else {}
-        for k, v in (("firmware", _firmware_line(info.get("fw"), fw)),
-                     ("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
-                     ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
-                     ("storage", f"{st.get('used_pct')} % used"),
-                     ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
-                     ("clock drift", f"{info.get('clock_drift_s')} s"),
-                     ("errors", ", ".join(info.get("errors", [])) or "none")):
-            table.add_row(k, escape(str(v)))
-        _out.print(table)
+    t = _one(port, ble, hci)
+    ks = KeyStore(keystore)
+    info = _run(_with(t, lambda tr: badge_status(tr, ks, branch)))
+    if json_out:
+        print_json(info)
+        return
+    table = Table(title=escape(f"badge {info.get('badge')}"))
+    table.add_column("field")
+    table.add_column("value")
+    st = info.get("storage", {})
+    fw = info.get("firmware") if isinstance(info.get("firmware"), dict) else {}
+    for k, v in (("firmware", _firmware_line(info.get("fw"), fw)),
+                 ("enrolled", info.get("enrolled")), ("branch", info.get("branch")),
+                 ("agent", info.get("agent")), ("battery", f"{info.get('battery_pct')} %"),
+                 ("storage", f"{st.get('used_pct')} % used"),
+                 ("unsynced", f"{st.get('unsynced_seconds', 0):.0f} s of audio"),
+                 ("clock drift", f"{info.get('clock_drift_s')} s"),
+                 ("errors", ", ".join(info.get("errors", [])) or "none")):
+        table.add_row(k, escape(str(v)))
+    print_table(table)
 
 
 def _firmware_line(version: Any, fw: dict[str, Any]) -> str:
@@ -261,15 +246,14 @@ async def _sync_all(serial: list[Any], radios: list[tuple[str, str | None]], spo
                     live: bool) -> list[Any]:
     """Sync the serial transports and the BLE badges (address, HCI spec) concurrently,
     opening one bumble radio per distinct HCI spec for all the badges on it."""
-    from companion.transport import make_transport
-    from companion.transport.ble import BleTransport
+    from companion.link import Target, make_transport
 
     async with contextlib.AsyncExitStack() as stack:
         devices: dict[str, Any] = {}
         for spec in dict.fromkeys(h for _, h in radios if h):
             devices[spec] = await stack.enter_async_context(_open_radio(spec))
-        targets = serial + [BleTransport(a, bumble_device=devices[h]) if h
-                            else make_transport(ble=a) for a, h in radios]
+        targets = serial + [make_transport(Target("ble", a, h, None, devices.get(h or "")))
+                            for a, h in radios]
         return await _sync_targets(targets, spool, keystore, branch, operator, ack, live)
 
 
@@ -277,7 +261,7 @@ async def _sync_all(serial: list[Any], radios: list[tuple[str, str | None]], spo
 async def _open_radio(spec: str) -> AsyncIterator[Any]:
     """companion.blescan.radio, with a failure to open it as one LinkError."""
     from companion.blescan import radio
-    from companion.sync_errors import LinkError
+    from companion.errors import LinkError
 
     cm = radio(spec)
     try:
@@ -295,8 +279,8 @@ async def _open_radio(spec: str) -> AsyncIterator[Any]:
 
 async def _sync_targets(targets: list[Any], spool: Any, keystore: Any, branch: str,
                         operator: str | None, ack: bool, live: bool) -> list[Any]:
+    from companion.errors import SyncError
     from companion.sync import sync_badge
-    from companion.sync_errors import SyncError
 
     rows: dict[str, dict[str, Any]] = {t.name: {"state": "connecting"} for t in targets}
 
@@ -323,3 +307,9 @@ async def _sync_targets(targets: list[Any], spool: Any, keystore: Any, branch: s
             lv.update(_progress_table(rows))
         lv.update(_progress_table(rows))
         return list(task.result())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(enroll)
+    app.command()(sync)
+    app.command()(status)

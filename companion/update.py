@@ -2,7 +2,7 @@
 
 `read_bundle()` loads a release bundle (firmware.fwbundle layout; with a release public
 key, its signature and hashes are checked here too). `update_one()` updates one badge:
-connect and authenticate (companion.badgeops), refuse locally what the badge would
+connect and authenticate (companion.link), refuse locally what the badge would
 refuse (a bundle not newer than the running firmware, a badge below the bundle's
 minimum version), FW_BEGIN (the badge answers the offset to resume from), FW_DATA
 chunks (508 bytes on serial, 478 on BLE), FW_COMMIT (the badge verifies the
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from companion.badgeops import OpsError, Target, connect
+from companion.errors import CompanionError, OpsError
+from companion.link import Target, connect
 from companion.settings import CompanionSettings
 from firmware import fwbundle
 from firmware.sync import fwsync
@@ -44,7 +45,7 @@ _RESUME = (fwsync.E_OFFSET, "auth_required", "bad_mac", "replay")
 Progress = Callable[[str, int, int, str], None]  # (key, done bytes, total, phase)
 
 
-class UpdateError(RuntimeError):
+class UpdateError(CompanionError, RuntimeError):
     """A bundle that cannot be used; one line."""
 
 
@@ -97,8 +98,9 @@ def read_bundle(path: Path, public: bytes | None = None) -> BundleFile:
     """Load a bundle; its layout always, signature and hashes too when ``public`` is given."""
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise UpdateError(f"{path}: {exc.strerror}") from None
+    except OSError as exc:  # the named file is not there: bad input, not a finding
+        raise UpdateError(f"{path}: {exc.strerror}",
+                          exit_code=2 if isinstance(exc, FileNotFoundError) else 1) from None
     try:
         f = io.BytesIO(data)
         hm, man, sig = fwbundle.read_head(f, len(data))
@@ -122,7 +124,7 @@ def _v(text: str | None) -> tuple[int, ...]:
 async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
                     progress: Progress | None, key: str) -> dict[str, Any]:
     """BEGIN (resume offset), DATA until the end, COMMIT; returns the commit reply."""
-    from companion.sync_errors import BadgeReplyError, ProtocolError
+    from companion.errors import BadgeReplyError, ProtocolError
 
     c = s.client
     try:  # in a session this also confirms a firmware still on trial (firmware.fwbadge)
@@ -163,14 +165,14 @@ async def _transfer(s: Any, kind: str, b: BundleFile, res: UpdateResult,
 async def _await_reboot(settings: CompanionSettings, target: Target, b: BundleFile,
                         res: UpdateResult, timeout_s: float) -> None:
     """Reconnect until the badge runs the new firmware (confirmed) or reports a rollback."""
-    from companion.sync_errors import SyncError
+    from companion.errors import SyncError
 
     deadline = time.monotonic() + timeout_s
     await asyncio.sleep(1.2)  # the badge reboots within a second of its commit reply
     last = ""
     while time.monotonic() < deadline:
         try:
-            async with connect(settings, target, timeout_s=5) as s:
+            async with connect(target, settings, timeout_s=5) as s:
                 st = await s.client.request(fwsync.FW_STATUS)
         except (OpsError, SyncError) as exc:
             last = str(exc)
@@ -199,7 +201,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
                      progress: Progress | None = None, retries: int = 5,
                      reboot_timeout_s: float = 90.0) -> UpdateResult:
     """Update one badge; never raises for a badge-side problem (the result says it)."""
-    from companion.sync_errors import BadgeReplyError, SyncError
+    from companion.errors import BadgeReplyError, SyncError
 
     res = UpdateResult(target.address, target.kind)
     key = str(target)
@@ -208,7 +210,7 @@ async def update_one(settings: CompanionSettings, target: Target, b: BundleFile,
     commit: dict[str, Any] | None = None
     while commit is None:
         try:
-            async with connect(settings, target) as s:
+            async with connect(target, settings) as s:
                 res.badge = s.badge
                 if res.before is not None and s.firmware == b.version:
                     commit = {}  # committed before the link dropped: it rebooted into it

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -31,29 +30,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from companion.cliopts import BRANCH, KEYSTORE, fail
+from companion.cliopts import BRANCH, KEYSTORE, err, fail, guard, load_settings, print_table
 
-__all__ = ["register"]
+__all__ = ["register", "update"]
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
-
-
-def _load(settings_file: str | None, flags: dict[str, Any]) -> Any:
-    from companion import settings as st
-
-    try:
-        s = st.load(Path(settings_file) if settings_file else None)
-        return st.override(s, flags)
-    except st.SettingsError as exc:
-        raise fail(str(exc), 2) from None
 
 
 async def _discover(settings: Any, hcis: list[str], keystore: str | None,
                     stack: contextlib.AsyncExitStack) -> list[Any]:
     """BLE badges heard on each radio (an open bumble device per HCI spec, shared)."""
     from companion import blescan
-    from companion.badgeops import Target
+    from companion.link import Target
 
     out = []
     specs: list[str | None] = list(hcis) if hcis else [None]
@@ -71,7 +58,7 @@ async def _discover(settings: Any, hcis: list[str], keystore: str | None,
 async def _run_all(settings: Any, serial: list[Any], bles: list[str], hcis: list[str],
                    discover: bool, keystore: str | None, bundle: Any,
                    progress: Any) -> tuple[list[Any], list[str]]:
-    from companion.badgeops import Target
+    from companion.link import Target
     from companion.update import update_all
 
     notes: list[str] = []
@@ -90,90 +77,93 @@ async def _run_all(settings: Any, serial: list[Any], bles: list[str], hcis: list
         return await update_all(settings, unique, bundle, progress), notes
 
 
+@guard
+def update(
+    bundle: Path = typer.Option(..., "--bundle", help="Signed firmware bundle "
+                                "(badgekit release build)."),
+    port: list[str] = typer.Option(None, "--port", help="Serial port of the badge "
+                                   "(with --all: more ports to include; repeatable)."),
+    ble: list[str] = typer.Option(None, "--ble", help="BLE address of the badge (repeatable "
+                                  "with --all)."),
+    all_badges: bool = typer.Option(False, "--all", help="Every badge found: USB serial, "
+                                    "the settings' ports, --port, and BLE; in parallel."),
+    scan_ble: bool = typer.Option(None, "--scan-ble/--no-scan-ble",
+                                  help="With --all: look for badges over BLE."),
+    hci: list[str] = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
+                                  help="bumble HCI transport of a BLE radio (repeatable)."),
+    pubkey: Path = typer.Option(None, "--pubkey", envvar="BADGEKIT_RELEASE_PUBKEY",
+                                help="Release public key: check the bundle here first."),
+    keystore: str = KEYSTORE, branch: str = BRANCH,
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    settings_file: str = typer.Option(None, "--settings", envvar="BADGEKIT_COMPANION_SETTINGS",
+                                      help="Settings file to use instead of the default."),
+) -> None:
+    """Put a signed firmware release on badges over the sync link (serial or BLE)."""
+    from companion.link import Target
+    from companion.release_keys import public_or_none
+    from companion.scan import serial_targets
+    from companion.update import read_bundle, update_one
+
+    ports, bles, hcis = list(port or []), list(ble or []), list(hci or [])
+    if not all_badges and len(ports) + len(bles) != 1:
+        raise fail("name one badge (--port PATH or --ble ADDRESS) or update every badge "
+                   "found with --all", 2)
+    s = load_settings(settings_file, {"branch.id": branch,
+                              "scan.ports": ports if all_badges and ports else None,
+                              "scan.ble": scan_ble})
+    try:
+        b = read_bundle(bundle, public_or_none(pubkey))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    live = not json_out and sys.stderr.isatty()
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeElapsedColumn(), TextColumn("{task.fields[phase]}"))
+    prog = Progress(*columns, console=err, disable=json_out, transient=not live)
+    tasks: dict[str, Any] = {}
+
+    def progress(key: str, done: int, total: int, phase: str) -> None:
+        if key not in tasks:
+            tasks[key] = prog.add_task(key, total=total, phase=phase)
+        prog.update(tasks[key], completed=done, phase=phase)
+
+    async def go() -> tuple[list[Any], list[str]]:
+        if not all_badges:
+            t = (Target("serial", ports[0], None, keystore) if ports else
+                 Target("ble", bles[0], hcis[0] if hcis else None, keystore))
+            return [await update_one(s, t, b, progress)], []
+        serial = serial_targets(s, keystore)
+        return await _run_all(s, serial, bles, hcis, bool(s.scan.ble), keystore, b, progress)
+
+    try:
+        with prog:
+            results, notes = asyncio.run(go())
+    except KeyboardInterrupt:
+        raise fail("interrupted: run the same command again to resume", 130) from None
+    if json_out:
+        sys.stdout.write(json.dumps({"bundle": {"version": b.version, "min_version":
+                                                b.min_version, "sha256": b.sha256,
+                                                "signature_checked": b.signature_checked},
+                                     "badges": [r.as_dict() for r in results],
+                                     "notes": notes}, indent=2) + "\n")
+    else:
+        table = Table(title=escape(f"firmware {b.version} to {len(results)} badge(s)"))
+        for col in ("badge", "address", "before", "after", "result", "detail"):
+            table.add_column(col)
+        style = {"updated": "green", "up_to_date": "green", "refused": "yellow"}
+        for r in results:
+            table.add_row(escape(r.badge or "?"), escape(r.address), escape(r.before or "-"),
+                          escape(r.after or "-"), f"[{style.get(r.outcome, 'red')}]{r.outcome}[/]",
+                          escape(r.message))
+        print_table(table)
+        for n in notes:
+            err.print(f"[dim]{escape(n)}[/]")
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        err.print(f"[red]error:[/] {escape(r.badge or r.address)}: {r.outcome}: "
+                   f"{escape(r.message)}", soft_wrap=True)
+    if bad or not results:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def update(
-        bundle: Path = typer.Option(..., "--bundle", help="Signed firmware bundle "
-                                    "(badgekit release build)."),
-        port: list[str] = typer.Option(None, "--port", help="Serial port of the badge "
-                                       "(with --all: more ports to include; repeatable)."),
-        ble: list[str] = typer.Option(None, "--ble", help="BLE address of the badge (repeatable "
-                                      "with --all)."),
-        all_badges: bool = typer.Option(False, "--all", help="Every badge found: USB serial, "
-                                        "the settings' ports, --port, and BLE; in parallel."),
-        scan_ble: bool = typer.Option(None, "--scan-ble/--no-scan-ble",
-                                      help="With --all: look for badges over BLE."),
-        hci: list[str] = typer.Option(None, "--hci", envvar="BADGEKIT_BLE_HCI",
-                                      help="bumble HCI transport of a BLE radio (repeatable)."),
-        pubkey: Path = typer.Option(None, "--pubkey", envvar="BADGEKIT_RELEASE_PUBKEY",
-                                    help="Release public key: check the bundle here first."),
-        keystore: str = KEYSTORE, branch: str = BRANCH,
-        json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
-        settings_file: str = typer.Option(None, "--settings", envvar="BADGEKIT_COMPANION_SETTINGS",
-                                          help="Settings file to use instead of the default."),
-    ) -> None:
-        """Put a signed firmware release on badges over the sync link (serial or BLE)."""
-        from companion.badgeops import Target
-        from companion.release_keys import public_or_none
-        from companion.scan import serial_targets
-        from companion.update import UpdateError, read_bundle, update_one
-
-        ports, bles, hcis = list(port or []), list(ble or []), list(hci or [])
-        if not all_badges and len(ports) + len(bles) != 1:
-            raise fail("name one badge (--port PATH or --ble ADDRESS) or update every badge "
-                       "found with --all", 2)
-        s = _load(settings_file, {"branch.id": branch,
-                                  "scan.ports": ports if all_badges and ports else None,
-                                  "scan.ble": scan_ble})
-        try:
-            b = read_bundle(bundle, public_or_none(pubkey))
-        except (UpdateError, ValueError) as exc:
-            raise fail(str(exc)) from None
-        live = not json_out and sys.stderr.isatty()
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeElapsedColumn(), TextColumn("{task.fields[phase]}"))
-        prog = Progress(*columns, console=_err, disable=json_out, transient=not live)
-        tasks: dict[str, Any] = {}
-
-        def progress(key: str, done: int, total: int, phase: str) -> None:
-            if key not in tasks:
-                tasks[key] = prog.add_task(key, total=total, phase=phase)
-            prog.update(tasks[key], completed=done, phase=phase)
-
-        async def go() -> tuple[list[Any], list[str]]:
-            if not all_badges:
-                t = (Target("serial", ports[0], None, keystore) if ports else
-                     Target("ble", bles[0], hcis[0] if hcis else None, keystore))
-                return [await update_one(s, t, b, progress)], []
-            serial = serial_targets(s, keystore)
-            return await _run_all(s, serial, bles, hcis, bool(s.scan.ble), keystore, b, progress)
-
-        try:
-            with prog:
-                results, notes = asyncio.run(go())
-        except KeyboardInterrupt:
-            raise fail("interrupted: run the same command again to resume", 130) from None
-        if json_out:
-            sys.stdout.write(json.dumps({"bundle": {"version": b.version, "min_version":
-                                                    b.min_version, "sha256": b.sha256,
-                                                    "signature_checked": b.signature_checked},
-                                         "badges": [r.as_dict() for r in results],
-                                         "notes": notes}, indent=2) + "\n")
-        else:
-            table = Table(title=f"firmware {b.version} to {len(results)} badge(s)")
-            for col in ("badge", "address", "before", "after", "result", "detail"):
-                table.add_column(col)
-            style = {"updated": "green", "up_to_date": "green", "refused": "yellow"}
-            for r in results:
-                table.add_row(escape(r.badge or "?"), escape(r.address), r.before or "-",
-                              r.after or "-", f"[{style.get(r.outcome, 'red')}]{r.outcome}[/]",
-                              escape(r.message))
-            _out.print(table)
-            for n in notes:
-                _err.print(f"[dim]{escape(n)}[/]")
-        bad = [r for r in results if not r.ok]
-        for r in bad:
-            _err.print(f"[red]error:[/] {escape(r.badge or r.address)}: {r.outcome}: "
-                       f"{escape(r.message)}", soft_wrap=True)
-        if bad or not results:
-            raise typer.Exit(1)
+    app.command()(update)

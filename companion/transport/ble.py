@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from companion.sync_errors import LinkError
+from companion.errors import LinkError
 from companion.transport.base import Transport
 
 __all__ = ["BleTransport", "SERVICE_UUID", "RX_UUID", "TX_UUID"]

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from companion.sync_errors import LinkError
+from companion.errors import LinkError
 from companion.transport.base import Transport
 
 __all__ = ["SerialTransport"]

@@ -11,8 +11,9 @@ import pytest
 
 from companion.client import BadgeClient
 from companion.keystore import KeyStore
+from companion.link import authenticate
 from companion.spool import Spool
-from companion.sync import badge_status, connect, enroll_badge, sync_badge
+from companion.sync import badge_status, enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
 from firmware import clipfmt, clipmac
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for
@@ -32,7 +33,7 @@ async def _sync(port: str, spool: Spool, ks: KeyStore):
 
 async def _logs(port: str, ks: KeyStore) -> list[dict]:
     async with SerialTransport(port) as t, BadgeClient(t) as c:
-        await connect(c, ks, BRANCH)
+        await authenticate(c, ks, BRANCH)
         return await c.logs()
 
 

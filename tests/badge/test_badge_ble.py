@@ -16,8 +16,9 @@ import pytest
 from badgekit.blelink import VirtualLink
 from companion.client import BadgeClient
 from companion.keystore import KeyStore
+from companion.link import authenticate
 from companion.spool import Spool
-from companion.sync import badge_status, connect, enroll_badge, sync_badge
+from companion.sync import badge_status, enroll_badge, sync_badge
 from companion.transport.ble import BleTransport
 from tests.badge.helpers import FAKEHW, meeting_wav
 from tests.badge.test_badge import _check_chain
@@ -98,7 +99,7 @@ async def test_the_ble_task_serves_sync_while_recording(tmp_path, meeting, port_
         async with BleTransport(addr, bumble_device=comp) as t:
             await enroll_badge(t, ks, branch="b-01", agent="agent-zhao", set_time=False)
         async with BleTransport(addr, bumble_device=comp) as t, BadgeClient(t) as c:
-            await connect(c, ks, "b-01")
+            await authenticate(c, ks, "b-01")
             await c.set_config({"max_clip_s": 10})  # the companion sets the clip length
         await _until(lambda: b.sess.recorder_opts["max_clip_ms"] == 10000, what="config applied")
         gpio = 17  # rev A's button (hardware/pinmap.json)

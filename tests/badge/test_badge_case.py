@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from companion.client import BadgeClient
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
+from companion.link import authenticate
 from companion.spool import Spool
-from companion.sync import connect, enroll_badge, sync_badge
-from companion.sync_errors import BadgeReplyError
+from companion.sync import enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
 from firmware.sync.state import BadgeState, case_error
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for
@@ -37,13 +38,13 @@ def _companion(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def _set_case(port: str, ks: KeyStore, case_id: str) -> dict:
     async with SerialTransport(port) as t, BadgeClient(t) as c:
-        await connect(c, ks, BRANCH)
+        await authenticate(c, ks, BRANCH)
         return await c.set_config({"case_id": case_id})
 
 
 async def _get_config(port: str, ks: KeyStore) -> dict:
     async with SerialTransport(port) as t, BadgeClient(t) as c:
-        await connect(c, ks, BRANCH)
+        await authenticate(c, ks, BRANCH)
         return await c.get_config()
 
 

@@ -88,8 +88,8 @@ def test_a_stripped_seal_after_sealed_clips_is_refused(tmp_path):
 
     import pytest
 
+    from companion.errors import VerifyError
     from companion.spool import Spool
-    from companion.sync_errors import VerifyError
     from firmware import clipfmt, clipmac
     from firmware.clipsink import FolderSink
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from companion.casetag import tag_session
-from companion.sync_errors import SpoolError
+from companion.errors import SpoolError
 from firmware import clipfmt
 from tests.delivery.spoolmaker import make_session
 

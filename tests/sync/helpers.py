@@ -86,7 +86,7 @@ def spool_clips(spool: Path) -> dict[str, Path]:
 
 def cut_after(t, after_bytes: int):
     """Make transport ``t`` really drop its link once ``after_bytes`` have arrived."""
-    from companion.sync_errors import LinkError
+    from companion.errors import LinkError
 
     orig = t.chunks
 

@@ -10,10 +10,10 @@ import asyncio
 import re
 
 from companion.client import BadgeClient
+from companion.errors import AuthError
 from companion.keystore import KeyStore
+from companion.link import Target, make_transport
 from companion.sync import enroll_badge
-from companion.sync_errors import AuthError
-from companion.transport import make_transport
 from firmware.sync import proto
 from tests.sync.helpers import SerialBadge, make_clips
 
@@ -21,7 +21,7 @@ BRANCH, AGENT = "branch-sh-0071", "Agent Zed Hu"
 
 
 async def _enroll(port: str, ks: KeyStore) -> None:
-    async with make_transport(port=port) as t:
+    async with make_transport(Target("serial", port)) as t:
         await enroll_badge(t, ks, branch=BRANCH, agent=AGENT)
 
 
@@ -45,7 +45,7 @@ async def test_auth_failures_back_off_exponentially_per_link_and_are_counted(tmp
         key = ks.get("bk-0b0f")
         assert key is not None
         waits = []
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             for _ in range(3):
                 assert await _try(c, wrong) == ("failed", None)
                 outcome, wait = await _try(c, wrong)  # at once: refused, not even checked
@@ -57,9 +57,9 @@ async def test_auth_failures_back_off_exponentially_per_link_and_are_counted(tmp
         # what is left of a back-off that doubles with each failure in a row (0.5, 1, 2 s)
         assert 0 < waits[0] <= 500 and 0 < waits[1] <= 1000 and 0 < waits[2] <= 2000
         # a reopened link is the same link: the back-off holds
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             assert (await _try(c, wrong))[0] == "failed"
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             outcome, wait = await _try(c, key.secret)
             assert outcome == "backoff" and wait is not None and 0 < wait <= 4000
             await asyncio.sleep((wait + 100) / 1000)
@@ -87,11 +87,11 @@ async def test_hello_reveals_only_badge_id_and_protocol_version(tmp_path, microp
     make_clips(tmp_path / "clips", "bk-4e11", 1)
     ks = KeyStore(tmp_path / "keys.json")
     with SerialBadge(tmp_path / "clips") as badge:
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             fresh = await c.request(proto.HELLO, {"v": proto.VERSION, "nonce": "00" * 16})
         assert fresh["enrolled"] is False  # unenrolled: nothing to hide, anyone may enroll it
         await _enroll(badge.port, ks)
-        async with make_transport(port=badge.port) as t, BadgeClient(t) as c:
+        async with make_transport(Target("serial", badge.port)) as t, BadgeClient(t) as c:
             seen: list[bytes] = []
             frames = t.frames
 

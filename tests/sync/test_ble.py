@@ -8,8 +8,9 @@ from badgekit.blelink import VirtualLink
 from badgekit.sim.ble_badge import start_ble_badge
 from companion.client import BadgeClient
 from companion.keystore import KeyStore
+from companion.link import authenticate
 from companion.spool import Spool
-from companion.sync import connect, enroll_badge, sync_badge
+from companion.sync import enroll_badge, sync_badge
 from companion.transport.ble import BleTransport
 from firmware.sync.adv import parse_adv
 from tests.sync.helpers import check_spool, make_clips
@@ -142,7 +143,7 @@ async def test_a_central_that_never_authenticates_is_dropped(tmp_path):
         async with BleTransport(b.address, bumble_device=comp) as t:  # the badge is free again
             await enroll_badge(t, ks, branch="b1", agent="A")
             async with BadgeClient(t) as c:
-                await connect(c, ks, "b1")
+                await authenticate(c, ks, "b1")
                 await asyncio.sleep(0.6)  # an authenticated session is not dropped
                 assert (await c.info())["enrolled"]
     finally:
@@ -166,7 +167,7 @@ async def test_a_second_central_is_refused_while_a_session_is_open(tmp_path):
         async with BleTransport(b.address, bumble_device=comp) as t:
             mtu = t.mtu
             async with BadgeClient(t) as c:
-                await connect(c, ks, "b1")
+                await authenticate(c, ks, "b1")
                 session = b.radio.server.session
                 assert session is not None
                 # the badge advertises while connected (a status refresh does, and the

@@ -9,10 +9,10 @@ import os
 from badgekit.blelink import VirtualLink
 from badgekit.sim.ble_badge import start_ble_badge
 from companion.client import BadgeClient
+from companion.errors import AuthError
 from companion.keystore import KeyStore
 from companion.spool import Spool
 from companion.sync import enroll_badge, sync_badge
-from companion.sync_errors import AuthError
 from companion.transport.ble import BleTransport
 from firmware.sync import proto
 from tests.sync.helpers import SerialBadge, cli, make_clips
@@ -91,9 +91,9 @@ async def test_replayed_session_cannot_read_or_delete(tmp_path):
             rep = await sync_badge(t, Spool(tmp_path / "s1"), ks, branch="b1", ack=False)
             assert rep.synced == 3
             async with BadgeClient(t) as c:  # the recorded session also acks a clip
-                from companion.sync import connect
+                from companion.link import authenticate
 
-                await connect(c, ks, "b1")
+                await authenticate(c, ks, "b1")
                 assert await c.ack(sides[0]["clip_id"], sides[0]["sha256"])
             recorded = t.sent
         assert len(list(b.store.list_clips())) == 2

@@ -10,11 +10,11 @@ import hashlib
 import json
 import time
 
-from companion.badgeops import Target, connect
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
+from companion.link import Target, connect
 from companion.settings import load
 from companion.sync import enroll_badge
-from companion.sync_errors import BadgeReplyError
 from companion.transport.ble import BleTransport
 from companion.update import UpdateResult, _transfer, read_bundle
 from firmware.sync import fwsync
@@ -41,7 +41,7 @@ async def test_update_over_ble_then_the_new_slot_boots_on_trial(
         async with BleTransport(addr, bumble_device=comp) as t:
             await enroll_badge(t, KeyStore(ks), branch="b-up-01", agent="agent-ma", set_time=False)
         wrong = releases.bundle("0.3.0", key=releases.other_key, name="wrong-key.bkfw")
-        async with connect(s, target) as sess:  # a bundle signed by another key: refused
+        async with connect(target, s) as sess:  # a bundle signed by another key: refused
             res = UpdateResult(addr, "ble")
             try:
                 await _transfer(sess, "ble", read_bundle(wrong), res, None, addr)
@@ -49,7 +49,7 @@ async def test_update_over_ble_then_the_new_slot_boots_on_trial(
             except BadgeReplyError as exc:
                 assert "signature does not verify" in exc.badge_message
         assert not (root / "fw" / "boot.json").exists() and not resets
-        async with connect(s, target) as sess:
+        async with connect(target, s) as sess:
             res = UpdateResult(addr, "ble")
             reply = await _transfer(sess, "ble", good, res, None, addr)
             assert reply["version"] == "0.2.0" and reply["slot"] == "a" and reply["reboot"]
@@ -67,6 +67,6 @@ async def test_update_over_ble_then_the_new_slot_boots_on_trial(
     with FwBadge(work, None, badge="BK-UPD02") as fb:
         first = fb.wait_boots(1)
         assert first["firmware"]["version"] == "0.2.0" and first["firmware"]["state"] == "trial"
-        async with connect(s, Target("serial", fb.port, None, str(ks))) as sess:
+        async with connect(Target("serial", fb.port, None, str(ks)), s) as sess:
             st = await sess.client.request(fwsync.FW_STATUS)
         assert st["version"] == "0.2.0" and st["state"] == "confirmed"

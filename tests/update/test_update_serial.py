@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from badgekit.cli import app
-from companion.badgeops import Target, connect
+from companion.errors import BadgeReplyError
 from companion.keystore import KeyStore
+from companion.link import Target, connect
 from companion.settings import load
 from companion.sync import enroll_badge, sync_badge
-from companion.sync_errors import BadgeReplyError
 from companion.transport.serial import SerialTransport
 from companion.update import read_bundle, update_one
 from firmware.sync import fwsync
@@ -50,7 +50,7 @@ async def _push_raw(b: FwBadge, settings: Path, ks: Path, data: bytes, upto: int
     """Push bytes as a bundle with no companion-side check (what an attacker on the link
     with the branch's key store could send); returns the commit reply or raises."""
     s = load(settings)
-    async with connect(s, Target("serial", b.port, None, str(ks))) as sess:
+    async with connect(Target("serial", b.port, None, str(ks)), s) as sess:
         c = sess.client
         r = await c.request(fwsync.FW_BEGIN, {"size": len(data), "sha256": sha or hashlib.sha256(
             data).hexdigest(), "version": "9.9.9"})
@@ -139,7 +139,7 @@ def test_update_over_serial_keeps_clips_and_refuses_every_bad_bundle(
                  companion_settings, ks)
         assert r.exit_code == 1 and "downgrade refused" in r.output
         r = _cli(["--bundle", str(tmp_path / "nope.bkfw"), "--port", b.port], companion_settings, ks)
-        assert r.exit_code == 1 and r.output.count("error:") == 1
+        assert r.exit_code == 2 and r.output.count("error:") == 1  # a missing file: bad input
 
         # a good newer release pushed with no companion around to confirm it: the badge
         # reboots into it on trial, and the first sync confirms it

@@ -1,11 +1,17 @@
-"""Errors of the sync path (transports, protocol client, key store, spool), one base.
+"""The companion's errors, one root: `CompanionError`, carrying the exit code the CLI ends with.
 
-Every message is one clear line for branch staff; the CLI prints it as ``error: ...``.
+Every message is one clear line for branch staff; the CLI prints it as ``error: ...`` and
+exits with ``exit_code`` (1: the badge or a file said no; 2: the input was wrong).
+The sync path (transports, protocol client, key store, spool) raises ``SyncError``
+subclasses; the other parts their own subclasses (``OpsError``, ``SettingsError``, ...).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CompanionError",
+    "UsageError",
+    "OpsError",
     "SyncError",
     "LinkError",
     "ProtocolError",
@@ -20,8 +26,29 @@ __all__ = [
 ]
 
 
-class SyncError(Exception):
-    """Base of every sync error."""
+class CompanionError(Exception):
+    """Root of every companion error; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+    def __init__(self, *args: object, exit_code: int | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageError(CompanionError):
+    """The command line names something impossible (both --port and --ble, no badge)."""
+
+    exit_code = 2
+
+
+class OpsError(CompanionError, RuntimeError):
+    """A badge operation failed; the message is one line for staff."""
+
+
+class SyncError(CompanionError):
+    """Base of every error of the sync path."""
 
 
 class LinkError(SyncError):
