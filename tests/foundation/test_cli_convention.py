@@ -17,9 +17,6 @@ from badgecore import cli_convention
 from badgecore.cli_convention import BAD_INPUT, fail, plain
 from badgekit.cli import app
 
-# The companion's commands are being reworked; they join the walk once that lands.
-PENDING_COMPANION = True
-
 UNITS = {"ms", "s", "min", "hours", "kib", "mib", "pct", "db", "mah"}
 SPELLED_OUT = {"sec", "secs", "second", "seconds", "minute", "minutes", "mins", "hour", "msec",
                "millis", "kb", "mb", "kbytes", "percent", "decibel", "decibels"}
@@ -34,8 +31,6 @@ def _commands() -> list[tuple[list[str], TyperCommand]]:
 
     def walk(group: TyperGroup, path: list[str]) -> None:
         for name, cmd in group.commands.items():
-            if PENDING_COMPANION and not path and name == "companion":
-                continue
             if isinstance(cmd, TyperGroup):
                 walk(cmd, [*path, name])
             else:
