@@ -12,7 +12,7 @@ end of a pty, non-blocking) until the process is stopped. The badge starts
 unenrolled, with a device key for its clips. Prints one JSON line ``{"ready": ...}``
 on stdout; with ``--probe`` it also prints the heap peak (``{"heap": ...}``) about
 every second while serving; ``--async`` serves with the asyncio loop the badge runs
-(firmware.sync.link.serve_async, as firmware.sync.service does). ``--state STATE_DIR``
+(firmware.sync.link.serve_async, as firmware.badgetasks does). ``--state STATE_DIR``
 keeps the badge's enrollment (``sync.json``) and store key (``keys.json``) in a host
 folder that outlives the process, as firmware.badge keeps them in its state folder: a
 badge enrolled once is still enrolled when started again, and opens its store with the
@@ -190,7 +190,7 @@ def main(argv):
     print(json.dumps({"ready": True, "badge": badge, "clips": len(stored), "heap_base": base,
                       "heap_pre_server": pre,
                       "differ": differ}))
-    if "--async" in argv:  # the badge's asyncio path (firmware.sync.service)
+    if "--async" in argv:  # the badge's asyncio path (firmware.badgetasks)
         import asyncio
 
         while True:
