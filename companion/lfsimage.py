@@ -20,7 +20,7 @@ from pathlib import Path
 
 from badgecore.atomicfile import write_atomic
 from firmware import aesctr, clipfile, clipfmt
-from firmware.clipindex import STATE_NAMES, ClipIndex, IndexError_
+from firmware.clipindex import STATE_NAMES, ClipIndex, IndexCorruptError
 
 __all__ = ["LfsImageError", "ImageClip", "open_image", "iter_clips", "recover_image", "load_keys"]
 
@@ -106,7 +106,7 @@ def _index(fs, root: str) -> ClipIndex | None:
     idx = ClipIndex(root)
     try:
         idx.load_bytes(_read(fs, f"{root}/index.log"))
-    except (OSError, IndexError_, ValueError):
+    except (OSError, IndexCorruptError, ValueError):
         return None
     except Exception:  # littlefs-python's not-found error is not an OSError subclass everywhere
         return None

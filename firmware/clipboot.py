@@ -19,7 +19,7 @@ import hashlib
 import os
 
 from firmware import aesctr, clipfile, clipfmt
-from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexError_
+from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexCorruptError
 from firmware.clipsink import write_json
 
 __all__ = ["boot", "recover_one", "quarantine", "delete_files", "verify_one", "status",
@@ -78,7 +78,7 @@ def boot(store):
             rebuilt = True
             if idx.records == 0 and _ls(store.cdir):
                 store.event("index_rebuilt", reason="index missing")
-    except (IndexError_, ValueError) as exc:
+    except (IndexCorruptError, ValueError) as exc:
         rebuilt = True
         idx.reset()
         store.event("index_rebuilt", reason=str(exc))

@@ -18,7 +18,7 @@ import struct
 
 from firmware import clipfmt
 
-__all__ = ["ClipIndex", "IndexError_", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
+__all__ = ["ClipIndex", "IndexCorruptError", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
            "STATE_NAMES"]
 
 CLOSED = 1
@@ -36,7 +36,7 @@ _REC = 64
 _COMPACT_AT = 256  # records in the log before it is compacted
 
 
-class IndexError_(OSError):
+class IndexCorruptError(OSError):
     """The index log is unreadable or fails its checks (the store rebuilds it)."""
 
 
@@ -67,7 +67,7 @@ def _unpack(rec):
     body = rec[:60]
     (crc,) = struct.unpack("<I", rec[60:64])
     if binascii.crc32(body) & 0xFFFFFFFF != crc:
-        raise IndexError_("index record CRC mismatch")
+        raise IndexCorruptError("index record CRC mismatch")
     return struct.unpack(_FMT, body)
 
 
@@ -91,7 +91,7 @@ class ClipIndex:
 
     # ---- loading -------------------------------------------------------------------
     def load(self):
-        """Read the log; return False if it is missing, raise IndexError_ if corrupt."""
+        """Read the log; return False if it is missing, raise IndexCorruptError if corrupt."""
         self.reset()
         try:
             f = open(self.path, "rb")
@@ -103,7 +103,7 @@ class ClipIndex:
                 if not rec:
                     break
                 if len(rec) != _REC:
-                    raise IndexError_("index log ends in a torn record")
+                    raise IndexCorruptError("index log ends in a torn record")
                 self._apply(_unpack(rec))
                 self.records += 1
         finally:
@@ -114,7 +114,7 @@ class ClipIndex:
         """Apply a log read elsewhere (a host reading a flash dump)."""
         self.reset()
         if len(data) % _REC:
-            raise IndexError_("index log ends in a torn record")
+            raise IndexCorruptError("index log ends in a torn record")
         for i in range(0, len(data), _REC):
             self._apply(_unpack(data[i:i + _REC]))
             self.records += 1
@@ -144,7 +144,7 @@ class ClipIndex:
         elif rtype == _R_FLOOR:
             self.floor = max(self.floor, seq)
         else:
-            raise IndexError_("unknown index record type {}".format(rtype))
+            raise IndexCorruptError("unknown index record type {}".format(rtype))
 
     def bump_tip(self, seq, sha, epoch):
         if seq > self.tip_seq:
@@ -225,7 +225,7 @@ class ClipIndex:
             return False
         try:
             r = _unpack(f.read(_REC))
-        except (IndexError_, ValueError, struct.error):
+        except (IndexCorruptError, ValueError, struct.error):
             return False
         finally:
             f.close()
