@@ -18,7 +18,8 @@ privacy LED the customer sees. Details and the task layout: docs/badge.md.
 import os
 import time
 
-from firmware import badgestatus, clipkeys, clipmac, clipstore
+from firmware import badgestatus
+from firmware.clips import keys as clipkeys, mac as clipmac, store as clipstore
 from firmware.badgestatus import NoStore
 from firmware.hw import button as hw_button
 from firmware.hw import led as hw_led

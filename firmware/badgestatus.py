@@ -6,7 +6,7 @@ Functions of a firmware.badge.Badge ``b``; no hardware is touched here.
 
 import time
 
-from firmware import clipstore
+from firmware.clips import store as clipstore
 from firmware.hw import led as hw_led
 from firmware.sync.adv import status_byte
 

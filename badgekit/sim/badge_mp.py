@@ -6,7 +6,7 @@
 
 Formats a littlefs2 flash image (a file-backed block device in WORK_DIR, so the heap
 holds only what a badge's heap holds), records every clip WAV of CLIPS_DIR (the
-output of `badgekit sim record`) into the badge's store (firmware.clipstore), and
+output of `badgekit sim record`) into the badge's store (firmware.clips.store), and
 serves the sync protocol (firmware.sync.server) on the file descriptor FD (the master
 end of a pty, non-blocking) until the process is stopped. The badge starts
 unenrolled, with a device key for its clips. Prints one JSON line ``{"ready": ...}``
@@ -25,7 +25,11 @@ import os
 import sys
 import time
 
-from firmware import clipfmt, clipkeys, clipmac, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import keys as clipkeys
+from firmware.clips import mac as clipmac
+from firmware.clips import store as clipstore
 from firmware.hw.serial_link import SerialLink
 from firmware.sync import link, server, state
 

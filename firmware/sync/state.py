@@ -2,7 +2,7 @@
 and the customer/case id the agent set for a meeting.
 
 Kept in one small JSON file written atomically (``.tmp`` + rename). On the badge the
-file lives in the encrypted NVS partition next to the clip key (firmware.clipkeys);
+file lives in the encrypted NVS partition next to the clip key (firmware.clips.keys);
 in the simulator on the store's filesystem. The secret never leaves the badge: no
 message reads it back.
 """

@@ -14,7 +14,8 @@ from companion.keystore import KeyStore
 from companion.spool import Spool
 from companion.sync import badge_status, connect, enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
-from firmware import clipfmt, clipmac
+from firmware.clips import fmt as clipfmt
+from firmware.clips import mac as clipmac
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for
 
 BRANCH = "b-sh-01"

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware import aesctr, clipfmt, clipsink
+from firmware import aesctr
+from firmware.clips import fmt as clipfmt
+from firmware.clips import sink as clipsink
 
 HERE = Path(__file__).parent
 NIST_CT = "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"

@@ -6,7 +6,7 @@ import hashlib
 import json
 import stat
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 from tests.sync.helpers import SerialBadge, cli, make_clips, spool_clips
 
 

@@ -18,9 +18,10 @@ idempotent, so a power cut during boot is repaired by the next boot):
 import hashlib
 import os
 
-from firmware import aesctr, clipfile, clipfmt
-from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexCorruptError
-from firmware.clipsink import write_json
+from firmware import aesctr
+from firmware.clips import file as clipfile, fmt as clipfmt
+from firmware.clips.index import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexCorruptError
+from firmware.clips.sink import write_json
 
 __all__ = ["boot", "recover_one", "quarantine", "delete_files", "verify_one", "status",
            "scrub", "rewrap_all", "quarantine_read", "REASONS"]

@@ -16,7 +16,7 @@ import binascii
 import os
 import struct
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 
 __all__ = ["ClipIndex", "IndexCorruptError", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
            "STATE_NAMES"]

@@ -11,7 +11,7 @@ docs/clip-format.md; in short:
   dropped_ms, data length, sha256;
 - ``sha256 = SHA-256(header bytes || ADPCM data bytes)``;
 - version 2 adds a seal after the trailer (``SEAL_SIZE`` bytes: clip key id and
-  HMAC-SHA256 over header and trailer, made on the badge at close: firmware.clipmac);
+  HMAC-SHA256 over header and trailer, made on the badge at close: firmware.clips.mac);
 - exported WAV: ``RIFF/WAVE`` with ``fmt `` (0x11), ``fact``, ``bkcl`` (header verbatim),
   ``bktr`` (trailer verbatim), ``bkmc`` (the seal, version 2 only), then ``data`` (the
   ADPCM blocks), always last.
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 VERSION = 1  # a clip without a seal (unauthenticated): badges with no clip key, old badges
-VERSION_SEALED = 2  # a clip sealed on the badge with its clip key (firmware.clipmac)
+VERSION_SEALED = 2  # a clip sealed on the badge with its clip key (firmware.clips.mac)
 VERSIONS = (VERSION, VERSION_SEALED)
 BLOCK_ALIGN = 256
 SAMPLES_PER_BLOCK = 505
@@ -365,7 +365,7 @@ def verify_wav(f, prev_sha256=None, expect_sha256=None):
     Checks the recomputed hash against the trailer (and ``expect_sha256`` if given,
     e.g. the sidecar or the badge's list) and, if ``prev_sha256`` is given, the chain
     link: the header must name that previous hash. The seal of a version 2 clip is not
-    checked here (it needs the badge's clip key): ``firmware.clipmac.verify_wav`` does.
+    checked here (it needs the badge's clip key): ``firmware.clips.mac.verify_wav`` does.
     """
     info = read_wav(f)
     if info.sha256 != info.trailer.sha256:
