@@ -9,7 +9,8 @@ message reads it back.
 
 import json
 import os
-import time
+
+from firmware.hw import clock
 
 __all__ = ["BadgeState", "CONFIG_DEFAULTS", "CASE_ID_MAX", "case_error", "config_error"]
 
@@ -113,19 +114,17 @@ class BadgeState:
         os.rename(tmp, self.path)
 
     def now(self):
-        return int(time.time()) + self.clock_offset_s
+        """Unix seconds (the badge clock, plus the offset a port without an RTC keeps)."""
+        return clock.now_unix() + self.clock_offset_s
 
     def set_time(self, epoch):
-        """Set the badge clock (the RTC on the badge; an offset on the simulator)."""
+        """Set the badge clock to Unix seconds ``epoch`` (the RTC on the badge; an offset
+        on the simulator)."""
         drift = self.now() - epoch
-        try:
-            import machine  # the badge: set the RTC itself
-
-            tm = time.gmtime(epoch)
-            machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
+        if clock.set_unix(epoch):
             self.clock_offset_s = 0
-        except (ImportError, AttributeError, OSError):
-            self.clock_offset_s = epoch - int(time.time())
+        else:
+            self.clock_offset_s = epoch - clock.now_unix()
         self.log("time_set", drift_s=drift)
         return drift
 
