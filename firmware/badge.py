@@ -18,7 +18,7 @@ privacy LED the customer sees. Details and the task layout: docs/badge.md.
 import os
 import time
 
-from firmware import badgestatus
+from firmware import badgestatus, const
 from firmware.clips import keys as clipkeys, mac as clipmac, store as clipstore
 from firmware.badgestatus import NoStore
 from firmware.hw import button as hw_button
@@ -33,7 +33,7 @@ __all__ = ["Badge", "NoStore", "main", "recorder_opts", "DEFAULT_STATE_DIR"]
 
 DEFAULT_STATE_DIR = "/badge"
 _VAD_ON_DB10 = (80, 70, 60, 50)  # vad_sensitivity 0..3 -> voiced threshold (tenths of dB)
-_MIC_IBUF = 32768  # I2S DMA buffer: 0.5 s of 32-bit slots rides out a slow SD write
+_MIC_IBUF = const(32768)  # I2S DMA buffer: 0.5 s of 32-bit slots rides out a slow SD write
 
 
 def recorder_opts(config):

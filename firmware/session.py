@@ -19,13 +19,13 @@ events to `press(event)` and show `led_state()`.
 import json
 import os
 
-from firmware import recorder
+from firmware import const, recorder
 from firmware.hw import button, led
 
 __all__ = ["Session", "SessionError", "session_id", "run"]
 
-_RATE = 16000
-_STORAGE_CHECK_FRAMES = 250  # look at free space every 5 s while recording
+_RATE = const(16000)
+_STORAGE_CHECK_FRAMES = const(250)  # look at free space every 5 s while recording
 
 
 class SessionError(Exception):

@@ -14,16 +14,16 @@ import hashlib
 import os
 import struct
 
-from firmware import aesctr
+from firmware import aesctr, const
 from firmware.clips import fmt as clipfmt
 
 __all__ = ["ClipFileError", "FILE_HDR_SIZE", "Writer", "Reader", "inspect", "recover",
            "Inspected", "rewrap", "decode", "close_tail"]
 
-FILE_HDR_SIZE = 48
+FILE_HDR_SIZE = const(48)
 _FMT = "<4sBBH8s8s16sI"  # 44 bytes, then CRC-32 of them
 _MAGIC = b"BKCF"
-_ALG_AES128_CTR = 1
+_ALG_AES128_CTR = const(1)
 _H = clipfmt.HEADER_SIZE
 _T = clipfmt.TRAILER_SIZE
 _B = clipfmt.BLOCK_ALIGN

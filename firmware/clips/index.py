@@ -16,24 +16,25 @@ import binascii
 import os
 import struct
 
+from firmware import const
 from firmware.clips import fmt as clipfmt
 
 __all__ = ["ClipIndex", "IndexCorruptError", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
            "STATE_NAMES"]
 
-CLOSED = 1
-SYNCED = 2
-ACKED = 3
-QUARANTINED = 4
-MISSING = 5
+CLOSED = const(1)
+SYNCED = const(2)
+ACKED = const(3)
+QUARANTINED = const(4)
+MISSING = const(5)
 STATE_NAMES = {CLOSED: "closed", SYNCED: "synced", ACKED: "acked", QUARANTINED: "quarantined",
                MISSING: "missing"}
 
-_R_TIP = 6
-_R_FLOOR = 7
+_R_TIP = const(6)
+_R_FLOOR = const(7)
 _FMT = "<BBHIIII32sII"  # type, flags, reason, seq, samples, data_len, dropped_ms, sha, epoch, 0
-_REC = 64
-_COMPACT_AT = 256  # records in the log before it is compacted
+_REC = const(64)
+_COMPACT_AT = const(256)  # records in the log before it is compacted
 
 
 class IndexCorruptError(OSError):

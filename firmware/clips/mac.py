@@ -21,6 +21,7 @@ Layout and rules: docs/clip-format.md ("Seal").
 
 import hashlib
 
+from firmware import const
 from firmware.clips import fmt as clipfmt
 from firmware.sync.auth import eq, hmac_sha256
 
@@ -33,7 +34,7 @@ BAD_MAC = "bad_mac"  # version 2, the seal does not verify: forged or altered
 NO_KEY = "no_key"  # version 2, but no clip key with the seal's key id was given
 STATUSES = (AUTHENTICATED, UNAUTHENTICATED, BAD_MAC, NO_KEY)
 
-_BLOCK = 64
+_BLOCK = const(64)
 _TAG = b"BKMC"
 _NO_KID = bytes(8)
 

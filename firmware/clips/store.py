@@ -12,7 +12,7 @@ power cut left open, quarantines corrupt ones and rebuilds a lost or corrupt ind
 import hashlib
 import os
 
-from firmware import aesctr
+from firmware import aesctr, const
 from firmware.clips import boot as clipboot, file as clipfile, fmt as clipfmt
 from firmware.clips.index import (ACKED, CLOSED, MISSING, QUARANTINED, STATE_NAMES, SYNCED,
                                    ClipIndex)
@@ -21,8 +21,8 @@ __all__ = ["ClipStore", "StoreError", "StoreFullError", "StoreReadOnlyError", "S
            "StoreBusyError", "ClipNotFoundError", "AckMismatchError"]
 
 _EPOCH_2020 = 1577836800
-_ENOSPC = 28
-_EROFS = 30
+_ENOSPC = const(28)
+_EROFS = const(30)
 
 
 class StoreError(OSError):

@@ -10,12 +10,13 @@ import struct
 import sys
 import time
 
+from firmware import const
 from firmware.hw import clock
 
 __all__ = ["Unavailable", "on_badge", "mic_capture", "battery_volts", "rtc_seconds",
            "ext_rtc_seconds", "ble_advertise", "heap_bytes", "sd_mount"]
 
-_RATE = 16000
+_RATE = const(16000)
 
 
 class Unavailable(Exception):

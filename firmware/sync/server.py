@@ -27,11 +27,7 @@ from firmware.sync.checks import text as _text
 from firmware.sync.checks import unhex as _unhex
 from firmware.version import VERSION as FW_VERSION  # the running slot's own version
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):  # type: ignore[misc]
-        return x
+from firmware import const
 
 __all__ = ["Server", "FW_VERSION", "MAX_REQUEST", "MAX_CHUNK"]
 

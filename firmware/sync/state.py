@@ -10,6 +10,7 @@ message reads it back.
 import json
 import os
 
+from firmware import const
 from firmware.hw import clock
 
 __all__ = ["BadgeState", "CONFIG_DEFAULTS", "CASE_ID_MAX", "case_error", "config_error"]
@@ -23,10 +24,10 @@ CONFIG_DEFAULTS = {
     "storage_warn_pct": (80, 10, 99),
 }
 
-_MAX_EVENTS = 32
+_MAX_EVENTS = const(32)
 
-CASE_ID_MAX = 32  # characters of a case id: letters, digits, "-", "_", "."
-_MAX_CASES = 8  # tagged sessions remembered until they are synced (LIST reply)
+CASE_ID_MAX = const(32)  # characters of a case id: letters, digits, "-", "_", "."
+_MAX_CASES = const(8)  # tagged sessions remembered until they are synced (LIST reply)
 _CASE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
