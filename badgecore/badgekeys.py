@@ -1,6 +1,6 @@
 """Badge clip keys on the branch side: the file the gateway and the receiver are given.
 
-A badge seals each clip with its clip key (firmware.clipmac, clip format version 2), a
+A badge seals each clip with its clip key (firmware.clips.mac, clip format version 2), a
 key derived from the secret it shares with its branch since enrollment. The branch's
 companion holds the secrets (companion.keystore) and writes the clip keys, never the
 secrets, to a key file with ``badgekit companion clip-keys --out FILE``; a gateway or
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from badgecore.atomicfile import atomic_writer
-from firmware import clipmac
+from firmware.clips import mac as clipmac
 
 __all__ = ["BadgeKeysError", "FORMAT", "load_badge_keys", "write_badge_keys", "keys_from_keystore"]
 
@@ -35,7 +35,7 @@ class BadgeKeysError(RuntimeError):
 
 
 def load_badge_keys(path: str | Path) -> clipmac.BadgeKeys:
-    """Read a clip key file into firmware.clipmac.BadgeKeys (for clipmac.verify_wav)."""
+    """Read a clip key file into firmware.clips.mac.BadgeKeys (for clipmac.verify_wav)."""
     p = Path(path)
     try:
         st = p.stat()

@@ -285,7 +285,7 @@ def _authenticated(work: Path, spool: Path, received: dict, badges: list[_Badge]
     """Clips whose seal every stage verified: the companion (spool sidecar), the gateway (its
     signed clip record), the receiver (its summary) and here, with the branch's clip keys."""
     from badgecore.badgekeys import load_badge_keys
-    from firmware import clipmac
+    from firmware.clips import mac as clipmac
 
     keys = load_badge_keys(work / "badge-keys.json")
     recv_out = work / "received"
@@ -311,7 +311,7 @@ def _authenticated(work: Path, spool: Path, received: dict, badges: list[_Badge]
 
 def _verify_received(recv_out: Path, badges: list[_Badge]) -> tuple[int, list[str]]:
     """Check each received clip against what the badge recorded: same hash, intact WAV, chain."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     verified, problems = 0, []
     for badge in badges:

@@ -331,7 +331,7 @@ def _reforge(wav: Path) -> str:
     """Alter a sealed clip's audio and recompute its hash into the trailer, seal kept (no key)."""
     import hashlib as _h
 
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     raw = bytearray(wav.read_bytes())
     raw[-3] ^= 0x55  # an ADPCM byte of the last block

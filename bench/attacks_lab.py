@@ -21,8 +21,8 @@ sys.path.insert(0, str(REPO))
 
 from badgecore.badgekeys import write_badge_keys  # noqa: E402
 from badgekit.broker import LocalBroker  # noqa: E402
-from firmware import clipfmt  # noqa: E402
-from firmware.clipsink import FolderSink  # noqa: E402
+from firmware.clips import fmt as clipfmt  # noqa: E402
+from firmware.clips.sink import FolderSink  # noqa: E402
 from gateway.delivery import (  # noqa: E402
     BrokerSettings,
     Outbox,
@@ -57,7 +57,7 @@ def blocks(n: int, salt: int) -> list[bytes]:
 
 
 def clip_key(badge: str) -> bytes:
-    """The clip key an enrolled badge seals with (firmware.clipmac), fixed per badge here."""
+    """The clip key an enrolled badge seals with (firmware.clips.mac), fixed per badge here."""
     return hashlib.sha256(b"attacks-bench-clip-key:" + badge.encode()).digest()
 
 

@@ -1,6 +1,6 @@
 """Cost of the clip seal (clip format version 2) on the badge, under the MicroPython unix port.
 
-The badge's own clip store (firmware.clipstore on littlefs2 in RAM) records the same
+The badge's own clip store (firmware.clips.store on littlefs2 in RAM) records the same
 clips twice in alternation, without a clip key (version 1: the baseline) and with one
 (version 2: HMAC-SHA256 seal at close), in one MicroPython process
 (bench/clip_seal_mp.py). Printed: close_clip time (median, mean) with and without the

@@ -2,7 +2,7 @@
 
     micropython bench/clip_seal_mp.py CLIPS BLOCKS
 
-Two clip stores on one littlefs2 RAM device (firmware.clipstore), one without a clip key
+Two clip stores on one littlefs2 RAM device (firmware.clips.store), one without a clip key
 (version 1) and one with (version 2, sealed), record the same clips in alternation;
 close_clip is timed (ticks_us) and its allocations counted (gc off around it). Also the
 seal alone, the RAM a Sealer holds, and, for comparison, one Ed25519 scalar
@@ -15,7 +15,9 @@ import json
 import sys
 import time
 
-from firmware import clipmac, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import mac as clipmac
+from firmware.clips import store as clipstore
 
 KEK = b"bench-kek-016-by"
 SECRET = b"bench-enrollment-secret-32-bytes"

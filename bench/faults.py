@@ -4,7 +4,7 @@
 
 Runs every fault kind against the real parts and prints ONE table, a row per kind:
 runs, clips expected, clips received intact downstream (at the receiver, each verified
-with firmware.clipfmt.verify_wav against the hash the badge recorded and its chain
+with firmware.clips.fmt.verify_wav against the hash the badge recorded and its chain
 link), clips lost (0 allowed, except audio inside the <= 1 s power-cut window, given in
 seconds), duplicates kept by the receiver (0 allowed), and whether every gap (lost
 audio, clips held back) was reported.

@@ -7,7 +7,7 @@
 
 ``record``: for each job ``{"image", "badge", "seed", "cut_u", "secret"}`` format a
 littlefs2 RAM block device (firmware.ramdisk), enroll the badge's sync state, and record
-a few clips into firmware.clipstore.ClipStore (blocks from bench/powercut_checks.blk,
+a few clips into firmware.clips.store.ClipStore (blocks from bench/powercut_checks.blk,
 valid IMA ADPCM). With ``cut_u`` in [0, 1) the power dies at that fraction of the
 recording's device writes (a dry run counts them): the device is copied at that write
 with a random prefix of it applied (a torn program or erase), exactly as the clip
@@ -31,7 +31,8 @@ import sys
 
 from powercut_checks import BS, KEY, blk
 
-from firmware import clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import store as clipstore
 from firmware.hw.serial_link import SerialLink
 from firmware.sync import link, server, state
 

@@ -4,7 +4,7 @@
 receiver (`badgekit gateway receive`), runs `badgekit gateway run --once --no-transcribe`
 on spools, and returns the receiver's JSON summary. ``check_received`` compares what the
 receiver filed with what each badge recorded (``Expect`` records): every clip verified
-with firmware.clipfmt.verify_wav against the recorded hash and its chain link, a clip
+with firmware.clips.fmt.verify_wav against the recorded hash and its chain link, a clip
 that was open at a power cut checked as an exact prefix of the recorded audio, copies
 counted, and each loss or shortened clip checked for a report.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 
 __all__ = ["BLOCKS_PER_S", "Downstream", "Expect", "RunResult", "check_received", "cli"]
 

@@ -21,8 +21,8 @@ from typing import Any
 from faults_chain import Expect, RunResult
 from powercut_checks import blk
 
-from firmware import clipfmt
-from firmware.clipsink import FolderSink
+from firmware.clips import fmt as clipfmt
+from firmware.clips.sink import FolderSink
 
 __all__ = ["link_runs", "make_clips"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from faults_chain import Expect, RunResult
 
 from badgecore import mpy
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 
 __all__ = ["BRANCH", "BadgeProc", "power_runs", "sync_serial"]
 

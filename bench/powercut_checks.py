@@ -10,8 +10,11 @@ import io
 import os
 import random
 
-from firmware import clipfmt, clipmac, clipstore, ramdisk
-from firmware.clipindex import ACKED
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import mac as clipmac
+from firmware.clips import store as clipstore
+from firmware.clips.index import ACKED
 
 KEY = b"powercut-key-016"
 CLIP_KEY = clipmac.clip_key_of(b"powercut-enrollment-secret-32byt")  # an enrolled badge

@@ -29,7 +29,9 @@ import sys
 
 from powercut_checks import BS, CLIP_KEY, KEY, NBLK, Checker, blk, is_meta_block
 
-from firmware import clipfmt, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import store as clipstore
 
 RATE = 16000
 FLUSH_MS = 500  # the store's flush interval (argv 4); the campaign must catch a lax one

@@ -28,7 +28,8 @@ LIMIT = 64 * 1024
 
 _CODE = """
 import gc, json
-from firmware import recorder, clipsink, dsp
+from firmware import recorder, dsp
+from firmware.clips import sink as clipsink
 from firmware.hw import mic
 gc.collect()
 base = gc.mem_alloc()
@@ -84,7 +85,8 @@ def precompile(dest: Path) -> Path:
 
 _IDLE = """
 import gc, json
-from firmware import recorder, clipsink, dsp
+from firmware import recorder, dsp
+from firmware.clips import sink as clipsink
 from firmware.hw import mic
 gc.collect()
 print(json.dumps({'ok': 1}))

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/store_capacity.py [--clip-s 60]
 
-Measured, not estimated: the real store (firmware.clipstore, encryption on, default space
+Measured, not estimated: the real store (firmware.clips.store, encryption on, default space
 policy: 64 KiB reserve, 10 s start margin) fills a littlefs2 image of each flash's store
 partition under the MicroPython unix port with clips of CLIP_S seconds of 16 kHz IMA
 ADPCM until it refuses to record. The store partition is what MicroPython's ESP32-S3
@@ -31,7 +31,8 @@ PCM_BPS = 16000 * 2
 
 FILL = r"""
 import json
-from firmware import clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import store as clipstore
 bs, nblk, clip_blocks = {bs}, {nblk}, {clip_blocks}
 dev = ramdisk.RAMBlockDev(bs, nblk)
 ramdisk.mount(dev, "/f", mkfs=True)

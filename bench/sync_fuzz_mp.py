@@ -19,7 +19,9 @@ import random
 import struct
 import sys
 
-from firmware import clipkeys, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import keys as clipkeys
+from firmware.clips import store as clipstore
 from firmware.sync import auth, frame, proto, server, state
 
 _SECRET = b"\x42" * 32

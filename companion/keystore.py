@@ -37,7 +37,7 @@ class BadgeKey:
     #: the key before an enrollment that is not confirmed yet (the link may have dropped
     #: before the badge stored the new key); dropped once the badge proves the new one
     previous: bytes | None = field(default=None, repr=False)
-    #: clip keys (firmware.clipmac) of earlier enrollments: clips the badge sealed before
+    #: clip keys (firmware.clips.mac) of earlier enrollments: clips the badge sealed before
     #: it was re-enrolled still verify
     old_clip_keys: tuple[bytes, ...] = field(default=(), repr=False)
 
@@ -92,7 +92,7 @@ class KeyStore:
 
     def put(self, badge: str, secret: bytes, branch: str, agent: str,
             previous: bytes | None = None) -> BadgeKey:
-        from firmware.clipmac import clip_key_of
+        from firmware.clips.mac import clip_key_of
 
         badges = self._load()
         had = badges.get(badge) or {}

@@ -4,7 +4,7 @@ Reads the image with littlefs-python on a private copy (the dump is never modifi
 decrypts every clip file with the badge's key (from the branch key store: it was
 issued at enrollment), closes unfinished clips in memory exactly as the badge's boot
 recovery would, and writes standard WAV + JSON sidecar files, each verified with
-``firmware.clipfmt`` (hash and chain) before it is renamed into place.
+``firmware.clips.fmt`` (hash and chain) before it is renamed into place.
 
     from companion.lfsimage import recover_image
     report = recover_image("badge.img", "out/", keys=[key])
@@ -20,8 +20,10 @@ from pathlib import Path
 
 from badgecore.atomicfile import write_atomic
 from companion.errors import CompanionError
-from firmware import aesctr, clipfile, clipfmt
-from firmware.clipindex import STATE_NAMES, ClipIndex, IndexError_
+from firmware import aesctr
+from firmware.clips import file as clipfile
+from firmware.clips import fmt as clipfmt
+from firmware.clips.index import STATE_NAMES, ClipIndex, IndexCorruptError
 
 __all__ = ["LfsImageError", "ImageClip", "open_image", "iter_clips", "recover_image", "load_keys"]
 
@@ -107,7 +109,7 @@ def _index(fs, root: str) -> ClipIndex | None:
     idx = ClipIndex(root)
     try:
         idx.load_bytes(_read(fs, f"{root}/index.log"))
-    except (OSError, IndexError_, ValueError):
+    except (OSError, IndexCorruptError, ValueError):
         return None
     except Exception:  # littlefs-python's not-found error is not an OSError subclass everywhere
         return None

@@ -232,7 +232,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     """
     from badgecore.mic_backends import MicUnavailable, SoundDeviceMic
     from firmware import recorder as fw
-    from firmware.clipsink import FolderSink
+    from firmware.clips.sink import FolderSink
 
     lis = settings.listen
     badge = lis.badge_id
@@ -260,7 +260,7 @@ def listen(settings: CompanionSettings, progress: Any = None,
     sink = FolderSink(str(folder), prev_sha256=state.prev_sha256)
 
     def on_clip(side: dict[str, Any]) -> None:
-        from firmware.clipsink import write_json
+        from firmware.clips.sink import write_json
 
         write_json(str(folder / f"{side['clip_id']}.custody.json"),
                    _custody(settings, side, report.device, folder / f"{side['clip_id']}.wav"))

@@ -3,7 +3,7 @@
 Layout (docs/contracts.md, "Spool")::
 
     <spool>/<badge>/<session>/<clip id>.wav            the clip as exported by the badge
-    <spool>/<badge>/<session>/<clip id>.json           sidecar (firmware.clipfmt.sidecar)
+    <spool>/<badge>/<session>/<clip id>.json           sidecar (firmware.clips.fmt.sidecar)
     <spool>/<badge>/<session>/<clip id>.custody.json   custody record, written last
     <spool>/<badge>/.incoming/<clip id>.wav.partial    a clip being received (+ .offset)
     <spool>/<badge>/.ledger.jsonl                      every clip ever committed (seq, sha)
@@ -11,9 +11,9 @@ Layout (docs/contracts.md, "Spool")::
 
 A clip is received into ``.incoming`` and fsynced; ``.offset`` records the durable
 length, so a dropped link resumes there. When complete it is verified with
-firmware.clipfmt (SHA-256 over header and audio, the trailer, the badge's listed hash,
+firmware.clips.fmt (SHA-256 over header and audio, the trailer, the badge's listed hash,
 and the chain link to the previous clip of the badge) and its seal with
-firmware.clipmac (format version 2: the badge's MAC over header, trailer, audio hash and
+firmware.clips.mac (format version 2: the badge's MAC over header, trailer, audio hash and
 chain link, under the clip key derived from the badge's enrollment secret; a seal that
 fails or a key this branch does not hold is rejected, so the clip stays on the badge; a
 version 1 clip is taken and marked ``auth: unauthenticated``), then sidecar, WAV and custody
@@ -158,11 +158,12 @@ class Spool:
         ``cases`` maps a session to the case id the agent set on the badge for it; the
         clip's sidecar and custody record then carry ``case_id`` (the audio and its hashes
         are untouched: the case id is not part of the clip). ``clip_keys``: the badge's
-        clip keys (firmware.clipmac.clip_key_of its secrets) to check the seal with; the
+        clip keys (firmware.clips.mac.clip_key_of its secrets) to check the seal with; the
         seal status goes into sidecar and custody record as ``auth``.
 
         Raises VerifyError (the partial file is moved to ``.rejected``) or SpoolError."""
-        from firmware import clipfmt, clipmac
+        from firmware.clips import fmt as clipfmt
+        from firmware.clips import mac as clipmac
 
         inc.close()
         ledger = self.ledger(badge)

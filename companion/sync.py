@@ -227,9 +227,9 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
 
 
 def _clip_keys(key: BadgeKey | None) -> list[bytes]:
-    """The badge's clip keys (firmware.clipmac) from its key store entry: the current one,
+    """The badge's clip keys (firmware.clips.mac) from its key store entry: the current one,
     then the ones of earlier enrollments (clips sealed before a re-enrollment)."""
-    from firmware import clipmac
+    from firmware.clips import mac as clipmac
 
     if key is None:
         return []

@@ -19,6 +19,8 @@ if _MPY:
 
 from array import array
 
+from firmware import const
+
 __all__ = [
     "BLOCK_BYTES",
     "BLOCK_SAMPLES",
@@ -29,10 +31,10 @@ __all__ = [
     "blocks_for",
 ]
 
-BLOCK_BYTES = 256
-BLOCK_SAMPLES = 505
-_DATA_BYTES = 252
-_SEARCH = 3
+BLOCK_BYTES = const(256)
+BLOCK_SAMPLES = const(505)
+_DATA_BYTES = const(252)
+_SEARCH = const(3)
 
 # The 89 IMA step sizes.
 STEPS = array(

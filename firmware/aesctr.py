@@ -39,10 +39,10 @@ except ImportError:  # CPython host: the same AES from the `cryptography` packag
     def _decrypt_key(kek, data):
         return _cipher(kek).decryptor().update(bytes(data))
 
-__all__ = ["CTR", "KeyError_", "key_id", "wrap_key", "unwrap_key", "new_key"]
+__all__ = ["CTR", "KeySizeError", "key_id", "wrap_key", "unwrap_key", "new_key"]
 
 
-class KeyError_(ValueError):
+class KeySizeError(ValueError):
     """A key of the wrong size, or the wrong key for a wrapped data key."""
 
 
@@ -55,7 +55,7 @@ def new_key(n=16):
 
 def _check(key):
     if len(key) not in (16, 32):
-        raise KeyError_("AES keys are 16 or 32 bytes")
+        raise KeySizeError("AES keys are 16 or 32 bytes")
 
 
 def key_id(kek):
@@ -68,7 +68,7 @@ def wrap_key(kek, dek):
     """Wrap a 16-byte data key under ``kek`` (AES-ECB of one block)."""
     _check(kek)
     if len(dek) != 16:
-        raise KeyError_("data keys are 16 bytes")
+        raise KeySizeError("data keys are 16 bytes")
     return _encrypt(_ecb(kek), dek)
 
 
@@ -83,7 +83,7 @@ class CTR:
     def __init__(self, key, nonce):
         _check(key)
         if len(nonce) != 8:
-            raise KeyError_("CTR nonces are 8 bytes")
+            raise KeySizeError("CTR nonces are 8 bytes")
         self._c = _ecb(key)
         self._nonce = bytes(nonce)
         self._ctr = bytearray(256)

@@ -18,12 +18,14 @@ privacy LED the customer sees. Details and the task layout: docs/badge.md.
 import os
 import time
 
-from firmware import badgestatus, clipkeys, clipmac, clipstore
+from firmware import badgestatus, const
+from firmware.clips import keys as clipkeys, mac as clipmac, store as clipstore
 from firmware.badgestatus import NoStore
 from firmware.hw import button as hw_button
+from firmware.hw import clock as hw_clock
 from firmware.hw import led as hw_led
 from firmware.hw import pins, storage
-from firmware.session import Session, rtc_clock
+from firmware.session import Session
 from firmware.sync import proto, server, state
 from firmware.sync.checks import Reject
 
@@ -31,7 +33,7 @@ __all__ = ["Badge", "NoStore", "main", "recorder_opts", "DEFAULT_STATE_DIR"]
 
 DEFAULT_STATE_DIR = "/badge"
 _VAD_ON_DB10 = (80, 70, 60, 50)  # vad_sensitivity 0..3 -> voiced threshold (tenths of dB)
-_MIC_IBUF = 32768  # I2S DMA buffer: 0.5 s of 32-bit slots rides out a slow SD write
+_MIC_IBUF = const(32768)  # I2S DMA buffer: 0.5 s of 32-bit slots rides out a slow SD write
 
 
 def recorder_opts(config):
@@ -51,13 +53,6 @@ def _badge_id():
         return "BK-" + binascii.hexlify(machine.unique_id()).decode().upper()
     except (ImportError, AttributeError, OSError):
         return "BK-UNKNOWN"
-
-
-def _clock():
-    try:
-        return rtc_clock()
-    except (ImportError, AttributeError, OSError, TypeError):
-        return int(time.time()), 0
 
 
 class Badge:
@@ -89,7 +84,7 @@ class Badge:
         self.mic_retry_ms = mic_retry_ms
         self.long_ms = long_ms
         self.trace = trace
-        self.clock = clock or _clock
+        self.clock = clock or hw_clock.now_unix_ms
         self.fw_root = fw_root  # where the firmware slots live (firmware.fwslots)
         self.fw = None  # firmware.fwstage.Stage once booted
         self.fw_checked = self.fw_trial = False

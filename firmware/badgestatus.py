@@ -6,13 +6,14 @@ Functions of a firmware.badge.Badge ``b``; no hardware is touched here.
 
 import time
 
-from firmware import clipstore
+from firmware import const
+from firmware.clips import store as clipstore
 from firmware.hw import led as hw_led
 from firmware.sync.adv import status_byte
 
 __all__ = ["NoStore", "mic_health", "led_state", "error_list", "battery", "info", "adv_status"]
 
-_MAX_ERRORS = 6
+_MAX_ERRORS = const(6)
 
 
 class NoStore:

@@ -26,6 +26,8 @@ if _MPY:
 
 from array import array
 
+from firmware import const
+
 __all__ = [
     "FAST",
     "STATS",
@@ -47,18 +49,18 @@ __all__ = [
     "ilog2_q4",
 ]
 
-STATS = 9
-S_FULL = 0
-S_MID = 1
-S_HIGH = 2
-S_CLIP_IN = 3
-S_SAT = 4
-S_SWING = 5
-S_LOG_FULL = 6
-S_LOG_MID = 7
-S_LOG_HIGH = 8
+STATS = const(9)
+S_FULL = const(0)
+S_MID = const(1)
+S_HIGH = const(2)
+S_CLIP_IN = const(3)
+S_SAT = const(4)
+S_SWING = const(5)
+S_LOG_FULL = const(6)
+S_LOG_MID = const(7)
+S_LOG_HIGH = const(8)
 
-_STATE = 6  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), primed
+_STATE = const(6)  # x1, dc accumulator (Q8), low-pass A (Q4), mid 1, mid 2 (Q4), primed
 
 # fraction of log2 for the 4 bits after the leading one, in 1/16 octave
 _LOGFRAC = bytes((0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15))

@@ -22,20 +22,22 @@ import hashlib
 import json
 import struct
 
+from firmware import const
+
 __all__ = ["BundleError", "MAGIC", "HEADER", "SIG_SIZE", "MAX_MANIFEST", "MAX_FILES",
            "MAX_BUNDLE", "read_head", "signed_message", "check_manifest", "parse_version",
            "version_text", "verify_signature", "copy_files", "verify_files"]
 
 MAGIC = b"BKFW"
-FORMAT = 1
-HEADER = 8
-SIG_SIZE = 64
-MAX_MANIFEST = 16384
-MAX_FILES = 160
-MAX_FILE = 256 * 1024
-MAX_BUNDLE = 2 * 1024 * 1024
+FORMAT = const(1)
+HEADER = const(8)
+SIG_SIZE = const(64)
+MAX_MANIFEST = const(16384)
+MAX_FILES = const(160)
+MAX_FILE = const(256 * 1024)
+MAX_BUNDLE = const(2 * 1024 * 1024)
 _DOMAIN = b"badgekit-fw-v1"
-_CHUNK = 2048
+_CHUNK = const(2048)
 _PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_/."
 
 

@@ -25,9 +25,11 @@ once; an authenticated sync session confirms it (firmware.fwsync).
 import json
 import os
 
+from firmware import const
+
 __all__ = ["TRIAL_BOOTS", "SLOTS", "Slots", "rmtree", "exists"]
 
-TRIAL_BOOTS = 3
+TRIAL_BOOTS = const(3)
 SLOTS = ("a", "b")
 
 

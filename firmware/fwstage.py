@@ -22,13 +22,13 @@ import json
 import os
 import sys
 
-from firmware import fwbundle, fwslots
+from firmware import const, fwbundle, fwslots
 
 __all__ = ["Stage", "UpdateRefused", "space_refusal", "MARGIN_PCT", "arch_name"]
 
-MARGIN_PCT = 20  # an update must leave this much of the store's filesystem free
-_FLUSH = 16384
-_REBOOT_DELAY_MS = 800  # the commit reply leaves before the reset (firmware.fwbadge.tick)
+MARGIN_PCT = const(20)  # an update must leave this much of the store's filesystem free
+_FLUSH = const(16384)
+_REBOOT_DELAY_MS = const(800)  # the commit reply leaves before the reset (firmware.fwbadge.tick)
 _ARCHS = ("bytecode", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
           "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
 

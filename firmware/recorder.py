@@ -23,19 +23,19 @@ no more memory than a short one.
 
 from array import array
 
-from firmware import adpcm, dsp
+from firmware import adpcm, const, dsp
 from firmware.vad_gate import FRAME_SAMPLES, Gate
 
 __all__ = ["Recorder", "RATE_HZ", "FRAME_SAMPLES", "Health", "record_stream"]
 
-RATE_HZ = 16000
-_FRAMES_PER_S = 50
-_SILENT_SWING = 8  # peak-to-peak below this (LSB) = the mic hears nothing
-_SILENT_REPORT_S = 10
-_LOUD_L1 = 320 * 10000  # mean |x| above ~1/3 of full scale in a frame = full-scale noise
-_LOUD_REPORT_FRAMES = 25  # half a second of it
-_CLIP_WINDOW = 3000  # frames (one minute) per clipping window
-_MAX_GAIN_Q8 = 8192
+RATE_HZ = const(16000)
+_FRAMES_PER_S = const(50)
+_SILENT_SWING = const(8)  # peak-to-peak below this (LSB) = the mic hears nothing
+_SILENT_REPORT_S = const(10)
+_LOUD_L1 = const(320 * 10000)  # mean |x| above ~1/3 of full scale in a frame = full-scale noise
+_LOUD_REPORT_FRAMES = const(25)  # half a second of it
+_CLIP_WINDOW = const(3000)  # frames (one minute) per clipping window
+_MAX_GAIN_Q8 = const(8192)
 
 
 class Health:

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 
+from firmware import const
 from firmware.hw import pins, probe
 
 __all__ = ["Result", "PASS", "FAIL", "NA", "judge_audio", "judge_battery", "judge_clock",
@@ -28,9 +29,9 @@ PASS = "pass"
 FAIL = "fail"
 NA = "n/a"
 
-_FULL_SCALE = 8388608  # 24-bit samples
+_FULL_SCALE = const(8388608)  # 24-bit samples
 _MIN_RMS_DBFS = -95.0  # below the ICS-43434 noise floor (~ -91 dBFS): a dead mic
-_TEST_BYTES = 4096
+_TEST_BYTES = const(4096)
 
 
 class Result:

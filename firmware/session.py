@@ -19,13 +19,13 @@ events to `press(event)` and show `led_state()`.
 import json
 import os
 
-from firmware import recorder
+from firmware import const, recorder
 from firmware.hw import button, led
 
-__all__ = ["Session", "SessionError", "session_id", "run", "rtc_clock"]
+__all__ = ["Session", "SessionError", "session_id", "run"]
 
-_RATE = 16000
-_STORAGE_CHECK_FRAMES = 250  # look at free space every 5 s while recording
+_RATE = const(16000)
+_STORAGE_CHECK_FRAMES = const(250)  # look at free space every 5 s while recording
 
 
 class SessionError(Exception):
@@ -50,22 +50,6 @@ def session_id(epoch, ms=0):
     s = epoch % 86400
     return "{:04d}{:02d}{:02d}-{:02d}{:02d}{:02d}-{:03d}".format(
         y, m, d, s // 3600, (s // 60) % 60, s % 60, ms % 1000)
-
-
-def rtc_clock():
-    """(Unix seconds UTC, ms) from the badge's RTC (`machine.RTC`), for `Session(clock=...)`.
-
-    Ports whose epoch is 2000-01-01 are shifted to the Unix epoch.
-    """
-    import time
-
-    import machine  # badge only
-
-    y, mo, d, _wd, h, mi, sec, sub = machine.RTC().datetime()
-    t = time.mktime((y, mo, d, h, mi, sec, 0, 0))
-    if time.gmtime(0)[0] == 2000:
-        t += 946684800
-    return t, (sub // 1000) % 1000  # the ESP32 RTC counts microseconds
 
 
 def _read_state(path):

@@ -28,18 +28,18 @@ order, and `clip_end()`; sample indexes count from the first frame pushed.
 
 from array import array
 
-from firmware import dsp
+from firmware import const, dsp
 
 __all__ = ["Gate", "FRAME_SAMPLES", "FRAME_MS", "db_to_q"]
 
-FRAME_SAMPLES = 320  # 20 ms at 16 kHz
-FRAME_MS = 20
-_RISE = 1  # floor creep per frame in 1/256 octave (about 1.2 dB/s)
-_SUB_FRAMES = 25  # minimum-statistics window: 16 sub-windows of 0.5 s
-_SUBS = 16
-_JUMP_MARGIN = 43  # the floor jumps to 1 dB under the window's minimum
-_IDLE = 0
-_CLIP = 1
+FRAME_SAMPLES = const(320)  # 20 ms at 16 kHz
+FRAME_MS = const(20)
+_RISE = const(1)  # floor creep per frame in 1/256 octave (about 1.2 dB/s)
+_SUB_FRAMES = const(25)  # minimum-statistics window: 16 sub-windows of 0.5 s
+_SUBS = const(16)
+_JUMP_MARGIN = const(43)  # the floor jumps to 1 dB under the window's minimum
+_IDLE = const(0)
+_CLIP = const(1)
 
 
 def db_to_q(db_tenths):

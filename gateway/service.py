@@ -5,7 +5,7 @@
     gw.run(stop_event)            # serve until stopped (SIGTERM/SIGINT in the CLI)
 
 Each complete clip (its custody record exists) is handled once: its WAV is verified
-with `firmware.clipfmt` against its sidecar, then in ONE SQLite transaction the clip is
+with `firmware.clips.fmt` against its sidecar, then in ONE SQLite transaction the clip is
 marked done and its messages (clip record, audio parts, custody record) are put in the
 outbox. A clip that fails is quarantined with its reason; the rest keeps flowing. A
 session whose clips stopped arriving for `settle_s` is transcribed (the transcription

@@ -6,13 +6,13 @@
 
 Formats a littlefs2 flash image (a file-backed block device in WORK_DIR, so the heap
 holds only what a badge's heap holds), records every clip WAV of CLIPS_DIR (the
-output of `badgekit sim record`) into the badge's store (firmware.clipstore), and
+output of `badgekit sim record`) into the badge's store (firmware.clips.store), and
 serves the sync protocol (firmware.sync.server) on the file descriptor FD (the master
 end of a pty, non-blocking) until the process is stopped. The badge starts
 unenrolled, with a device key for its clips. Prints one JSON line ``{"ready": ...}``
 on stdout; with ``--probe`` it also prints the heap peak (``{"heap": ...}``) about
 every second while serving; ``--async`` serves with the asyncio loop the badge runs
-(firmware.sync.link.serve_async, as firmware.sync.service does). ``--state STATE_DIR``
+(firmware.sync.link.serve_async, as firmware.badgetasks does). ``--state STATE_DIR``
 keeps the badge's enrollment (``sync.json``) and store key (``keys.json``) in a host
 folder that outlives the process, as firmware.badge keeps them in its state folder: a
 badge enrolled once is still enrolled when started again, and opens its store with the
@@ -25,7 +25,11 @@ import os
 import sys
 import time
 
-from firmware import clipfmt, clipkeys, clipmac, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import keys as clipkeys
+from firmware.clips import mac as clipmac
+from firmware.clips import store as clipstore
 from firmware.hw.serial_link import SerialLink
 from firmware.sync import link, server, state
 
@@ -190,7 +194,7 @@ def main(argv):
     print(json.dumps({"ready": True, "badge": badge, "clips": len(stored), "heap_base": base,
                       "heap_pre_server": pre,
                       "differ": differ}))
-    if "--async" in argv:  # the badge's asyncio path (firmware.sync.service)
+    if "--async" in argv:  # the badge's asyncio path (firmware.badgetasks)
         import asyncio
 
         while True:

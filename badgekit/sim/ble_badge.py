@@ -56,7 +56,9 @@ async def start_ble_badge(link: Any, clips: Path, work: Path, badge: str | None 
 
     bluetooth_shim.install()
     from badgekit.sim.badge_mp import _badge_of, _wavs, fill
-    from firmware import clipkeys, clipmac, clipstore
+    from firmware.clips import keys as clipkeys
+    from firmware.clips import mac as clipmac
+    from firmware.clips import store as clipstore
     from firmware.hw import radio as fw_radio
     from firmware.sync import server, state
 

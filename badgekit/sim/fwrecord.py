@@ -4,19 +4,21 @@ This module is plain MicroPython-compatible Python: CPython imports it and calls
 `record()`, the MicroPython unix port runs it as a script (`micropython fwrecord.py
 key=value ...`). It reads the file through `firmware.hw.mic.WavMic` (as if from the
 microphone), runs `firmware.recorder.Recorder` and writes clips through
-`firmware.clipsink.FolderSink`; the last line it prints is a JSON summary.
+`firmware.clips.sink.FolderSink`; the last line it prints is a JSON summary.
 
 ``state=DIR``: the badge's state folder (``badgekit sim badge --state``, where the badge
 keeps ``sync.json`` as firmware.badge does). An enrolled badge seals its clips (format
 2) with the clip key it derives from its enrollment secret at boot
-(``firmware.clipmac.clip_key_of``, exactly as firmware.badge opens its store); the key
+(``firmware.clips.mac.clip_key_of``, exactly as firmware.badge opens its store); the key
 never leaves this process. An unenrolled badge records format 1 clips, as a badge does.
 """
 
 import json
 import sys
 
-from firmware import clipmac, clipsink, recorder
+from firmware import recorder
+from firmware.clips import mac as clipmac
+from firmware.clips import sink as clipsink
 from firmware.hw import mic
 from firmware.sync import state as badge_state
 

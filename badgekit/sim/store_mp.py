@@ -3,7 +3,7 @@
     micropython badgekit/sim/store_mp.py init|fill|status IMAGE KEYFILE [arg]
 
 The image is a raw littlefs2 flash image (4 KiB blocks), the same bytes a badge's
-store partition holds; KEYFILE plays the badge's NVS key slot (firmware.clipkeys).
+store partition holds; KEYFILE plays the badge's NVS key slot (firmware.clips.keys).
 ``init SIZE_KIB`` formats a new image; ``fill DIR`` records every clip WAV of DIR
 (FolderSink output) into the store; ``status`` boots the store (running recovery, whose
 repairs are saved back) and prints its status as JSON.
@@ -13,7 +13,10 @@ import json
 import os
 import sys
 
-from firmware import clipfmt, clipkeys, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import keys as clipkeys
+from firmware.clips import store as clipstore
 
 _MNT = "/badgeflash"
 

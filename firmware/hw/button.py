@@ -5,10 +5,12 @@
 has lasted `long_ms` (once per press). `Button` reads the GPIO from the board pin map.
 """
 
+from firmware import const
+
 __all__ = ["Decoder", "Button", "SHORT", "LONG"]
 
-SHORT = 1
-LONG = 2
+SHORT = const(1)
+LONG = const(2)
 
 
 class Decoder:

@@ -15,11 +15,11 @@ On a computer, a live microphone through PortAudio lives on the CPython side
 
 import struct
 
-from firmware import dsp
+from firmware import const, dsp
 
 __all__ = ["MicError", "WavMic", "I2SMic", "open_mic"]
 
-_RATE = 16000
+_RATE = const(16000)
 
 
 class MicError(OSError):

@@ -10,10 +10,13 @@ import struct
 import sys
 import time
 
+from firmware import const
+from firmware.hw import clock
+
 __all__ = ["Unavailable", "on_badge", "mic_capture", "battery_volts", "rtc_seconds",
            "ext_rtc_seconds", "ble_advertise", "heap_bytes", "sd_mount"]
 
-_RATE = 16000
+_RATE = const(16000)
 
 
 class Unavailable(Exception):
@@ -94,9 +97,9 @@ def battery_volts(board, samples=16):
 
 def rtc_seconds():
     """Seconds since the epoch from the chip's RTC (also year, to see if it was ever set)."""
-    machine = _machine()
-    dt = machine.RTC().datetime()  # (y, m, d, wd, h, mi, s, sub)
-    return dt[0], time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
+    _machine()
+    dt = clock.rtc_datetime()
+    return dt[0], clock.datetime_unix(dt)
 
 
 def _bcd(b):

@@ -27,6 +27,7 @@ import asyncio
 
 import bluetooth
 
+from firmware import const
 from firmware.sync import link
 from firmware.sync.adv import (
     COMPANY_ID,
@@ -43,16 +44,16 @@ from firmware.sync.adv import (
 __all__ = ["Radio", "SERVICE_UUID", "RX_UUID", "TX_UUID", "COMPANY_ID", "adv_payload",
            "parse_adv", "status_byte"]
 
-_IRQ_CENTRAL_CONNECT = 1
-_IRQ_CENTRAL_DISCONNECT = 2
-_IRQ_GATTS_WRITE = 3
-_IRQ_MTU_EXCHANGED = 21
+_IRQ_CENTRAL_CONNECT = const(1)
+_IRQ_CENTRAL_DISCONNECT = const(2)
+_IRQ_GATTS_WRITE = const(3)
+_IRQ_MTU_EXCHANGED = const(21)
 
-_FLAG_WRITE_NO_RESPONSE = 0x0004
-_FLAG_WRITE = 0x0008
-_FLAG_NOTIFY = 0x0010
-_MTU = 247
-_RX_BUF = 512
+_FLAG_WRITE_NO_RESPONSE = const(0x0004)
+_FLAG_WRITE = const(0x0008)
+_FLAG_NOTIFY = const(0x0010)
+_MTU = const(247)
+_RX_BUF = const(512)
 
 
 class Radio:

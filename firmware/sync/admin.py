@@ -6,7 +6,7 @@ returns the reply object or raises ``Reject``.
 
 import json
 
-from firmware import clipmac
+from firmware.clips import mac as clipmac
 from firmware.sync import auth, proto
 from firmware.sync.checks import Reject, integer, text, unhex
 

@@ -9,18 +9,20 @@ response carries the 128-bit sync service UUID. Status bits (``status_byte``):
 
 import struct
 
+from firmware import const
+
 __all__ = ["SERVICE_UUID", "RX_UUID", "TX_UUID", "COMPANY_ID", "adv_payload", "parse_adv",
            "status_byte", "ST_ENROLLED", "ST_CLIPS", "ST_STORAGE", "ST_RECORDING", "ST_FAULT"]
 
 SERVICE_UUID = "6b5a0001-b5e0-4c3e-9a6b-62616467656b"
 RX_UUID = "6b5a0002-b5e0-4c3e-9a6b-62616467656b"
 TX_UUID = "6b5a0003-b5e0-4c3e-9a6b-62616467656b"
-COMPANY_ID = 0xFFFF
-ST_ENROLLED = 1
-ST_CLIPS = 2
-ST_STORAGE = 4
-ST_RECORDING = 8
-ST_FAULT = 16
+COMPANY_ID = const(0xFFFF)
+ST_ENROLLED = const(1)
+ST_CLIPS = const(2)
+ST_STORAGE = const(4)
+ST_RECORDING = const(8)
+ST_FAULT = const(16)
 
 
 def status_byte(enrolled, clips_waiting, storage_warning, recording=False, fault=False):

@@ -14,10 +14,12 @@ MicroPython).
 import hashlib
 import struct
 
+from firmware import const
+
 __all__ = ["hmac_sha256", "Mac", "client_proof", "badge_proof", "session_key", "kek_of",
            "wrap", "eq"]
 
-_BLOCK = 64
+_BLOCK = const(64)
 
 
 def _pads(key):

@@ -9,10 +9,12 @@ the link's server, so dropping and reopening the link does not reset it.
 
 import time
 
+from firmware import const
+
 __all__ = ["AuthBackoff", "BASE_MS", "MAX_MS"]
 
-BASE_MS = 500
-MAX_MS = 60000
+BASE_MS = const(500)
+MAX_MS = const(60000)
 
 
 def _ticks():

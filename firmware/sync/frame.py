@@ -21,11 +21,7 @@ preallocated buffer; no allocation per byte. Runs on MicroPython and CPython.
 import binascii
 import struct
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):  # type: ignore[misc]
-        return x
+from firmware import const
 
 __all__ = ["Decoder", "encode_into", "encode", "frame_size", "HDR_SIZE", "CRC_SIZE",
            "MAC_SIZE", "F_MAC", "OVERHEAD", "EV_FRAME", "EV_JUNK", "EV_TOO_LONG", "EV_CRC",

@@ -15,16 +15,17 @@ a session confirm a firmware on trial (``server.fw_confirm``): the first sync do
 
 import struct
 
+from firmware import const
 from firmware.sync import proto
 from firmware.sync.checks import Reject, integer, text
 
 __all__ = ["FW_BEGIN", "FW_DATA", "FW_COMMIT", "FW_STATUS", "HANDLERS", "RAW", "NAMES",
            "E_OFFSET", "E_UPDATE", "confirming"]
 
-FW_BEGIN = 0x20
-FW_DATA = 0x21
-FW_COMMIT = 0x22
-FW_STATUS = 0x23
+FW_BEGIN = const(0x20)
+FW_DATA = const(0x21)
+FW_COMMIT = const(0x22)
+FW_STATUS = const(0x23)
 E_OFFSET = "offset"
 E_UPDATE = "update"
 NAMES = {FW_BEGIN: "fw_begin", FW_DATA: "fw_data", FW_COMMIT: "fw_commit", FW_STATUS: "fw_status"}

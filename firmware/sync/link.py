@@ -12,11 +12,7 @@ the other tasks every turn): on the badge it runs beside the BLE radio and the r
 
 import time
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):  # type: ignore[misc]
-        return x
+from firmware import const
 
 __all__ = ["serve", "serve_async", "ticks_ms"]
 

@@ -12,11 +12,7 @@ Requests have types 0x01..0x3F; a reply has the request's type | 0x80 and echoes
 
 import struct
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):  # type: ignore[misc]
-        return x
+from firmware import const
 
 __all__ = ["VERSION", "HELLO", "AUTH", "INFO", "LIST", "READ", "ACK", "SET_TIME",
            "GET_CONFIG", "SET_CONFIG", "ENROLL", "LOGS", "PING", "ERROR", "REPLY", "NAMES",

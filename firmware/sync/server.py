@@ -8,7 +8,7 @@ bad payloads, failed auth) gets a reply or an ERROR frame. One preallocated repl
 buffer holds one frame at a time; a READ streams its DATA frames one by one as the link
 drains them (flow control), and any new request stops the stream.
 
-``store`` is a firmware.clipstore.ClipStore (``list_clips``, ``read``, ``ack``,
+``store`` is a firmware.clips.store.ClipStore (``list_clips``, ``read``, ``ack``,
 ``mark_synced``, ``status``); ``state`` a firmware.sync.state.BadgeState;
 ``on_enroll(kek)`` re-keys the store; ``info_fn()`` adds hardware facts (battery, mic).
 """
@@ -27,11 +27,7 @@ from firmware.sync.checks import text as _text
 from firmware.sync.checks import unhex as _unhex
 from firmware.version import VERSION as FW_VERSION  # the running slot's own version
 
-try:
-    from micropython import const
-except ImportError:  # CPython host
-    def const(x):  # type: ignore[misc]
-        return x
+from firmware import const
 
 __all__ = ["Server", "FW_VERSION", "MAX_REQUEST", "MAX_CHUNK"]
 

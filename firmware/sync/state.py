@@ -2,14 +2,16 @@
 and the customer/case id the agent set for a meeting.
 
 Kept in one small JSON file written atomically (``.tmp`` + rename). On the badge the
-file lives in the encrypted NVS partition next to the clip key (firmware.clipkeys);
+file lives in the encrypted NVS partition next to the clip key (firmware.clips.keys);
 in the simulator on the store's filesystem. The secret never leaves the badge: no
 message reads it back.
 """
 
 import json
 import os
-import time
+
+from firmware import const
+from firmware.hw import clock
 
 __all__ = ["BadgeState", "CONFIG_DEFAULTS", "CASE_ID_MAX", "case_error", "config_error"]
 
@@ -22,10 +24,10 @@ CONFIG_DEFAULTS = {
     "storage_warn_pct": (80, 10, 99),
 }
 
-_MAX_EVENTS = 32
+_MAX_EVENTS = const(32)
 
-CASE_ID_MAX = 32  # characters of a case id: letters, digits, "-", "_", "."
-_MAX_CASES = 8  # tagged sessions remembered until they are synced (LIST reply)
+CASE_ID_MAX = const(32)  # characters of a case id: letters, digits, "-", "_", "."
+_MAX_CASES = const(8)  # tagged sessions remembered until they are synced (LIST reply)
 _CASE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
@@ -113,19 +115,17 @@ class BadgeState:
         os.rename(tmp, self.path)
 
     def now(self):
-        return int(time.time()) + self.clock_offset_s
+        """Unix seconds (the badge clock, plus the offset a port without an RTC keeps)."""
+        return clock.now_unix() + self.clock_offset_s
 
     def set_time(self, epoch):
-        """Set the badge clock (the RTC on the badge; an offset on the simulator)."""
+        """Set the badge clock to Unix seconds ``epoch`` (the RTC on the badge; an offset
+        on the simulator)."""
         drift = self.now() - epoch
-        try:
-            import machine  # the badge: set the RTC itself
-
-            tm = time.gmtime(epoch)
-            machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
+        if clock.set_unix(epoch):
             self.clock_offset_s = 0
-        except (ImportError, AttributeError, OSError):
-            self.clock_offset_s = epoch - int(time.time())
+        else:
+            self.clock_offset_s = epoch - clock.now_unix()
         self.log("time_set", drift_s=drift)
         return drift
 

@@ -45,7 +45,7 @@ class ClipFiling:
     db: sqlite3.Connection
     keys: KeyRing | None
     badge_keys: Any
-    """firmware.clipmac.BadgeKeys to check clip seals with (None: seals unchecked here)."""
+    """firmware.clips.mac.BadgeKeys to check clip seals with (None: seals unchecked here)."""
 
     # provided by ReceiverStore
     def _bump(self, name: str, by: int = 1) -> None: ...
@@ -127,9 +127,10 @@ class ClipFiling:
         self._settle(info.clip_id)
 
     def _seal(self, data: bytes) -> str:
-        """The clip's seal status (firmware.clipmac) with the badge keys this receiver holds;
+        """The clip's seal status (firmware.clips.mac) with the badge keys this receiver holds;
         `bad_mac: <reason>` for a seal that does not verify."""
-        from firmware import clipfmt, clipmac
+        from firmware.clips import fmt as clipfmt
+        from firmware.clips import mac as clipmac
 
         try:
             sealed = clipmac.verify_wav(io.BytesIO(data), self.badge_keys)

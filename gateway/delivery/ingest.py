@@ -95,7 +95,7 @@ class GatewayState:
         self.errors: list[str] = []
         self.transcript_hooks: list[Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = []
         self.badge_keys: Any = None
-        """Badge clip keys (firmware.clipmac.BadgeKeys) to check clip seals with; None: a
+        """Badge clip keys (firmware.clips.mac.BadgeKeys) to check clip seals with; None: a
         sealed clip is `no_key` (delivered, reported as not authenticated here)."""
         self.rules: Any = None
         """Compliance RulePack for findings (None: the bundled pack)."""
@@ -189,9 +189,9 @@ class GatewayState:
         return side, custody, data, check
 
     def _seal(self, clip: SpoolClip, data: bytes, check: ClipCheck) -> dict[str, Any]:
-        """The clip's seal (clip format 2, firmware.clipmac) as this gateway finds it, with
+        """The clip's seal (clip format 2, firmware.clips.mac) as this gateway finds it, with
         the badge clip keys it was given (`badge_keys`); the spool's own claim is not taken."""
-        from firmware import clipmac
+        from firmware.clips import mac as clipmac
 
         sealed = clipmac.verify_wav(io.BytesIO(data), self.badge_keys)
         if sealed.status == clipmac.BAD_MAC:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["effective_auth", "folder_integrity", "manifest_integrity", "session_status", "store_integrity"]
 
-# a clip's seal (clip format 2, firmware.clipmac): the same words as clipmac's statuses
+# a clip's seal (clip format 2, firmware.clips.mac): the same words as clipmac's statuses
 AUTHENTICATED, UNAUTHENTICATED, BAD_MAC, NO_KEY = "authenticated", "unauthenticated", "bad_mac", "no_key"
 
 
@@ -198,7 +198,8 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
 
 def _seal(wav: Path) -> str:
     """The clip's seal status as far as it can be told without the badge keys."""
-    from firmware import clipfmt, clipmac
+    from firmware.clips import fmt as clipfmt
+    from firmware.clips import mac as clipmac
 
     try:
         with open(wav, "rb") as f:

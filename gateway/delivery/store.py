@@ -26,7 +26,7 @@ unchecked and counted as `documents_unchecked`. All files are 0600 in 0700 folde
 Files are written to a temporary name, fsynced and renamed, before the transaction
 commits, so a crash at any point leaves either nothing or the same files again. Several
 receiver processes (an MQTT 5 shared subscription) can share one store on one host.
-Clip audio is checked with `firmware.clipfmt.verify_wav` (trailer hash, then the hash in
+Clip audio is checked with `firmware.clips.fmt.verify_wav` (trailer hash, then the hash in
 the clip record and the manifest, at every settle: `clipfiling`); `chain()` reports gaps
 in each badge's hash chain.
 """

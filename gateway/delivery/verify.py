@@ -1,4 +1,4 @@
-"""Clip checks for the receiver, built on `firmware.clipfmt` (the one clip parser).
+"""Clip checks for the receiver, built on `firmware.clips.fmt` (the one clip parser).
 
 `check_clip(f)` runs `clipfmt.verify_wav` (the recomputed sha256 over header ‖ data
 must equal the trailer's) and returns a `ClipCheck` instead of raising. `chain_gaps`
@@ -49,7 +49,7 @@ class Gap:
 
 def check_clip(f: BinaryIO, expect_sha256: str | None = None) -> ClipCheck:
     """Verify a clip WAV read from `f`; never raises for bad content."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     try:
         info = clipfmt.verify_wav(f, expect_sha256=expect_sha256)

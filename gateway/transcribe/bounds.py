@@ -21,7 +21,7 @@ __all__ = ["trusted_samples"]
 
 def _chunks(path: Path) -> tuple[int | None, int | None, int | None]:
     """(fact samples, trailer samples, trailer data length) read from a clip WAV."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     fact = trailer = dlen = None
     with open(path, "rb") as f:
@@ -45,7 +45,7 @@ def _chunks(path: Path) -> tuple[int | None, int | None, int | None]:
 
 def trusted_samples(path: Path, sidecar: dict[str, Any] | None = None) -> tuple[int | None, list[str]]:
     """The sample count to decode and every disagreement found (None: not a badge clip)."""
-    from firmware.clipfmt import BLOCK_ALIGN, SAMPLES_PER_BLOCK
+    from firmware.clips.fmt import BLOCK_ALIGN, SAMPLES_PER_BLOCK
 
     try:
         fact, samples, dlen = _chunks(Path(path))

@@ -13,7 +13,7 @@ error and one clear reason (`NotAudioError`, `UnsupportedAudioError`,
   resampled with sox (a Debian dependency of badgekit).
 
 Unknown chunks (the clip's `bkcl`/`bktr`) are skipped; hashes and chain links are
-checked by `gateway.transcribe.verify` through `firmware.clipfmt`.
+checked by `gateway.transcribe.verify` through `firmware.clips.fmt`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def iso_time(epoch_s: float | None) -> str | None:
     """Unix seconds → ISO 8601 UTC with milliseconds (`…T09:30:00.250Z`)."""
     if epoch_s is None:
         return None
-    from firmware.clipfmt import iso_utc
+    from firmware.clips.fmt import iso_utc
 
     ms = round(epoch_s * 1000)
     return str(iso_utc(ms // 1000, ms % 1000))

@@ -1,6 +1,6 @@
 """Check the clips of a session: each clip's hash, the badge's hash chain, gaps, recoveries.
 
-Parsing and hashing are `firmware.clipfmt`'s (`read_wav`, `verify_wav`), the same code
+Parsing and hashing are `firmware.clips.fmt`'s (`read_wav`, `verify_wav`), the same code
 the badge writes with; this module orders the clips by sequence number and turns every
 finding into a record instead of an exception, so one bad clip never stops a session:
 
@@ -60,7 +60,7 @@ class ClipCheck:
         return self.status in USABLE
 
     def to_json(self) -> dict[str, object]:
-        from firmware.clipfmt import iso_utc
+        from firmware.clips.fmt import iso_utc
 
         start = None
         if self.start_epoch_s is not None:
@@ -140,7 +140,7 @@ def sidecar_case_id(side: dict[str, object]) -> str | None:
 
 def check_clip(path: Path) -> ClipCheck:
     """Parse and verify one clip WAV (hash against its trailer and its sidecar)."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     path = Path(path)
     try:
@@ -180,7 +180,7 @@ def session_files(folder: Path) -> list[Path]:
 
 def _predecessor(first: ClipCheck) -> tuple[str | None, str | None]:
     """Hash and id of the badge's previous clip, if the spool holds it in a sibling session."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     if first.seq is None or first.badge is None or first.seq == 0:
         return None, None

@@ -15,7 +15,8 @@ from companion.link import authenticate
 from companion.spool import Spool
 from companion.sync import badge_status, enroll_badge, sync_badge
 from companion.transport.serial import SerialTransport
-from firmware import clipfmt, clipmac
+from firmware.clips import fmt as clipfmt
+from firmware.clips import mac as clipmac
 from tests.badge.helpers import BadgeProc, meeting_wav, wait_for
 
 BRANCH = "b-sh-01"

@@ -12,7 +12,10 @@ import struct
 import sys
 
 from badgekit.sim import badge_mp
-from firmware import clipfile, clipfmt, clipkeys, clipmac
+from firmware.clips import file as clipfile
+from firmware.clips import fmt as clipfmt
+from firmware.clips import keys as clipkeys
+from firmware.clips import mac as clipmac
 from firmware.sync import auth, state
 
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from firmware import clipfmt
-from firmware.clipsink import FolderSink
+from firmware.clips import fmt as clipfmt
+from firmware.clips.sink import FolderSink
 
 __all__ = ["make_clips", "SimBadge", "cli_env"]
 

@@ -90,8 +90,9 @@ def test_a_stripped_seal_after_sealed_clips_is_refused(tmp_path):
 
     from companion.errors import VerifyError
     from companion.spool import Spool
-    from firmware import clipfmt, clipmac
-    from firmware.clipsink import FolderSink
+    from firmware.clips import fmt as clipfmt
+    from firmware.clips import mac as clipmac
+    from firmware.clips.sink import FolderSink
 
     key = clipmac.clip_key_of(SECRET)
     sink = FolderSink(str(tmp_path / "c"), clip_key=key)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 from tests.companion.conftest import Companion
 
 

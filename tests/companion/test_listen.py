@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 from tests.companion.alsa_mic import make_mic
 
 PAD_S = 1.0  # silence before the speech (and 3 s after) so the gate has to find it

@@ -10,7 +10,7 @@ import pytest
 
 from companion.casetag import tag_session
 from companion.errors import SpoolError
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 from tests.delivery.spoolmaker import make_session
 
 

@@ -40,7 +40,7 @@ def _spool_session(wav: Path, folder: Path, badge: str, session: str, case_id: s
     from array import array
 
     from firmware import adpcm
-    from firmware.clipsink import FolderSink
+    from firmware.clips.sink import FolderSink
 
     with wave.open(str(wav)) as w:
         pcm = array("h", w.readframes(w.getnframes()))

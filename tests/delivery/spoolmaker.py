@@ -1,6 +1,6 @@
 """Build companion-style spools for the delivery tests with the real clip writer.
 
-Clips are written by `firmware.clipsink.FolderSink` (the clip store's sink), into
+Clips are written by `firmware.clips.sink.FolderSink` (the clip store's sink), into
 `<spool>/<badge>/<session>/`, with a custody record beside each, exactly as
 docs/contracts.md describes. Audio is IMA ADPCM: either encoded from real PCM with
 `firmware.adpcm`, or near-silent blocks (enough for delivery tests that never decode).
@@ -13,8 +13,8 @@ import os
 import struct
 from pathlib import Path
 
-from firmware import clipfmt
-from firmware.clipsink import FolderSink
+from firmware.clips import fmt as clipfmt
+from firmware.clips.sink import FolderSink
 
 BLOCK = clipfmt.BLOCK_ALIGN
 SPB = clipfmt.SAMPLES_PER_BLOCK

@@ -179,7 +179,8 @@ def test_badge_seals_are_checked_by_the_gateway_and_reported_by_the_receiver(bro
     import io
 
     from badgecore.badgekeys import write_badge_keys
-    from firmware import clipfmt, clipmac
+    from firmware.clips import fmt as clipfmt
+    from firmware.clips import mac as clipmac
     from gateway.delivery import PublisherSettings
 
     key = bytes(range(32))

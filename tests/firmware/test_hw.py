@@ -13,7 +13,7 @@ import json
 import machine
 from array import array
 from firmware.hw import mic, button, led, pins
-from firmware.session import rtc_clock
+from firmware.hw.clock import now_unix_ms
 
 machine.I2S.source = [(-1) ** i * (i << 16) for i in range(700)] + [0x7FFFFFFF, -0x80000000]
 m = mic.I2SMic(shift=16)
@@ -32,7 +32,7 @@ lamp.set(led.RECORDING)
 lamp.show(50)
 lamp.show(500)
 print(json.dumps({'log': machine.LOG, 'got': got, 'events': events, 'rev': board['rev'],
-                  'pins': board['pins'], 'clock': list(rtc_clock())}))
+                  'pins': board['pins'], 'clock': list(now_unix_ms())}))
 """
 
 

@@ -7,7 +7,8 @@ from tests.firmware.helpers import mpy_json
 
 _RUN = """
 import json
-from firmware import clipstore, ramdisk, dsp
+from firmware import ramdisk, dsp
+from firmware.clips import store as clipstore
 from firmware.session import Session
 from firmware.hw import button
 from fwsupport import frames

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware import adpcm, clipfmt
+from firmware import adpcm
+from firmware.clips import fmt as clipfmt
 from tests.firmware.helpers import read_pcm, sox_decode
 
 START = "2026-11-25T10:00:00.500Z"
@@ -122,9 +123,9 @@ def test_unreadable_and_empty_inputs_exit_2_with_one_line(tmp_path):
 
 def test_an_enrolled_badges_state_seals_every_clip_as_the_badge_would(tmp_path, speech, micropython):
     """`sim record --state DIR`: the clip key comes from the badge's enrollment in DIR
-    (firmware.clipmac.clip_key_of of its secret, as firmware.badge derives it at boot);
+    (firmware.clips.mac.clip_key_of of its secret, as firmware.badge derives it at boot);
     an unenrolled badge's state gives format 1 clips, as on the badge."""
-    from firmware import clipmac
+    from firmware.clips import mac as clipmac
     from firmware.sync.state import BadgeState
 
     secret = bytes(range(32))

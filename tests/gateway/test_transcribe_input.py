@@ -117,8 +117,8 @@ def test_chain_tamper_gap_and_bad_files_are_reported(tmp_path, speech):
 
 
 def test_recovered_clip_is_used_and_reported(tmp_path, speech):
-    from firmware import clipfmt
-    from firmware.clipsink import FolderSink
+    from firmware.clips import fmt as clipfmt
+    from firmware.clips.sink import FolderSink
 
     sink = FolderSink(str(tmp_path))
     sink.open_clip({"badge": "B7", "session": "S1", "seq": 1, "start_epoch": 1_790_000_000,

@@ -9,7 +9,7 @@ import numpy as np
 
 from badgekit.meeting import read_wav, resample
 from firmware import adpcm
-from firmware.clipsink import FolderSink
+from firmware.clips.sink import FolderSink
 
 RATE = 16000
 EPOCH = 1_790_000_000  # 2026-09-21T…Z, any fixed badge clock

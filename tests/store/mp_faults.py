@@ -11,7 +11,9 @@ import sys
 
 from mp_scenarios import blk, err, fresh, meta, reboot, record, verify, wav
 
-from firmware import clipfmt, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import store as clipstore
 
 MNT = "/flash"
 

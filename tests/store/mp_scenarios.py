@@ -2,7 +2,7 @@
 
     micropython tests/store/mp_scenarios.py NAME
 
-Each scenario drives firmware.clipstore on vfs.VfsLfs2 over a RAM block device and
+Each scenario drives firmware.clips.store on vfs.VfsLfs2 over a RAM block device and
 prints one JSON object of facts; tests/store/test_store.py asserts on them.
 """
 
@@ -11,7 +11,10 @@ import json
 import os
 import sys
 
-from firmware import clipfmt, clipkeys, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import keys as clipkeys
+from firmware.clips import store as clipstore
 
 K = b"scenario-key-016"
 K2 = b"enrolled-key-0032-bytes-long!!!!"
@@ -236,7 +239,7 @@ def corrupt_open_block():
     s._w.abandon()
     path = ROOT + "/clips/" + clipfmt.clip_id("bk07", seq) + ".bkc"
     # decrypt-flip-encrypt is not needed: find the block whose step index is > 88 after a flip
-    from firmware import clipfile
+    from firmware.clips import file as clipfile
 
     r = clipfile.Reader(path, {__import__("firmware.aesctr").aesctr.key_id(K): K})
     pos = 136 + 256 * 17 + 2

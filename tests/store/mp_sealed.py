@@ -13,7 +13,10 @@ import sys
 
 from mp_scenarios import blk  # same test blocks as the store scenarios
 
-from firmware import clipmac, clipsink, clipstore, ramdisk
+from firmware import ramdisk
+from firmware.clips import mac as clipmac
+from firmware.clips import sink as clipsink
+from firmware.clips import store as clipstore
 
 SECRET = b"enrollment-secret-for-clip-tests"
 K = b"scenario-key-016"

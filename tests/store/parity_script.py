@@ -7,7 +7,9 @@ import hashlib
 import json
 import sys
 
-from firmware import aesctr, clipfmt, clipsink
+from firmware import aesctr
+from firmware.clips import fmt as clipfmt
+from firmware.clips import sink as clipsink
 
 
 def blk(seq, i):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware import clipfmt, clipmac, clipsink
+from firmware.clips import fmt as clipfmt
+from firmware.clips import mac as clipmac
+from firmware.clips import sink as clipsink
 
 HERE = Path(__file__).parent
 SECRET = b"enrollment-secret-for-clip-tests"  # as in mp_sealed.py

@@ -10,7 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from badgekit.cli import app
-from firmware import clipfmt, clipsink
+from firmware.clips import fmt as clipfmt
+from firmware.clips import sink as clipsink
 
 
 def _folder_clips(folder: Path, n: int) -> list[dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from companion.lfsimage import LfsImageError, iter_clips, load_keys, recover_image
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 
 KEY_HEX = "00112233445566778899aabbccddeeff"
 

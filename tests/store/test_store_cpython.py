@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware import clipfmt, clipstore
+from firmware.clips import fmt as clipfmt
+from firmware.clips import store as clipstore
 
 KEY = b"cpython-key-0016"
 

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from badgekit.sim.badge_cmd import start_serial_badge
-from firmware import clipfmt
-from firmware.clipsink import FolderSink
+from firmware.clips import fmt as clipfmt
+from firmware.clips.sink import FolderSink
 
 __all__ = ["make_clips", "SerialBadge", "cli", "spool_clips"]
 
@@ -106,7 +106,7 @@ def cut_after(t, after_bytes: int):
 
 def check_spool(spool: Path, sides: list[dict]) -> None:
     """Every clip exactly once, intact and chained; nothing partial left behind."""
-    from firmware import clipfmt
+    from firmware.clips import fmt as clipfmt
 
     got = spool_clips(spool)
     assert sorted(got) == sorted(s["clip_id"] for s in sides)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import stat
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 from tests.sync.helpers import SerialBadge, cli, make_clips, spool_clips
 
 
@@ -66,7 +66,7 @@ def test_enroll_sync_status_cli(tmp_path, micropython):
 
 
 async def test_badge_asyncio_serving_path(tmp_path, micropython):
-    """The asyncio loop the badge runs (firmware.sync.service) syncs like the plain loop."""
+    """The asyncio loop the badge runs (firmware.badgetasks) syncs like the plain loop."""
     from companion.keystore import KeyStore
     from companion.spool import Spool
     from companion.sync import enroll_badge, sync_badge

@@ -28,7 +28,9 @@ import io
 import json
 import sys
 
-from firmware import clipfmt, clipstore, fwslots, fwstage, ramdisk
+from firmware import fwslots, fwstage, ramdisk
+from firmware.clips import fmt as clipfmt
+from firmware.clips import store as clipstore
 
 MNT = "/pc"
 KEY = b"update-cut-k-016"

@@ -11,7 +11,7 @@ enrollment (``clip_key_of(secret)``); a badge with no secret (unenrolled) writes
 version 1 clips, which every reader reports as unauthenticated. Plain MicroPython
 (hashlib only; the HMAC is firmware.sync.auth's), shared with CPython hosts::
 
-    from firmware import clipmac
+    from firmware.clips import mac as clipmac
     with open(path, "rb") as f:
         res = clipmac.verify_wav(f, keys, prev_sha256=prev_hex, expect_sha256=listed_hex)
     res.status  # "authenticated" | "unauthenticated" | "bad_mac" | "no_key"
@@ -21,7 +21,8 @@ Layout and rules: docs/clip-format.md ("Seal").
 
 import hashlib
 
-from firmware import clipfmt
+from firmware import const
+from firmware.clips import fmt as clipfmt
 from firmware.sync.auth import eq, hmac_sha256
 
 __all__ = ["AUTHENTICATED", "UNAUTHENTICATED", "BAD_MAC", "NO_KEY", "STATUSES", "Sealer",
@@ -33,7 +34,7 @@ BAD_MAC = "bad_mac"  # version 2, the seal does not verify: forged or altered
 NO_KEY = "no_key"  # version 2, but no clip key with the seal's key id was given
 STATUSES = (AUTHENTICATED, UNAUTHENTICATED, BAD_MAC, NO_KEY)
 
-_BLOCK = 64
+_BLOCK = const(64)
 _TAG = b"BKMC"
 _NO_KID = bytes(8)
 

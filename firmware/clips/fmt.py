@@ -11,7 +11,7 @@ docs/clip-format.md; in short:
   dropped_ms, data length, sha256;
 - ``sha256 = SHA-256(header bytes || ADPCM data bytes)``;
 - version 2 adds a seal after the trailer (``SEAL_SIZE`` bytes: clip key id and
-  HMAC-SHA256 over header and trailer, made on the badge at close: firmware.clipmac);
+  HMAC-SHA256 over header and trailer, made on the badge at close: firmware.clips.mac);
 - exported WAV: ``RIFF/WAVE`` with ``fmt `` (0x11), ``fact``, ``bkcl`` (header verbatim),
   ``bktr`` (trailer verbatim), ``bkmc`` (the seal, version 2 only), then ``data`` (the
   ADPCM blocks), always last.
@@ -20,6 +20,8 @@ docs/clip-format.md; in short:
 import binascii
 import hashlib
 import struct
+
+from firmware import const
 
 __all__ = [
     "ClipFormatError", "ClipVerifyError", "Header", "Trailer", "WavInfo",
@@ -31,25 +33,25 @@ __all__ = [
     "read_wav", "verify_wav", "hexhash", "tail_size",
 ]
 
-VERSION = 1  # a clip without a seal (unauthenticated): badges with no clip key, old badges
-VERSION_SEALED = 2  # a clip sealed on the badge with its clip key (firmware.clipmac)
+VERSION = const(1)  # a clip without a seal (unauthenticated): badges with no clip key, old badges
+VERSION_SEALED = const(2)  # a clip sealed on the badge with its clip key (firmware.clips.mac)
 VERSIONS = (VERSION, VERSION_SEALED)
-BLOCK_ALIGN = 256
-SAMPLES_PER_BLOCK = 505
-FLAG_RECOVERED = 1  # trailer flag: closed by boot recovery after a power cut
-FLAG_SEALED = 2  # trailer flag: a seal follows the trailer (set in every version 2 trailer)
-HFLAG_CLOCK_UNSET = 1  # header flag: the badge clock was never set (epoch is a guess)
-HFLAG_CLOCK_BACKWARDS = 2  # header flag: start is earlier than the previous clip's
+BLOCK_ALIGN = const(256)
+SAMPLES_PER_BLOCK = const(505)
+FLAG_RECOVERED = const(1)  # trailer flag: closed by boot recovery after a power cut
+FLAG_SEALED = const(2)  # trailer flag: a seal follows the trailer (set in every version 2 trailer)
+HFLAG_CLOCK_UNSET = const(1)  # header flag: the badge clock was never set (epoch is a guess)
+HFLAG_CLOCK_BACKWARDS = const(2)  # header flag: start is earlier than the previous clip's
 
 _MAGIC = b"BKCL"
 _TMAGIC = b"BKTR"
 _HFMT = "<4sBBHIIIIHHBBHII32s32s32s"
 _TFMT = "<4sIHHII32s"
-HEADER_SIZE = 136
-TRAILER_SIZE = 52
-SEAL_SIZE = 40  # clip key id (8) || HMAC-SHA256 (32)
+HEADER_SIZE = const(136)
+TRAILER_SIZE = const(52)
+SEAL_SIZE = const(40)  # clip key id (8) || HMAC-SHA256 (32)
 ZERO_HASH = "0" * 64
-_MAX_CHUNK = 1 << 20  # largest non-data chunk a parser accepts
+_MAX_CHUNK = const(1 << 20)  # largest non-data chunk a parser accepts
 
 
 class ClipFormatError(ValueError):
@@ -365,7 +367,7 @@ def verify_wav(f, prev_sha256=None, expect_sha256=None):
     Checks the recomputed hash against the trailer (and ``expect_sha256`` if given,
     e.g. the sidecar or the badge's list) and, if ``prev_sha256`` is given, the chain
     link: the header must name that previous hash. The seal of a version 2 clip is not
-    checked here (it needs the badge's clip key): ``firmware.clipmac.verify_wav`` does.
+    checked here (it needs the badge's clip key): ``firmware.clips.mac.verify_wav`` does.
     """
     info = read_wav(f)
     if info.sha256 != info.trailer.sha256:

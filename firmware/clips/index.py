@@ -16,27 +16,28 @@ import binascii
 import os
 import struct
 
-from firmware import clipfmt
+from firmware import const
+from firmware.clips import fmt as clipfmt
 
-__all__ = ["ClipIndex", "IndexError_", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
+__all__ = ["ClipIndex", "IndexCorruptError", "CLOSED", "SYNCED", "ACKED", "QUARANTINED", "MISSING",
            "STATE_NAMES"]
 
-CLOSED = 1
-SYNCED = 2
-ACKED = 3
-QUARANTINED = 4
-MISSING = 5
+CLOSED = const(1)
+SYNCED = const(2)
+ACKED = const(3)
+QUARANTINED = const(4)
+MISSING = const(5)
 STATE_NAMES = {CLOSED: "closed", SYNCED: "synced", ACKED: "acked", QUARANTINED: "quarantined",
                MISSING: "missing"}
 
-_R_TIP = 6
-_R_FLOOR = 7
+_R_TIP = const(6)
+_R_FLOOR = const(7)
 _FMT = "<BBHIIII32sII"  # type, flags, reason, seq, samples, data_len, dropped_ms, sha, epoch, 0
-_REC = 64
-_COMPACT_AT = 256  # records in the log before it is compacted
+_REC = const(64)
+_COMPACT_AT = const(256)  # records in the log before it is compacted
 
 
-class IndexError_(OSError):
+class IndexCorruptError(OSError):
     """The index log is unreadable or fails its checks (the store rebuilds it)."""
 
 
@@ -67,7 +68,7 @@ def _unpack(rec):
     body = rec[:60]
     (crc,) = struct.unpack("<I", rec[60:64])
     if binascii.crc32(body) & 0xFFFFFFFF != crc:
-        raise IndexError_("index record CRC mismatch")
+        raise IndexCorruptError("index record CRC mismatch")
     return struct.unpack(_FMT, body)
 
 
@@ -91,7 +92,7 @@ class ClipIndex:
 
     # ---- loading -------------------------------------------------------------------
     def load(self):
-        """Read the log; return False if it is missing, raise IndexError_ if corrupt."""
+        """Read the log; return False if it is missing, raise IndexCorruptError if corrupt."""
         self.reset()
         try:
             f = open(self.path, "rb")
@@ -103,7 +104,7 @@ class ClipIndex:
                 if not rec:
                     break
                 if len(rec) != _REC:
-                    raise IndexError_("index log ends in a torn record")
+                    raise IndexCorruptError("index log ends in a torn record")
                 self._apply(_unpack(rec))
                 self.records += 1
         finally:
@@ -114,7 +115,7 @@ class ClipIndex:
         """Apply a log read elsewhere (a host reading a flash dump)."""
         self.reset()
         if len(data) % _REC:
-            raise IndexError_("index log ends in a torn record")
+            raise IndexCorruptError("index log ends in a torn record")
         for i in range(0, len(data), _REC):
             self._apply(_unpack(data[i:i + _REC]))
             self.records += 1
@@ -144,7 +145,7 @@ class ClipIndex:
         elif rtype == _R_FLOOR:
             self.floor = max(self.floor, seq)
         else:
-            raise IndexError_("unknown index record type {}".format(rtype))
+            raise IndexCorruptError("unknown index record type {}".format(rtype))
 
     def bump_tip(self, seq, sha, epoch):
         if seq > self.tip_seq:
@@ -225,7 +226,7 @@ class ClipIndex:
             return False
         try:
             r = _unpack(f.read(_REC))
-        except (IndexError_, ValueError, struct.error):
+        except (IndexCorruptError, ValueError, struct.error):
             return False
         finally:
             f.close()

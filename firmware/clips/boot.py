@@ -18,9 +18,10 @@ idempotent, so a power cut during boot is repaired by the next boot):
 import hashlib
 import os
 
-from firmware import aesctr, clipfile, clipfmt
-from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexError_
-from firmware.clipsink import write_json
+from firmware import aesctr
+from firmware.clips import file as clipfile, fmt as clipfmt
+from firmware.clips.index import ACKED, CLOSED, MISSING, QUARANTINED, SYNCED, IndexCorruptError
+from firmware.clips.sink import write_json
 
 __all__ = ["boot", "recover_one", "quarantine", "delete_files", "verify_one", "status",
            "scrub", "rewrap_all", "quarantine_read", "REASONS"]
@@ -78,7 +79,7 @@ def boot(store):
             rebuilt = True
             if idx.records == 0 and _ls(store.cdir):
                 store.event("index_rebuilt", reason="index missing")
-    except (IndexError_, ValueError) as exc:
+    except (IndexCorruptError, ValueError) as exc:
         rebuilt = True
         idx.reset()
         store.event("index_rebuilt", reason=str(exc))

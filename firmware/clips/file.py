@@ -2,8 +2,8 @@
 
 Layout (docs/clip-format.md, "On the badge"): a 48-byte plaintext file header (magic
 ``BKCF``, key id, CTR nonce, wrapped data key, CRC-32), then the clip stream
-``clip header || ADPCM blocks || trailer [|| seal]`` (firmware.clipfmt; the seal of a
-version 2 clip, firmware.clipmac) encrypted with AES-CTR at
+``clip header || ADPCM blocks || trailer [|| seal]`` (firmware.clips.fmt; the seal of a
+version 2 clip, firmware.clips.mac) encrypted with AES-CTR at
 its stream offset. Only whole blocks are ever written, and the file is synced every few
 blocks, so after a power cut the file ends at a block boundary (littlefs commits are
 atomic); ``recover`` still copes with any tail.
@@ -14,15 +14,16 @@ import hashlib
 import os
 import struct
 
-from firmware import aesctr, clipfmt
+from firmware import aesctr, const
+from firmware.clips import fmt as clipfmt
 
 __all__ = ["ClipFileError", "FILE_HDR_SIZE", "Writer", "Reader", "inspect", "recover",
            "Inspected", "rewrap", "decode", "close_tail"]
 
-FILE_HDR_SIZE = 48
+FILE_HDR_SIZE = const(48)
 _FMT = "<4sBBH8s8s16sI"  # 44 bytes, then CRC-32 of them
 _MAGIC = b"BKCF"
-_ALG_AES128_CTR = 1
+_ALG_AES128_CTR = const(1)
 _H = clipfmt.HEADER_SIZE
 _T = clipfmt.TRAILER_SIZE
 _B = clipfmt.BLOCK_ALIGN
@@ -194,7 +195,7 @@ def _hash_blocks(r, hdr, blocks):
 
 def close_tail(hdr, t, sealer):
     """The bytes that close a clip: trailer ``t`` packed, plus for a version 2 clip its
-    seal (firmware.clipmac.Sealer ``sealer``; an empty seal without one). Sets the
+    seal (firmware.clips.mac.Sealer ``sealer``; an empty seal without one). Sets the
     trailer's ``sealed`` flag and ``seal``."""
     if hdr.sealed:
         t.flags |= clipfmt.FLAG_SEALED
@@ -202,7 +203,7 @@ def close_tail(hdr, t, sealer):
     if not hdr.sealed:
         return traw
     if sealer is None:  # no clip key here (a host reading a flash dump): no seal
-        from firmware import clipmac
+        from firmware.clips import mac as clipmac
 
         t.seal = clipmac.unsealed()
     else:
@@ -216,7 +217,7 @@ def recover(path, keys, lost_bound_ms, sealer=None):
     Returns (trailer, None) or (None, reason) if a block is corrupt (the caller
     quarantines the file). ``dropped_ms`` in the trailer is an upper bound: the
     partial block found on flash plus the unsynced window (``lost_bound_ms``). A
-    version 2 clip is sealed with ``sealer`` (firmware.clipmac.Sealer, the badge's).
+    version 2 clip is sealed with ``sealer`` (firmware.clips.mac.Sealer, the badge's).
     """
     ins = inspect(path, keys)
     if ins.kind != "open":

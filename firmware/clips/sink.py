@@ -8,11 +8,11 @@ The sink contract (docs/contracts.md, "Recording -> store"):
 - ``write_block(block)``: append one 256-byte IMA ADPCM block;
 - ``close_clip(samples)``: finish; returns the sidecar dict (incl. sha256).
 
-FolderSink writes ``DIR/<clip id>.wav`` (the exported WAV of firmware.clipfmt) and
+FolderSink writes ``DIR/<clip id>.wav`` (the exported WAV of firmware.clips.fmt) and
 ``DIR/<clip id>.json``, each first under a ``.partial`` name and renamed when complete,
 and chains ``prev_sha256`` from one clip to the next (first clip: 64 zeros unless the
 caller seeds it). Given a ``clip_key`` it writes version 2 clips, sealed at close
-(firmware.clipmac); without one, version 1. ``firmware.clipstore.ClipStore`` is the
+(firmware.clips.mac); without one, version 1. ``firmware.clips.store.ClipStore`` is the
 badge's on-flash sink with the same interface. Runs on MicroPython and CPython alike.
 """
 
@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 
-from firmware import clipfmt
+from firmware.clips import fmt as clipfmt
 
 __all__ = ["FolderSink", "SinkError", "write_json", "makedirs"]
 
@@ -86,7 +86,7 @@ class FolderSink:
         self.folder = folder.rstrip("/") or "/"
         self.sealer = None
         if clip_key is not None:
-            from firmware import clipmac
+            from firmware.clips import mac as clipmac
 
             self.sealer = clipmac.Sealer(clip_key)
         self.prev_sha256 = prev_sha256 or clipfmt.ZERO_HASH

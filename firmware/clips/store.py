@@ -2,25 +2,27 @@
 
 It is a clip sink (``open_clip`` / ``write_block`` / ``close_clip``, as FolderSink) and
 the store the sync server serves from (``list_clips``, ``read``, ``ack``, ``status``,
-``set_key``). Layout under ``root``: ``clips/<clip id>.bkc`` (firmware.clipfile),
+``set_key``). Layout under ``root``: ``clips/<clip id>.bkc`` (firmware.clips.file),
 ``q/`` (quarantined files + a ``.json`` reason each), ``index.log`` + ``tip``
-(firmware.clipindex). Boot (the constructor) finishes interrupted acks, recovers clips a
+(firmware.clips.index). Boot (the constructor) finishes interrupted acks, recovers clips a
 power cut left open, quarantines corrupt ones and rebuilds a lost or corrupt index
-(firmware.clipboot). Nothing is deleted except after an ack. Details: docs/clip-store.md.
+(firmware.clips.boot). Nothing is deleted except after an ack. Details: docs/clip-store.md.
 """
 
 import hashlib
 import os
 
-from firmware import aesctr, clipboot, clipfile, clipfmt
-from firmware.clipindex import ACKED, CLOSED, MISSING, QUARANTINED, STATE_NAMES, SYNCED, ClipIndex
+from firmware import aesctr, const
+from firmware.clips import boot as clipboot, file as clipfile, fmt as clipfmt
+from firmware.clips.index import (ACKED, CLOSED, MISSING, QUARANTINED, STATE_NAMES, SYNCED,
+                                   ClipIndex)
 
 __all__ = ["ClipStore", "StoreError", "StoreFullError", "StoreReadOnlyError", "StoreIOError",
            "StoreBusyError", "ClipNotFoundError", "AckMismatchError"]
 
 _EPOCH_2020 = 1577836800
-_ENOSPC = 28
-_EROFS = 30
+_ENOSPC = const(28)
+_EROFS = const(30)
 
 
 class StoreError(OSError):
@@ -70,12 +72,12 @@ class ClipStore:
     """Clip store rooted at ``root`` (a folder on a mounted vfs).
 
     ``key``: the badge's key-encryption key (16/32 bytes: the enrolled key, or the device
-    key an unenrolled badge generated at first boot, firmware.clipkeys). ``old_keys``:
+    key an unenrolled badge generated at first boot, firmware.clips.keys). ``old_keys``:
     keys whose files are still being re-wrapped. ``flush_ms``: the most audio a power cut
     may lose. ``warn_pct``: used-space warning. ``reserve_bytes``: free space kept for
     trailers, index and littlefs (recording stops cleanly below it). ``start_s``: audio
     room (seconds) a new clip needs above the reserve, or recording is refused.
-    ``clip_key``: the badge's clip key (firmware.clipmac.clip_key_of its enrollment
+    ``clip_key``: the badge's clip key (firmware.clips.mac.clip_key_of its enrollment
     secret): clips are then version 2, sealed at close; None (unenrolled): version 1.
     """
 
@@ -387,7 +389,7 @@ class ClipStore:
     def set_key(self, new_key):
         """Enrollment: re-wrap every clip's data key under ``new_key``; new clips use it.
 
-        The caller persists ``new_key`` first (firmware.clipkeys) and forgets the old
+        The caller persists ``new_key`` first (firmware.clips.keys) and forgets the old
         key after this returns. Returns the number of files re-wrapped."""
         if self._w is not None:
             raise StoreBusyError("cannot change the key while recording")
@@ -403,7 +405,7 @@ class ClipStore:
         The key is kept in RAM only; the badge derives it from its secret at boot."""
         if self._w is not None:
             raise StoreBusyError("cannot change the clip key while recording")
-        from firmware import clipmac
+        from firmware.clips import mac as clipmac
 
         self.sealer = clipmac.Sealer(clip_key)
 
