@@ -18,21 +18,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.delivery.integrity import manifest_integrity
-from gateway.delivery.metrics import Metric, Snapshot
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
-from gateway.delivery.spool import SpoolClip, Stray, quarantine
 from gateway.delivery.topics import TopicError, check_level
-from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
 from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
+from gateway.service.spool import SpoolClip, Stray, quarantine
+from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
-if TYPE_CHECKING:
-    from gateway.service import Gateway
-
-__all__ = ["GatewayState", "snapshot"]
+__all__ = ["GatewayState"]
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +299,7 @@ class GatewayState:
                 f"SELECT {', '.join(cols)} FROM gw_clips WHERE {where} ORDER BY seq, clip_id", args).fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
-    def finish_session(self, badge: str, session: str, transcriber: SessionTranscriber | None) -> None:
+    def finish_session(self, badge: str, session: str, transcriber: TranscriptionStep | None) -> None:
         """Transcribe a settled session; enqueue its transcript (if any) and manifest."""
         clips = self._clips("badge=? AND session=?", (badge, session))
         good = [c for c in clips if c["status"] == "published"]
@@ -313,7 +309,7 @@ class GatewayState:
             try:
                 text = transcriber.session([Path(c["wav"]) for c in good])
                 doc, vtt = text.document, text.vtt
-            except TranscriberError as exc:
+            except TranscriptionStepError as exc:
                 error = str(exc)
                 self.error(f"session {badge}/{session} not transcribed: {error}")
             except OSError as exc:
@@ -383,38 +379,3 @@ class GatewayState:
             self.counters["seconds_transcribed"] += audio_s
         log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
                  len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
-
-
-def snapshot(gw: Gateway) -> Snapshot:
-    """Metrics and health of a running gateway (for `MetricsServer`)."""
-    c = gw.state.counters
-    st = gw.publisher.stats()
-    ob = gw.outbox.stats()
-    p = "badgekit_gateway_"
-    metrics = [
-        Metric(p + "clips_in_total", "counter", "Clips verified and queued for delivery.", c["clips_in"]),
-        Metric(p + "clips_quarantined_total", "counter", "Clips and stray files quarantined.", c["quarantined"]),
-        Metric(p + "sessions_transcribed_total", "counter", "Session transcripts produced.",
-               c["sessions_transcribed"]),
-        Metric(p + "seconds_transcribed_total", "counter", "Seconds of audio transcribed.",
-               c["seconds_transcribed"]),
-        Metric(p + "errors_total", "counter", "Errors (quarantines, failed transcriptions, broker).",
-               c["errors"] + st.rejected),
-        Metric(p + "outbox_depth", "gauge", "Messages in the outbox: not yet acknowledged by the broker "
-               "(pending) or not yet confirmed by a receiver (unconfirmed).", ob.pending, {"state": "pending"}),
-        Metric(p + "outbox_depth", "gauge", "", ob.unconfirmed, {"state": "unconfirmed"}),
-        Metric(p + "outbox_bytes", "gauge", "Bytes waiting for a broker acknowledgement.", ob.pending_bytes),
-        Metric(p + "messages_rejected", "gauge", "Messages the broker refused (kept in the outbox).",
-               ob.rejected),
-        Metric(p + "messages_acked_total", "counter", "Messages acknowledged by the broker.", ob.acked_total),
-        Metric(p + "broker_connected", "gauge", "1 when connected to the broker.", int(st.connected)),
-        Metric(p + "broker_reconnects_total", "counter", "Reconnections to the broker.", st.reconnects),
-        Metric(p + "receipts_refused_total", "counter", "Receipts refused (unsigned with receiver keys, forged, "
-               "replayed); their messages stayed in the outbox.", st.receipts_refused),
-    ]
-    healthy = st.connected and gw.publisher.fatal is None
-    health = {"status": "ok" if healthy else "degraded", "broker_connected": st.connected,
-              "broker": gw.settings.broker.url, "outbox_depth": ob.pending,
-              "outbox_unconfirmed": ob.unconfirmed, "messages_rejected": ob.rejected,
-              "clips_in": int(c["clips_in"]), "receipts_refused": st.receipts_refused, "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
-    return Snapshot(metrics, health)
