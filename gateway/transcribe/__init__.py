@@ -38,7 +38,8 @@ from gateway.transcribe.errors import (
     TruncatedAudioError,
     UnsupportedAudioError,
 )
-from gateway.transcribe.pipeline import Piece, PipelineSettings, Segment, Word, transcribe_pieces
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.segment import Segment, Word
 from gateway.transcribe.session import Transcriber, TranscribeSettings, transcribe_session
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.vad import VadSettings, speech_regions

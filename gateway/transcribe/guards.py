@@ -25,12 +25,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from gateway.transcribe.pipeline import Segment
+from gateway.transcribe.segment import Segment
 
 __all__ = [
     "GuardSettings",

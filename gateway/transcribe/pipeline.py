@@ -46,14 +46,13 @@ import numpy as np
 from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
 from gateway.transcribe.engine import FeatureFloor, RawSegment, RawWord, WhisperEngine
 from gateway.transcribe.guards import REPEAT_REDECODED, GuardSettings, guard_turn, repeat_span
+from gateway.transcribe.segment import Segment, Word
 from gateway.transcribe.speaker import SpeakerSettings, attribute, turn_sound
 from gateway.transcribe.vad import Region, VadSettings, speech_frames, speech_regions
 
 __all__ = [
     "Piece",
     "PipelineSettings",
-    "Segment",
-    "Word",
     "collapse_loops",
     "has_loop",
     "transcribe_pieces",
@@ -162,47 +161,6 @@ class Piece:
     """Timeline time of the first sample."""
     source: int = 0
     """Index of the clip the audio came from."""
-
-
-@dataclass(frozen=True)
-class Word:
-    start_s: float
-    end_s: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of transcript on the timeline (times in seconds from timeline zero)."""
-
-    start_s: float
-    end_s: float
-    text: str
-    source: int
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
-    temperature: float
-    words: tuple[Word, ...] = ()
-    redecoded: bool = False
-    """True when this text came from a second decoding (lost, implausible or looping turn)."""
-    flags: tuple[str, ...] = ()
-    """What the guards found and did (`guards.py`): repeat_cut, repeat_redecoded,
-    no_gate_speech, too_fast."""
-    cuts: tuple[tuple[str, str], ...] = ()
-    """(flag, text) for every piece of the model's text a guard removed."""
-    speaker: str = "unknown"
-    """"wearer", "other" or "unknown" (`speaker.py`)."""
-    speaker_confidence: float = 0.0
-    """How sure `speaker` is, 0-1."""
-
-    @property
-    def confidence(self) -> float:
-        """Mean word probability (exp of the average log-probability without words)."""
-        if self.words:
-            return float(np.mean([w.probability for w in self.words]))
-        return float(np.exp(self.avg_logprob))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.transcribe.pipeline import Segment
+from gateway.transcribe.segment import Segment
 from gateway.transcribe.verify import ClipCheck, Gap
 
 __all__ = ["SCHEMA", "SessionTranscript", "iso_time", "join_text", "vtt_time"]

@@ -25,7 +25,8 @@ from gateway.transcribe import (
 )
 from gateway.transcribe.decode import decode_ima_adpcm
 from gateway.transcribe.metrics import cer
-from gateway.transcribe.pipeline import Segment, collapse_loops, has_loop
+from gateway.transcribe.pipeline import collapse_loops, has_loop
+from gateway.transcribe.segment import Segment
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.verify import ClipCheck
 from gateway.transcribe.vocabulary import VocabularyError, load_vocabulary
