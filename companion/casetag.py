@@ -6,7 +6,7 @@ staff name the case afterwards: `tag_session(<spool>/<badge>/<session>, case_id)
 in its custody record (`case_id`, `case_source: "companion"`, and one `case_history`
 entry per change: the id, the previous one, when, who, on which host). The audio and
 every hash stay exactly as they were; each file is replaced atomically (a `.partial`
-copy, fsynced, renamed), the custody record first, so a crash leaves the old or the new
+copy under a dot-name, fsynced, renamed: badgecore.atomicfile), the custody record first, so a crash leaves the old or the new
 tag and running it again completes it. The gateway sees the changed sidecars and
 publishes a new revision of the meeting's documents with the case id.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from companion.spool import _fsync_dir, _write_atomic
+from badgecore.atomicfile import fsync_dir, write_atomic
 from companion.sync_errors import SpoolError
 
 __all__ = ["TagReport", "tag_session"]
@@ -75,13 +75,13 @@ def tag_session(folder: Path | str, case_id: str, operator: str) -> TagReport:
         custody = {**custody, "case_id": case_id, "case_source": "companion",
                    "case_history": [*custody.get("case_history", []), entry]}
         try:
-            _write_atomic(custody_path, json.dumps(custody, indent=2, sort_keys=True))
-            _write_atomic(side_path, json.dumps({**side, "case_id": case_id}, indent=2, sort_keys=True))
+            write_atomic(custody_path, json.dumps(custody, indent=2, sort_keys=True))
+            write_atomic(side_path, json.dumps({**side, "case_id": case_id}, indent=2, sort_keys=True))
         except OSError as exc:
             raise SpoolError(f"cannot write {folder}: {exc.strerror}") from None
         tagged.append(clip_id)
     try:
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise SpoolError(f"cannot write {folder}: {exc.strerror}") from None
     return TagReport(folder, case_id, tuple(tagged), tuple(unchanged))

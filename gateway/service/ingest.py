@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from badgecore.spoollayout import name_error
 from gateway.delivery.integrity import manifest_integrity
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.topics import TopicError, check_level
 from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
-from gateway.service.spool import SpoolClip, Stray, quarantine
+from gateway.service.spool import SpoolClip, Stray, quarantine_files
 from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
 __all__ = ["GatewayState"]
@@ -156,6 +157,9 @@ class GatewayState:
     def _check(self, clip: SpoolClip) -> tuple[dict[str, Any], dict[str, Any], bytes, ClipCheck]:
         for value, what in ((clip.badge, "badge folder"), (clip.session, "session folder"),
                             (clip.clip_id, "clip id")):
+            unsafe = name_error(value, what)
+            if unsafe is not None:
+                raise _Bad(str(unsafe))
             try:
                 check_level(value, what)
             except TopicError as exc:
@@ -259,7 +263,7 @@ class GatewayState:
 
     def _quarantine_clip(self, clip: SpoolClip, reason: str, record: bool = True) -> None:
         """Move the clip's files aside with `reason`; `record` marks the clip id as quarantined."""
-        quarantine(self.state_dir, clip.files(), clip.badge, clip.session, reason)
+        quarantine_files(self.state_dir, clip.files(), clip.badge, clip.session, reason)
         now = time.time()
         with self.outbox.transaction() as db:
             if record:
@@ -275,7 +279,7 @@ class GatewayState:
         self.error(f"quarantined {clip.badge}/{clip.session}/{clip.clip_id}: {reason}")
 
     def quarantine_stray(self, stray: Stray) -> None:
-        quarantine(self.state_dir, [stray.path], stray.badge, stray.session, stray.reason)
+        quarantine_files(self.state_dir, [stray.path], stray.badge, stray.session, stray.reason)
         with self.outbox.transaction() as db:
             db.execute("INSERT OR REPLACE INTO gw_strays(path, reason, at) VALUES(?,?,?)",
                        (str(stray.path), stray.reason, time.time()))
