@@ -157,13 +157,13 @@ class GatewayState:
     def _check(self, clip: SpoolClip) -> tuple[dict[str, Any], dict[str, Any], bytes, ClipCheck]:
         for value, what in ((clip.badge, "badge folder"), (clip.session, "session folder"),
                             (clip.clip_id, "clip id")):
-            unsafe = name_error(value, what)
-            if unsafe is not None:
-                raise _Bad(str(unsafe))
             try:
                 check_level(value, what)
             except TopicError as exc:
                 raise _Bad(str(exc)) from None
+            unsafe = name_error(value, what)  # the spool's own rule, should the topic rule ever widen
+            if unsafe is not None:
+                raise _Bad(str(unsafe))
         side = _read_json(clip.sidecar, "sidecar")
         custody = _read_json(clip.custody, "custody record")
         if not clip.wav.is_file():
