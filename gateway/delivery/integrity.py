@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
+from badgecore.clipcheck import ClipCheck, chain_gaps, check_clip
 
 __all__ = ["auth_lists", "effective_auth", "folder_integrity", "manifest_integrity", "session_status"]
 
@@ -133,18 +133,18 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
         if check.sha256 in seen_sha:
             duplicates.append(cid)
             continue
-        seen_sha[check.sha256] = cid
+        seen_sha[check.sha256 or ""] = cid
         checks.append(check)
         auth[cid] = effective_auth(_seal(wav), side.get("auth") if isinstance(side.get("auth"), str) else None,
                                    signed)
         if check.recovered:
             recovered.append(cid)
-    badge = checks[0].badge if checks else (manifest or {}).get("badge", "")
+    badge = (checks[0].badge or "") if checks else str((manifest or {}).get("badge", ""))
     gaps = [g.as_dict() for g in chain_gaps(badge, checks)]
     if manifest is not None:  # the gateway saw the whole chain; its gaps are the ones to report
         gaps = list(manifest.get("gaps", []))
         failed += [q.get("clip_id", "") for q in manifest.get("quarantined", []) if isinstance(q, dict)]
-    elif gaps and checks and checks[0].seq > 1 and gaps[0]["after_clip"] == "":
+    elif gaps and checks and (checks[0].seq or 0) > 1 and gaps[0]["after_clip"] == "":
         gaps = gaps[1:]  # a spool session rarely starts the badge's chain: only breaks inside it count
     unauth, bad = auth_lists(auth)
     have = {c.clip_id for c in checks} | set(duplicates)

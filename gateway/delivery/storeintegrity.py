@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from badgecore.clipcheck import Gap
 from gateway.delivery.integrity import BAD_MAC, auth_lists, effective_auth, session_status
 from gateway.delivery.store import ReceiverStore
-from gateway.delivery.verify import Gap
 
 __all__ = ["store_integrity"]
 

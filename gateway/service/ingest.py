@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from badgecore.clipcheck import ClipCheck, chain_gaps, check_clip, sidecar_case_id
 from badgecore.spoollayout import name_error
 from gateway.delivery.integrity import manifest_integrity
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.topics import TopicError, check_level
-from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
 from gateway.service.spool import SpoolClip, Stray, quarantine_files
 from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
@@ -184,7 +184,7 @@ class GatewayState:
             raise _Bad(f"sidecar {clip.sidecar.name} lacks sha256")
         if custody.get("sha256") not in (None, check.sha256):
             raise _Bad(f"custody record names sha256 {str(custody.get('sha256'))[:12]}…, "
-                       f"the clip's is {check.sha256[:12]}…")
+                       f"the clip's is {(check.sha256 or '')[:12]}…")
         side = {**side, **self._seal(clip, data, check)}
         return side, custody, data, check
 
@@ -324,7 +324,7 @@ class GatewayState:
                 log.exception("session %s/%s", badge, session)
                 self.error(f"session {badge}/{session} not transcribed: {error}")
         chain = self._clips("badge=? AND status='published'", (badge,))
-        gaps = chain_gaps(badge, [ClipCheck(True, c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
+        gaps = chain_gaps(badge, [ClipCheck.link(c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
                                   for c in chain])
         with self.outbox.lock:
             row = self.outbox.db.execute("SELECT revision FROM gw_sessions WHERE badge=? AND session=?",
@@ -336,8 +336,6 @@ class GatewayState:
                   "generated_at": _now_iso()}
         msgs: list[Message] = []
         sidecars = [json.loads(c["sidecar"]) for c in good]
-        from gateway.transcribe.verify import sidecar_case_id  # here, like the transcriber: numpy
-
         # set by the agent on the badge or the companion; the same rule as the transcript's
         case_id = next((c for c in map(sidecar_case_id, sidecars) if c), None)
         if doc is not None:
