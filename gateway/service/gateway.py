@@ -32,6 +32,7 @@ from gateway.delivery.errors import DeliveryError
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.signing import GatewayKey
+from gateway.service.findings import FindingsHook
 from gateway.service.health import snapshot
 from gateway.service.ingest import GatewayState
 from gateway.service.metrics import MetricsServer
@@ -71,7 +72,7 @@ class Gateway:
         self.publisher.signer = GatewayKey.load_or_create(key_path, settings.publisher.gateway_id)
         log.info("documents signed with key %s (public key: %s.pub)", self.publisher.signer.key_id, key_path)
         self.state = GatewayState(self.outbox, self.publisher, state)
-        self.state.rules = rules
+        self.on_transcript(FindingsHook(rules, state / "cases", self.state.session_sidecars))
         self.state.badge_keys = badge_keys
         self.scanner = SpoolScanner(settings.spool_dir)
         self.transcriber = (TranscriptionStep(settings.model_dir, settings.language, settings.compute_type)
