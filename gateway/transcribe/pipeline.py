@@ -80,9 +80,8 @@ class PipelineSettings:
     """A window whose turns all stand less than this over their background (speech RMS
     over the quietest 10 % of frames, after denoising) is decoded with its mel bands
     floored at `feature_floor_percentile` and smoothed (`engine.noisy_features`); None
-    turns both off.
-    Meetings at 10 dB, seeds 1-12: CER 0.102 without, 0.092 below 18 dB, 0.085 below 21;
-    at 20 dB 0.058 for all three, where flooring every turn would cost 0.058 -> 0.102."""
+    turns both off. Noisy turns read better floored; clean turns read worse, so only the
+    noisy ones are (docs/transcription.md, "Measurements behind the defaults")."""
     feature_floor_percentile: float = 40.0
     """Percentile of each mel band over the window that its lower values are raised to."""
     feature_smooth_weight: float = 0.25
@@ -96,7 +95,7 @@ class PipelineSettings:
     """At most this many regions share a window. One: every turn has a window of its own
     (no text of one turn bleeds into the next), which the short encoder makes cheap
     (`EngineSettings.encoder_min_s`); more turns to a window read worse (2 to a 12 s
-    window: CER +1 to +2 points, bench/transcribe_meeting.py --max-regions)."""
+    window, bench/transcribe_meeting.py --max-regions)."""
     join_gap_ms: int = 600
     """Background placed between packed regions."""
     max_chars_per_s: float = 9.0
@@ -127,11 +126,12 @@ class PipelineSettings:
     foreground talker, only talk in the background (the murmur of several voices, which
     webrtcvad takes for speech, levelled up to a talker's loudness): it is not decoded.
     Whisper writes that murmur's words where plain Whisper, hearing it 20 dB under the
-    talkers, writes nothing (tuning half, babble 20 dB: CER 0.365 against plain 0.089).
+    talkers, writes nothing (docs/transcription.md, "Measurements behind the defaults").
     None turns it off."""
     background_dips_db: float = 8.0
-    """See `background_below_db`: a talker's speech dips 11 dB or more even at 10 dB SNR
-    (tuning half), a murmur of voices 5-7 dB."""
+    """See `background_below_db`: a talker's speech dips deeper between syllables than a
+    murmur of voices does, even in heavy noise (docs/transcription.md, "Measurements behind
+    the defaults")."""
     background_segment_below_db: float | None = 15.0
     """A segment whose recording lies this far under the session's loud segments (their
     90th percentile level) and dips less than `background_segment_dips_db` is murmur the
