@@ -27,7 +27,12 @@ from gateway.transcribe.errors import (
 )
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
 from gateway.transcribe.transcript import SessionTranscript
-from gateway.transcribe.verify import ClipCheck, check_clip, check_session_clips, session_files
+from gateway.transcribe.verify import (
+    ClipCheck,
+    check_session_clips,
+    check_spool_clip,
+    session_files,
+)
 from gateway.transcribe.vocabulary import Vocabulary, load_vocabulary
 
 __all__ = ["TranscribeSettings", "Transcriber", "transcribe_session"]
@@ -102,7 +107,7 @@ class Transcriber:
         return tr
 
     def _file(self, path: Path) -> SessionTranscript:
-        check = check_clip(path)
+        check = check_spool_clip(path)
         if check.status in ("ok", "hash_mismatch"):
             return self._clips([path], str(path))
         if check.status != "not_a_clip":  # a badge clip that cannot be read, or not audio

@@ -19,7 +19,7 @@ from badgecore.clipcheck import ClipCheck, Gap, check_chain, sidecar_case_id
 from badgecore.clipcheck import check_clip as verify_clip
 from gateway.transcribe.bounds import trusted_samples
 
-__all__ = ["ClipCheck", "Gap", "SessionCheck", "check_clip", "check_session_clips", "session_files",
+__all__ = ["ClipCheck", "Gap", "SessionCheck", "check_spool_clip", "check_session_clips", "session_files",
            "sidecar_case_id"]
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ def _sidecar(path: Path) -> dict[str, object]:
     return side if isinstance(side, dict) else {}
 
 
-def check_clip(path: Path) -> ClipCheck:
-    """Parse and verify one clip WAV (hash against its trailer and its sidecar)."""
+def check_spool_clip(path: Path) -> ClipCheck:
+    """Verify one clip WAV of a spool folder against its trailer and its sidecar (`<clip>.json`),
+    adding what the sidecar says: its case id and the sample counts `bounds` trusts."""
     path = Path(path)
     side = _sidecar(path)
     expect = side.get("sha256")
@@ -77,7 +78,7 @@ def _predecessor(first: ClipCheck) -> tuple[str | None, str | None]:
         return None, None
     want = clipfmt.clip_id(first.badge, first.seq - 1)
     for cand in sorted(first.path.parent.parent.glob(f"*/{want}.wav")):
-        prev = check_clip(cand)
+        prev = check_spool_clip(cand)
         if prev.sha256:
             return prev.sha256, want
     return None, None
@@ -85,7 +86,7 @@ def _predecessor(first: ClipCheck) -> tuple[str | None, str | None]:
 
 def check_session_clips(files: list[Path]) -> SessionCheck:
     """Verify every clip and the chain between them."""
-    checks = [check_clip(p) for p in files]
+    checks = [check_spool_clip(p) for p in files]
     parsed = sorted((c for c in checks if c.seq is not None), key=lambda c: c.seq or 0)
     broken = [c for c in checks if c.seq is None]
     notes: list[str] = []
