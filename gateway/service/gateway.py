@@ -82,9 +82,10 @@ class Gateway:
         self.port: int | None = None
 
     def on_transcript(self, hook: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]) -> None:
-        """Run `hook(transcript_document)` for every new session transcript; the (kind,
-        payload) pairs it returns are published on `…/{badge}/{session}/{kind}` together
-        with the transcript (e.g. `[("findings", {...})]` from the compliance checks)."""
+        """Run `hook(transcript_document)` for every new session transcript, after the hooks
+        added before it (the compliance `FindingsHook` comes first); the (kind, payload)
+        pairs it returns are published on `…/{badge}/{session}/{kind}` together with the
+        transcript. A hook that raises is reported; the session is delivered all the same."""
         self.state.transcript_hooks.append(hook)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -96,8 +97,9 @@ class Gateway:
         self.publisher.start(require=False)
         self._wait_for_broker_verdict()
         if self.settings.metrics_port is not None:
-            self._metrics = MetricsServer(lambda: snapshot(self.state, self.publisher, self.settings.broker.url), self.settings.metrics_port,
-                                          self.settings.metrics_host).start()
+            url = self.settings.broker.url
+            self._metrics = MetricsServer(lambda: snapshot(self.state, self.publisher, url),
+                                          self.settings.metrics_port, self.settings.metrics_host).start()
             self.port = self._metrics.port
             log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, self.port)
         self._started = True
