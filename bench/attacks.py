@@ -163,14 +163,14 @@ def _lower(path: Path, samples: int) -> None:
 
 def a_lowered_samples(lab: Lab) -> Row:
     from gateway.transcribe.decode import decode_wav
-    from gateway.transcribe.verify import check_session
+    from gateway.transcribe.verify import check_session_clips
 
     folder, spool = lab.work / "lowered-badge", lab.work / "lowered-spool"
     sides = write_clips(folder, "B0003", "S0001", [blocks(100, 7)], 1, None)
     to_spool(spool, folder, sides)
     wav = spool / "B0003/S0001" / f"{sides[0]['clip_id']}.wav"
     _lower(wav, 505)  # 1 % of the clip's 50,500 samples
-    check = check_session([wav])
+    check = check_session_clips([wav])
     clip = check.clips[0]
     seconds = len(decode_wav(wav, samples=clip.samples).samples) / 16000
     report = lab.gateway(spool, lab.work / "lowered-state")

@@ -58,6 +58,7 @@ from gateway.transcribe import engine as engine_mod
 from gateway.transcribe import pipeline
 from gateway.transcribe.engine import EngineSettings, FeatureFloor, WhisperEngine, load_engine
 from gateway.transcribe.metrics import edit_distance, normalise_for_cer
+from gateway.transcribe.segment import Segment
 
 FeatureFn = Callable[[np.ndarray, FeatureFloor, int], np.ndarray]
 
@@ -184,7 +185,7 @@ def applied(v: Variant, engine: WhisperEngine) -> Iterator[pipeline.PipelineSett
         engine_mod.noisy_features, pipeline._level, engine.settings = noisy, level, settings
 
 
-def errors_per_turn(m: Meeting, segments: list[pipeline.Segment]) -> dict[str, int]:
+def errors_per_turn(m: Meeting, segments: list[Segment]) -> dict[str, int]:
     """Character errors per utterance, each segment given to the turn it mostly overlaps."""
     out: dict[str, int] = {}
     for t in m.turns:

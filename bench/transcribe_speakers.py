@@ -24,7 +24,8 @@ from dataclasses import replace
 
 from badgekit.meeting import Meeting, half_utterances, near_far_meeting, shared_speech_dir
 from gateway.transcribe.engine import EngineSettings, load_engine
-from gateway.transcribe.pipeline import Piece, PipelineSettings, Segment, transcribe_pieces
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.segment import Segment
 from gateway.transcribe.speaker import SpeakerSettings
 
 

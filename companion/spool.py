@@ -35,6 +35,18 @@ from typing import Any
 
 from badgecore.atomicfile import fsync_dir, write_atomic
 from badgecore.privatefs import FILE_MODE, private_dir
+from badgecore.spoollayout import (
+    CUSTODY,
+    LEDGER,
+    REJECTED,
+    WAV,
+    SpoolNameError,
+    check_name,
+    clip_file,
+    incoming_file,
+    name_error,
+    offset_file,
+)
 from companion.errors import SpoolError, VerifyError
 
 __all__ = ["Spool", "Incoming", "Committed", "FSYNC_EVERY_BYTES"]
@@ -59,7 +71,7 @@ class Incoming:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.offset_path = path.with_name(path.name + ".offset")
+        self.offset_path = offset_file(path)
         durable = 0
         try:
             durable = int(self.offset_path.read_text())
@@ -115,13 +127,17 @@ class Spool:
         self.root = Path(root)
 
     def badge_dir(self, badge: str) -> Path:
-        return self.root / badge
+        """The badge's folder; a badge name that is not a plain folder name is refused."""
+        try:
+            return self.root / check_name(badge, "badge")
+        except SpoolNameError as exc:
+            raise SpoolError(f"{exc}; nothing was written to the spool") from None
 
     # ---- ledger -------------------------------------------------------------------
     def ledger(self, badge: str) -> dict[int, dict[str, Any]]:
         """seq -> committed entry for every clip of ``badge`` this spool ever took."""
         out: dict[int, dict[str, Any]] = {}
-        p = self.badge_dir(badge) / ".ledger.jsonl"
+        p = self.badge_dir(badge) / LEDGER
         try:
             lines = p.read_text().splitlines()
         except FileNotFoundError:
@@ -135,7 +151,7 @@ class Spool:
         return out
 
     def _append_ledger(self, badge: str, entry: dict[str, Any]) -> None:
-        p = self.badge_dir(badge) / ".ledger.jsonl"
+        p = self.badge_dir(badge) / LEDGER
         with os.fdopen(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "a") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
             f.flush()
@@ -143,10 +159,15 @@ class Spool:
 
     # ---- receiving ----------------------------------------------------------------
     def incoming(self, badge: str, clip_id: str) -> Incoming:
-        d = self.badge_dir(badge) / ".incoming"
+        """The clip's partial file; a clip id that is not a plain file name: VerifyError."""
+        self.badge_dir(badge)  # a badge name that is not a folder name: SpoolError
         try:
-            private_dir(d, root=self.root)
-            return Incoming(d / f"{clip_id}.wav.partial")
+            path = incoming_file(self.root, badge, clip_id)
+        except SpoolNameError as exc:
+            raise VerifyError(clip_id, str(exc)) from None
+        try:
+            private_dir(path.parent, root=self.root)
+            return Incoming(path)
         except OSError as exc:
             raise SpoolError(f"cannot write to spool {self.root}: {exc.strerror}") from None
 
@@ -206,11 +227,16 @@ class Spool:
             reason = f"the data names clip {h.clip_id} of badge {h.badge}"
             self._reject(badge, inc, clip_id, reason)
             raise VerifyError(clip_id, reason)
+        unsafe = name_error(h.session, "session")
+        if unsafe is not None:  # e.g. "../../x" from a hostile badge: would land outside the spool
+            reason = f"{unsafe}: not a spool folder name"
+            self._reject(badge, inc, clip_id, reason)
+            raise VerifyError(clip_id, reason)
         import hashlib
 
         wav_sha = hashlib.sha256(inc.path.read_bytes()).hexdigest()
         sdir = self.badge_dir(badge) / h.session
-        wav = sdir / f"{clip_id}.wav"
+        wav = clip_file(sdir, clip_id, WAV)
         record = {
             "clip_id": clip_id, "badge": badge, "session": h.session, "seq": seq,
             "sha256": info.sha256, "prev_sha256": h.prev_sha256, "chain": chain,
@@ -244,7 +270,7 @@ class Spool:
         return Committed(clip_id, seq, h.session, info.sha256, wav, chain)
 
     def _reject(self, badge: str, inc: Incoming, clip_id: str, reason: str) -> None:
-        d = self.badge_dir(badge) / ".rejected"
+        d = self.badge_dir(badge) / REJECTED
         private_dir(d, root=self.root)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         n = 1
@@ -263,6 +289,6 @@ class Spool:
 
     def clips(self, badge: str | None = None) -> Iterator[Path]:
         """Every committed clip WAV (those with a custody record)."""
-        pattern = f"{badge}/*/*.custody.json" if badge else "*/*/*.custody.json"
+        pattern = f"{badge}/*/*{CUSTODY}" if badge else f"*/*/*{CUSTODY}"
         for p in sorted(self.root.glob(pattern)):
-            yield p.with_name(p.name.replace(".custody.json", ".wav"))
+            yield p.with_name(p.name.replace(CUSTODY, WAV))

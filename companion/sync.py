@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from badgecore.spoollayout import name_error
 from companion.client import BadgeClient, ClipEntry
 from companion.errors import (
     AuthError,
@@ -172,6 +173,9 @@ async def _sync_clip(client: BadgeClient, spool: Spool, badge: str, c: ClipEntry
     if c.state not in ("closed", "synced"):
         return ClipResult(c.clip_id, "skipped", 0, c.sha256, False,
                           f"clip is {c.state} on the badge; kept there for inspection"), 0
+    unsafe = name_error(c.clip_id, "clip id")
+    if unsafe is not None:  # the badge's listing names it: it must never become a path
+        return ClipResult(c.clip_id, "rejected", 0, c.sha256, False, str(VerifyError(c.clip_id, str(unsafe)))), 0
     if spool.committed(badge, c.seq, c.sha256):
         try:
             acked = await _ack(client, c, ack)

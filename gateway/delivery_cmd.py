@@ -117,8 +117,8 @@ def run(
     """Watch the spool; verify, transcribe and deliver every clip over MQTT exactly once."""
     from gateway.compliance import ComplianceError
     from gateway.delivery import DeliveryError, PublisherSettings
-    from gateway.delivery.transcriber import TranscriberError
     from gateway.service import Gateway, GatewaySettings
+    from gateway.service.transcription import TranscriptionStepError
 
     set_verbosity(verbose, quiet)
     if not spool.is_dir():
@@ -142,7 +142,7 @@ def run(
     if gw.transcriber is not None:
         try:
             gw.transcriber.check()
-        except TranscriberError as exc:
+        except TranscriptionStepError as exc:
             typer.echo(f"error: {exc}; sessions are delivered without transcripts", err=True)
     stop = _stop_on_signals()
     try:
@@ -271,8 +271,8 @@ def work(
 ) -> None:
     """One worker of a transcription pool: shared subscription in, transcripts out."""
     from gateway.delivery import DeliveryError, ReceiverSettings
-    from gateway.delivery.transcriber import TranscriberError
-    from gateway.delivery.worker import TranscribeWorker, WorkerSettings
+    from gateway.service.transcription import TranscriptionStepError
+    from gateway.service.worker import PoolWorker, WorkerSettings
 
     set_verbosity(verbose, quiet)
     wid = worker_id or f"worker-{_default_gateway_id(store)}"
@@ -285,9 +285,9 @@ def work(
             worker_id=wid, state_dir=state or store / ".workers" / wid, model_dir=model, language=language,
             compute_type=compute_type, signing_key=signing_key,
             publisher={"receiver_keys": receiver_keys} if receiver_keys else {})
-        worker = TranscribeWorker(settings)
+        worker = PoolWorker(settings)
         worker.transcriber.check()
-    except (DeliveryError, TranscriberError) as exc:
+    except (DeliveryError, TranscriptionStepError) as exc:
         raise _fail(str(exc)) from None
     stop = _stop_on_signals()
     try:

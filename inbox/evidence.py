@@ -8,7 +8,7 @@ Layout, per meeting under `<tenant>/<branch>/<badge>/<session>/`: `clips/<clip i
 audit log). At the root, `manifest.json` lists every file with its SHA-256.
 
 The zip is written canonically (stored, fixed times and attributes, manifest last), so
-`verify_zip` checks every file's hash, every clip with the receiver's `check_clip` against
+`verify_zip` checks every file's hash, every clip with `badgecore.clipcheck.check_clip` against
 its record, each session's chain, the review log's chain, and finally that the archive is
 byte for byte the canonical zip of its contents: one changed byte anywhere fails.
 """
@@ -103,7 +103,7 @@ class Verified:
 
 
 def _check_meeting(base: str, files: dict[str, bytes]) -> int:
-    from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
+    from badgecore.clipcheck import chain_gaps, check_clip
 
     checks = []
     for name in sorted(n for n in files if n.startswith(base + "clips/") and n.endswith(".wav")):
@@ -111,7 +111,7 @@ def _check_meeting(base: str, files: dict[str, bytes]) -> int:
         c = check_clip(io.BytesIO(files[name]), expect_sha256=record["sha256"])
         if not c.ok:
             raise EvidenceError(f"{name}: the clip does not verify ({c.reason})")
-        checks.append(ClipCheck(True, c.clip_id, c.seq, c.sha256, c.prev_sha256))
+        checks.append(c)
     recorded = json.loads(files.get(base + "gaps.json", b"[]"))
     found = [g for g in chain_gaps(base.split("/")[2], checks) if g.after_clip]
     if len(found) > len([g for g in recorded if g.get("after_clip")]):

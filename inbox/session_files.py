@@ -4,9 +4,9 @@
 
 The folder is the receiver's layout (docs/contracts.md, "Delivery"): `clips/<clip id>.wav
 |.json|.custody.json`, `transcript.json`, `findings.json`, `manifest.json`. Every path level
-is checked with the receiver's own `topics.check_level`, every clip with its `check_clip`
+is checked with the receiver's own `topics.check_level`, every clip with `badgecore.clipcheck.check_clip`
 (trailer hash, then the hash in the clip record) and the session's clips with its
-`chain_gaps`, so a fix there carries over. Anything that does not verify refuses the whole
+`chain_gaps` (the verifier the gateway uses), so a fix there carries over. Anything that does not verify refuses the whole
 session with one reason: a meeting is filed complete or not at all.
 """
 
@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from badgecore.clipcheck import ZERO_HASH, ClipCheck, chain_gaps, check_clip
 from gateway.delivery.errors import TopicError
 from gateway.delivery.topics import check_level
-from gateway.delivery.verify import ZERO_HASH, ClipCheck, chain_gaps, check_clip
 from inbox.errors import ImportRefused
 
 __all__ = ["ClipFile", "SessionFiles", "find_sessions", "parse_time", "read_session"]
@@ -183,7 +183,7 @@ def _clip(folder: Path, wav_path: Path, where: str, digest: Any) -> ClipFile:
             digest.update(name.encode() + hashlib.sha256(p.read_bytes()).digest())
     rate = _number(sidecar, "sample_rate", 16000.0) or 16000.0
     return ClipFile(
-        clip_id=clip_id, seq=check.seq, sha256=check.sha256, prev_sha256=check.prev_sha256, wav=wav,
+        clip_id=clip_id, seq=check.seq or 0, sha256=check.sha256 or "", prev_sha256=check.prev_sha256 or "", wav=wav,
         offset_s=round(_number(sidecar, "session_offset_samples") / rate, 3),
         offset_samples=int(_number(sidecar, "session_offset_samples") * 16000 / rate),
         seconds=round(_number(sidecar, "samples") / rate, 3),
@@ -194,11 +194,11 @@ def _clip(folder: Path, wav_path: Path, where: str, digest: Any) -> ClipFile:
 
 def _gaps(files: SessionFiles) -> list[dict[str, Any]]:
     """Breaks inside this session's chain (the receiver's chain_gaps) and the manifest's."""
-    checks = [ClipCheck(True, c.clip_id, c.seq, c.sha256, c.prev_sha256) for c in files.clips]
+    checks = [ClipCheck.link(c.clip_id, c.seq, c.sha256, c.prev_sha256) for c in files.clips]
     at = {c.clip_id: c.offset_s for c in files.clips}
     out: list[dict[str, Any]] = []
     for g in chain_gaps(files.badge, checks):
-        if not g.after_clip and checks and min(checks, key=lambda c: c.seq).prev_sha256 != ZERO_HASH:
+        if not g.after_clip and checks and min(checks, key=lambda c: c.seq or 0).prev_sha256 != ZERO_HASH:
             continue  # the clip before this session's first is in an earlier session
         out.append({**g.as_dict(), "at_s": at.get(g.before_clip, 0.0), "source": "chain"})
     seen = {(g["after_clip"], g["before_clip"]) for g in out}

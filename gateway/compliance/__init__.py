@@ -14,7 +14,12 @@ from gateway.compliance.errors import ComplianceError, RulesError, TranscriptErr
 from gateway.compliance.findings import Evidence, Findings, ItemResult
 from gateway.compliance.rates import Rate, RateTable, execution_rates
 from gateway.compliance.rules import Item, RulePack, default_rules_path, load_rules, parse_rules
-from gateway.compliance.transcript import Segment, Transcript, load_transcript, parse_transcript
+from gateway.compliance.transcript import (
+    Transcript,
+    TranscriptSegment,
+    load_transcript,
+    parse_transcript,
+)
 
 __all__ = [
     "CaseBook",
@@ -27,7 +32,7 @@ __all__ = [
     "RateTable",
     "RulePack",
     "RulesError",
-    "Segment",
+    "TranscriptSegment",
     "Transcript",
     "TranscriptError",
     "check_group",

@@ -27,7 +27,7 @@ from typing import Any
 
 from gateway.compliance.errors import TranscriptError
 
-__all__ = ["ClipRef", "NoTranscriptError", "Segment", "Transcript", "add_sidecars",
+__all__ = ["ClipRef", "NoTranscriptError", "TranscriptSegment", "Transcript", "add_sidecars",
            "find_sessions", "load_transcript", "parse_transcript", "with_sidecars"]
 
 
@@ -40,7 +40,7 @@ class NoTranscriptError(TranscriptError):
 
 
 @dataclass(frozen=True)
-class Segment:
+class TranscriptSegment:
     start: float
     """Seconds from the start of the session (or file)."""
     end: float
@@ -64,7 +64,7 @@ class ClipRef:
 @dataclass(frozen=True)
 class Transcript:
     session: str
-    segments: tuple[Segment, ...]
+    segments: tuple[TranscriptSegment, ...]
     agent: str | None = None
     case_id: str | None = None
     source: str = ""
@@ -141,7 +141,7 @@ def parse_transcript(data: Any, source: str = "<transcript>",
         elif clip is None and whole_file is not None:
             clip, clip_start = str(whole_file), start
         who = s.get("speaker")
-        segs.append(Segment(start, end, s["text"], None if clip is None else str(clip),
+        segs.append(TranscriptSegment(start, end, s["text"], None if clip is None else str(clip),
                             float(clip_start) if isinstance(clip_start, int | float) else None,
                             who if who in SPEAKERS else None))
     session = _first(data, "session", "session_id")

@@ -20,6 +20,7 @@ The gateway service (`gateway.service.Gateway`) uses these to deliver spool clip
 Heavy dependencies (paho-mqtt) load when a connection is made.
 """
 
+from badgecore.clipcheck import Gap
 from gateway.delivery.errors import (
     BrokerAuthError,
     BrokerUnavailableError,
@@ -33,7 +34,6 @@ from gateway.delivery.publisher import Publisher, PublisherSettings, PublisherSt
 from gateway.delivery.receiver import Receiver, ReceiverSettings, ReceiverSummary
 from gateway.delivery.security import BrokerSettings, TlsSettings
 from gateway.delivery.topics import Topics, parse
-from gateway.delivery.verify import Gap
 
 __all__ = [
     "BrokerAuthError",

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from badgecore.clipcheck import ClipCheck, check_clip
 from gateway.delivery.integrity import BAD_MAC
 from gateway.delivery.topics import TopicInfo
-from gateway.delivery.verify import ClipCheck, check_clip
 
 if TYPE_CHECKING:
     import sqlite3
@@ -106,7 +106,7 @@ class ClipFiling:
         if audio and sha != check.sha256:
             if not (pending and record_sha == check.sha256):
                 self._conflict(info, data, ".wav", f"clip id {info.clip_id} arrived again with sha256 "
-                               f"{check.sha256[:12]}…, the stored clip's is {sha[:12]}…")
+                               f"{(check.sha256 or '')[:12]}…, the stored clip's is {sha[:12]}…")
                 self._settle(info.clip_id)
                 return
             # unverified audio held back is displaced by the audio its signed record names
@@ -118,7 +118,7 @@ class ClipFiling:
             self._settle(info.clip_id)
             return
         hold = self.keys is not None and record_sha != check.sha256  # not (yet) vouched for by a signed record
-        path = self._pending_path(info, check.sha256) if hold else self.session_dir(info) / "clips" / f"{info.clip_id}.wav"
+        path = self._pending_path(info, check.sha256 or "") if hold else self.session_dir(info) / "clips" / f"{info.clip_id}.wav"
         self._write(path, data)
         self.db.execute(
             "UPDATE clips SET audio=1, seq=?, sha256=?, prev_sha256=?, recovered=?, pending=?, auth=?, error='' "
@@ -214,7 +214,7 @@ class ClipFiling:
             with open(wav, "rb") as f:
                 on_disk = check_clip(f)
         except OSError as exc:
-            on_disk = ClipCheck(False, reason=f"stored audio unreadable: {exc.strerror}")
+            on_disk = ClipCheck(status="corrupt", reason=f"stored audio unreadable: {exc.strerror}")
         manifest_sha = self._manifest_sha(tenant, branch, badge, session, clip_id)
         reason = ""
         if pending and sha != record_sha:

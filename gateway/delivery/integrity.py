@@ -11,7 +11,7 @@ from the manifest), `unverified` (audio without a matching signed clip record),
 seal nobody here could check: `no_key`), else `verified`. Seal statuses are clipmac's:
 `authenticated`, `unauthenticated`, `bad_mac`, `no_key` (`effective_auth`).
 `conflicts` lists clip ids re-sent with other content (kept aside; the stored clip
-stands). The receiver computes it from its store (`store_integrity`); `gateway
+stands). The receiver computes it from its store (`storeintegrity.store_integrity`); `gateway
 check` from a session folder (`folder_integrity`: a receiver's session folder with its
 manifest, or a spool session of clips and sidecars).
 """
@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.delivery.verify import ClipCheck, Gap, chain_gaps, check_clip
+from badgecore.clipcheck import ClipCheck, chain_gaps, check_clip
 
-if TYPE_CHECKING:
-    from gateway.delivery.store import ReceiverStore
-
-__all__ = ["effective_auth", "folder_integrity", "manifest_integrity", "session_status", "store_integrity"]
+__all__ = ["auth_lists", "effective_auth", "folder_integrity", "manifest_integrity", "session_status"]
 
 # a clip's seal (clip format 2, firmware.clips.mac): the same words as clipmac's statuses
 AUTHENTICATED, UNAUTHENTICATED, BAD_MAC, NO_KEY = "authenticated", "unauthenticated", "bad_mac", "no_key"
@@ -65,7 +62,7 @@ def session_status(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _auth_lists(auth: dict[str, str]) -> tuple[list[str], list[str]]:
+def auth_lists(auth: dict[str, str]) -> tuple[list[str], list[str]]:
     """(unauthenticated, bad MAC) clip ids from clip id → seal status; a seal nobody here
     could check (`no_key`) counts as unauthenticated."""
     bad = sorted(c for c, a in auth.items() if a == BAD_MAC)
@@ -78,7 +75,7 @@ def manifest_integrity(manifest: dict[str, Any], sidecars: list[dict[str, Any]],
     """The gateway's integrity record for a session manifest (its clips' sidecars say the
     badge MAC status; the transcript says which clips were duplicates)."""
     auth = {str(side.get("clip_id")): str(side.get("auth") or UNAUTHENTICATED) for side in sidecars}
-    unauth, bad = _auth_lists(auth)
+    unauth, bad = auth_lists(auth)
     bad += [q["clip_id"] for q in manifest["quarantined"] if str(q.get("reason", "")).startswith("bad_mac")]
     ids = set(auth)
     return session_status({
@@ -90,43 +87,6 @@ def manifest_integrity(manifest: dict[str, Any], sidecars: list[dict[str, Any]],
         "duplicates": [c.get("clip_id") for c in (transcript or {}).get("clips", []) if c.get("status") == "duplicate"],
         "problems": [p for c in manifest["clips"] for p in c["problems"]],
     })
-
-
-def store_integrity(store: ReceiverStore, gaps: list[Gap]) -> list[dict[str, Any]]:
-    """One integrity record per (tenant, branch, badge, session) in a receiver's store."""
-    sessions: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for c in store.clips():
-        sessions.setdefault((c["tenant"], c["branch"], c["badge"], c["session"]), []).append(c)
-    conflicts: dict[str, list[str]] = {}
-    for x in store.conflicts():
-        levels = x["topic"].split("/")
-        conflicts.setdefault(f"{levels[2]}/{levels[3]}", []).append(x["clip_id"])
-    manifests = {(m.get("tenant"), m.get("branch"), m.get("badge"), m.get("session")): m for m in store.manifests()}
-    out = []
-    for (tenant, branch, badge, session), clips in sorted(sessions.items()):
-        ids = {c["clip_id"] for c in clips}
-        listed = {c.get("clip_id") for c in manifests.get((tenant, branch, badge, session), {}).get("clips", [])
-                  if isinstance(c, dict)}
-        have = {c["clip_id"] for c in clips if c["audio"]}
-        seals = {c["clip_id"]: effective_auth(c["auth"], c["record_auth"], store.keys is not None)
-                 for c in clips if c["audio"] or c["auth"] == BAD_MAC}
-        unauth, bad = _auth_lists(seals)
-        quarantined = [q for q in manifests.get((tenant, branch, badge, session), {}).get("quarantined", [])
-                       if isinstance(q, dict)]  # what the gateway held back, with its reasons
-        bad = sorted(set(bad) | {q.get("clip_id", "") for q in quarantined
-                                 if str(q.get("reason", "")).startswith(BAD_MAC)})
-        out.append(session_status({
-            "tenant": tenant, "branch": branch, "badge": badge, "session": session,
-            "clips": len(clips), "verified": sum(1 for c in clips if c["verified"]),
-            "unauthenticated": unauth, "bad_mac": bad,
-            "recovered": sorted(c["clip_id"] for c in clips if c["verified"] and c["recovered"]),
-            "gaps": [g.as_dict() for g in gaps if g.badge == badge and (g.before_clip in ids or g.after_clip in ids)],
-            "missing": sorted(x for x in listed - have if x),
-            "failed": sorted({c["clip_id"] for c in clips if c["error"]}
-                             | {q.get("clip_id", "") for q in quarantined}),
-            "conflicts": sorted(set(conflicts.get(f"{badge}/{session}", []))),
-        }))
-    return out
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -173,20 +133,20 @@ def folder_integrity(folder: Path) -> dict[str, Any]:
         if check.sha256 in seen_sha:
             duplicates.append(cid)
             continue
-        seen_sha[check.sha256] = cid
+        seen_sha[check.sha256 or ""] = cid
         checks.append(check)
         auth[cid] = effective_auth(_seal(wav), side.get("auth") if isinstance(side.get("auth"), str) else None,
                                    signed)
         if check.recovered:
             recovered.append(cid)
-    badge = checks[0].badge if checks else (manifest or {}).get("badge", "")
+    badge = (checks[0].badge or "") if checks else str((manifest or {}).get("badge", ""))
     gaps = [g.as_dict() for g in chain_gaps(badge, checks)]
     if manifest is not None:  # the gateway saw the whole chain; its gaps are the ones to report
         gaps = list(manifest.get("gaps", []))
         failed += [q.get("clip_id", "") for q in manifest.get("quarantined", []) if isinstance(q, dict)]
-    elif gaps and checks and checks[0].seq > 1 and gaps[0]["after_clip"] == "":
+    elif gaps and checks and (checks[0].seq or 0) > 1 and gaps[0]["after_clip"] == "":
         gaps = gaps[1:]  # a spool session rarely starts the badge's chain: only breaks inside it count
-    unauth, bad = _auth_lists(auth)
+    unauth, bad = auth_lists(auth)
     have = {c.clip_id for c in checks} | set(duplicates)
     return session_status({
         "badge": badge, "session": (manifest or {}).get("session", folder.name),

@@ -28,15 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from badgecore.clipcheck import Gap
 from gateway.delivery.errors import DeliveryError
-from gateway.delivery.integrity import effective_auth, store_integrity
+from gateway.delivery.integrity import effective_auth
 from gateway.delivery.mqtt import Connection, user_properties
 from gateway.delivery.receipts import ReceiptMaker, warn_once
 from gateway.delivery.security import BrokerSettings
 from gateway.delivery.signing import GatewayKey, KeyRing
 from gateway.delivery.store import ReceiverStore
+from gateway.delivery.storeintegrity import store_integrity
 from gateway.delivery.topics import TopicError, Topics, parse
-from gateway.delivery.verify import Gap
 
 __all__ = ["Receiver", "ReceiverSettings", "ReceiverSummary"]
 

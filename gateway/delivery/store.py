@@ -40,12 +40,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from badgecore.clipcheck import ClipCheck, Gap, chain_gaps
 from badgecore.privatefs import private_dir, write_private
 from gateway.delivery.clipfiling import ClipFiling
 from gateway.delivery.outbox import connect_db
 from gateway.delivery.signing import DocumentRefused, KeyRing, check_revision
 from gateway.delivery.topics import TopicError, TopicInfo, parse
-from gateway.delivery.verify import ClipCheck, Gap, chain_gaps
 
 __all__ = ["ReceiverStore"]
 
@@ -291,7 +291,7 @@ class ReceiverStore(ClipFiling):
         for c in self.clips():
             if c["audio"] and not c["error"]:
                 checks.setdefault((c["tenant"], c["badge"]), []).append(
-                    ClipCheck(True, c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"]))
+                    ClipCheck.link(c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"]))
         gaps: list[Gap] = []
         for (_tenant, badge), items in sorted(checks.items()):
             gaps.extend(chain_gaps(badge, items))

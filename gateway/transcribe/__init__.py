@@ -19,7 +19,7 @@ t.to_vtt()                          # WebVTT text
   `.to_json()`, `.to_json_text()`, `.to_vtt()`); `Segment`/`Word` times are seconds
   from the session's start; `to_json()` adds wall-clock times from each clip's clock.
 - `decode_wav(path)` → `DecodedAudio` (16 kHz mono int16) for IMA ADPCM and PCM WAVs.
-- `check_session(files)` / `check_clip(path)` → hash, chain, gaps, recovered clips.
+- `check_session_clips(files)` / `check_spool_clip(path)` → hash, chain, gaps, recovered clips.
 - Errors: `TranscribeError` base; `NotAudioError`, `UnsupportedAudioError`,
   `CorruptAudioError`, `TruncatedAudioError` (all `AudioError`), `ModelUnavailableError`,
   `VocabularyError`. Each has `.reason` (one line) and `.path`.
@@ -38,11 +38,18 @@ from gateway.transcribe.errors import (
     TruncatedAudioError,
     UnsupportedAudioError,
 )
-from gateway.transcribe.pipeline import Piece, PipelineSettings, Segment, Word, transcribe_pieces
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.segment import Segment, Word
 from gateway.transcribe.session import Transcriber, TranscribeSettings, transcribe_session
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.vad import VadSettings, speech_regions
-from gateway.transcribe.verify import ClipCheck, Gap, SessionCheck, check_clip, check_session
+from gateway.transcribe.verify import (
+    ClipCheck,
+    Gap,
+    SessionCheck,
+    check_session_clips,
+    check_spool_clip,
+)
 from gateway.transcribe.vocabulary import Vocabulary, VocabularyError, load_vocabulary
 
 __all__ = [
@@ -69,8 +76,8 @@ __all__ = [
     "VocabularyError",
     "WhisperEngine",
     "Word",
-    "check_clip",
-    "check_session",
+    "check_spool_clip",
+    "check_session_clips",
     "decode_wav",
     "load_engine",
     "load_vocabulary",

@@ -9,11 +9,9 @@ falls below `floor_db`, so speech is never carved out, only the noise lowered.
 
 Whisper reads noise better than it reads the artefacts of noise removal, so the filtered
 signal is mixed half and half (`wet`) with the recording: noise-only bins drop by about
-4 dB at most, speech bins barely change. bench/transcribe_denoise.py (noisy meeting turns
-at their true bounds, eight meetings, Whisper base): CER at 20 / 10 dB SNR 0.077 / 0.117
-with no filter, 0.064 / 0.128 with the full filter, 0.064 / 0.102 half and half; clean
-speech stays at 0.020. Every packaged suppressor tried there (WebRTC NS, Speex, RNNoise,
-DeepFilterNet 3, NSNet2, spectral gating) did worse than no filter at 10 dB.
+4 dB at most, speech bins barely change. Half and half read best in bench/transcribe_denoise.py,
+and the packaged suppressors tried there read worse than no filter in heavy noise
+(docs/transcription.md, "Measurements behind the defaults").
 """
 
 from __future__ import annotations

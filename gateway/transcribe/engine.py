@@ -14,8 +14,8 @@ characters (`to_simplified`), whatever script the model chose. A long-running ga
 keeps one engine and calls it for every session. Up to `workers` calls may run at once
 from different threads (the pipeline decodes its windows concurrently): Whisper's
 decoder is too small to keep two cores busy from inside one call, so one thread per
-window on each core decodes 1.6-1.8x faster than every core on one window
-(bench/transcribe_meeting.py).
+window on each core decodes faster than every core on one window
+(bench/transcribe_meeting.py; docs/transcription.md, "Measurements behind the defaults").
 """
 
 from __future__ import annotations
@@ -58,10 +58,9 @@ class EngineSettings:
     """CTranslate2 compute type on CPU. The model is stored in float16, which CTranslate2
     runs as float32 on a CPU (faster-whisper's default). int16 weights halve what the
     decoder reads at every step, so the decoder, most of the time on one turn per
-    window, runs twice as fast, and noisy meetings read as well as float32 (seeds 1-12:
-    0.056 / 0.079 at 20 / 10 dB against 0.058 / 0.085, RTF 0.047 against 0.070); int8
-    decodes faster still but misreads more noisy speech (bench/transcribe_meeting.py
-    --compute-type; these figures are from an Intel CPU). Where this CPU's CTranslate2
+    window, runs faster, and noisy meetings read as well as float32; int8 decodes faster
+    still but misreads more noisy speech (bench/transcribe_meeting.py --compute-type;
+    docs/transcription.md, "Measurements behind the defaults"). Where this CPU's CTranslate2
     has no int16 (it has it only with Intel MKL, which it uses on Intel CPUs alone), the
     model loads in float32 (`cpu_compute_type`), and the transcript's
     `model.compute_type` says so."""
@@ -83,8 +82,8 @@ class EngineSettings:
     is also retried hotter."""
     fallback_on_log_prob: bool = False
     """Retry a pass hotter for a low log-probability, not only for a loop. On one turn per
-    window it changes no transcript's CER (meetings at 10 dB, seeds 1-8: 0.098 either
-    way) and costs a fifth more time where it fires: the fallback samples `best_of` = 5
+    window it changes no transcript's error rate and costs time where it fires (docs/
+    transcription.md, "Measurements behind the defaults"): the fallback samples `best_of` = 5
     candidates and keeps the likeliest, which in noise reads no better than the beam."""
     no_speech_threshold: float = 0.6
     """With a low log-probability, a window more likely silence than this is dropped."""
@@ -93,8 +92,8 @@ class EngineSettings:
     encoder_min_s: float = 10.0
     """The encoder sees at least this many seconds of features per window, and
     `encoder_pad_s` past the window's audio, not always Whisper's full 30 s: its cost
-    grows faster than its length (int8, one thread: 30 s 1.0 s, 15 s 0.23 s, 10 s 0.13 s)
-    and turns read as well or better (bench/transcribe_encoder.py). 30 gives the classic
+    grows faster than its length and turns read as well or better (bench/transcribe_encoder.py;
+    docs/transcription.md, "How much window the encoder needs"). 30 gives the classic
     full window."""
     encoder_pad_s: float = 6.0
     """Padding the encoder sees after the audio: Whisper was trained on audio followed by
@@ -288,8 +287,8 @@ def _gateway_whisper(base: type) -> type:
       sampling temperatures;
     - a floor under each mel band of the audio's frames, then the low bands smoothed
       over time (`feature_floor`, `noisy_features`): in heavy noise, a band's dips below
-      the noise's typical level carry no speech, only the noise's own flicker (measured:
-      meetings at 10 dB, seeds 1-12, float32: CER 0.102 without, 0.078 with both).
+      the noise's typical level carry no speech, only the noise's own flicker (docs/
+      transcription.md, "Measurements behind the defaults").
     """
 
     class GatewayWhisper(base):  # type: ignore[misc, valid-type]

@@ -25,12 +25,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from gateway.transcribe.pipeline import Segment
+from gateway.transcribe.segment import Segment
 
 __all__ = [
     "GuardSettings",
@@ -60,7 +58,7 @@ class GuardSettings:
     (word times from cross-attention are off by up to about 0.2 s)."""
     max_chars_per_s: float = 12.0
     """More characters than this per second of gate speech (plus `spare_chars`) is more
-    than a talker says: the tuning half's fastest talker says 7.8 per second of it."""
+    than a talker says, with room above the fastest talker of the tuning half."""
     spare_chars: int = 3
     """Characters allowed beyond the rate, so a short back-channel is never too fast."""
 

@@ -46,14 +46,13 @@ import numpy as np
 from gateway.transcribe.denoise import DenoiseSettings, noise_spectrum, wiener
 from gateway.transcribe.engine import FeatureFloor, RawSegment, RawWord, WhisperEngine
 from gateway.transcribe.guards import REPEAT_REDECODED, GuardSettings, guard_turn, repeat_span
+from gateway.transcribe.segment import Segment, Word
 from gateway.transcribe.speaker import SpeakerSettings, attribute, turn_sound
 from gateway.transcribe.vad import Region, VadSettings, speech_frames, speech_regions
 
 __all__ = [
     "Piece",
     "PipelineSettings",
-    "Segment",
-    "Word",
     "collapse_loops",
     "has_loop",
     "transcribe_pieces",
@@ -81,9 +80,8 @@ class PipelineSettings:
     """A window whose turns all stand less than this over their background (speech RMS
     over the quietest 10 % of frames, after denoising) is decoded with its mel bands
     floored at `feature_floor_percentile` and smoothed (`engine.noisy_features`); None
-    turns both off.
-    Meetings at 10 dB, seeds 1-12: CER 0.102 without, 0.092 below 18 dB, 0.085 below 21;
-    at 20 dB 0.058 for all three, where flooring every turn would cost 0.058 -> 0.102."""
+    turns both off. Noisy turns read better floored; clean turns read worse, so only the
+    noisy ones are (docs/transcription.md, "Measurements behind the defaults")."""
     feature_floor_percentile: float = 40.0
     """Percentile of each mel band over the window that its lower values are raised to."""
     feature_smooth_weight: float = 0.25
@@ -97,7 +95,7 @@ class PipelineSettings:
     """At most this many regions share a window. One: every turn has a window of its own
     (no text of one turn bleeds into the next), which the short encoder makes cheap
     (`EngineSettings.encoder_min_s`); more turns to a window read worse (2 to a 12 s
-    window: CER +1 to +2 points, bench/transcribe_meeting.py --max-regions)."""
+    window, bench/transcribe_meeting.py --max-regions)."""
     join_gap_ms: int = 600
     """Background placed between packed regions."""
     max_chars_per_s: float = 9.0
@@ -128,11 +126,12 @@ class PipelineSettings:
     foreground talker, only talk in the background (the murmur of several voices, which
     webrtcvad takes for speech, levelled up to a talker's loudness): it is not decoded.
     Whisper writes that murmur's words where plain Whisper, hearing it 20 dB under the
-    talkers, writes nothing (tuning half, babble 20 dB: CER 0.365 against plain 0.089).
+    talkers, writes nothing (docs/transcription.md, "Measurements behind the defaults").
     None turns it off."""
     background_dips_db: float = 8.0
-    """See `background_below_db`: a talker's speech dips 11 dB or more even at 10 dB SNR
-    (tuning half), a murmur of voices 5-7 dB."""
+    """See `background_below_db`: a talker's speech dips deeper between syllables than a
+    murmur of voices does, even in heavy noise (docs/transcription.md, "Measurements behind
+    the defaults")."""
     background_segment_below_db: float | None = 15.0
     """A segment whose recording lies this far under the session's loud segments (their
     90th percentile level) and dips less than `background_segment_dips_db` is murmur the
@@ -162,47 +161,6 @@ class Piece:
     """Timeline time of the first sample."""
     source: int = 0
     """Index of the clip the audio came from."""
-
-
-@dataclass(frozen=True)
-class Word:
-    start_s: float
-    end_s: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of transcript on the timeline (times in seconds from timeline zero)."""
-
-    start_s: float
-    end_s: float
-    text: str
-    source: int
-    avg_logprob: float
-    no_speech_prob: float
-    compression_ratio: float
-    temperature: float
-    words: tuple[Word, ...] = ()
-    redecoded: bool = False
-    """True when this text came from a second decoding (lost, implausible or looping turn)."""
-    flags: tuple[str, ...] = ()
-    """What the guards found and did (`guards.py`): repeat_cut, repeat_redecoded,
-    no_gate_speech, too_fast."""
-    cuts: tuple[tuple[str, str], ...] = ()
-    """(flag, text) for every piece of the model's text a guard removed."""
-    speaker: str = "unknown"
-    """"wearer", "other" or "unknown" (`speaker.py`)."""
-    speaker_confidence: float = 0.0
-    """How sure `speaker` is, 0-1."""
-
-    @property
-    def confidence(self) -> float:
-        """Mean word probability (exp of the average log-probability without words)."""
-        if self.words:
-            return float(np.mean([w.probability for w in self.words]))
-        return float(np.exp(self.avg_logprob))
 
 
 @dataclass(frozen=True)

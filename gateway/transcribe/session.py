@@ -1,7 +1,7 @@
 """Transcribe one session (a folder of clips) or one WAV file onto the session timeline.
 
 A session folder holds a badge's clips of one meeting (`<clip id>.wav` + sidecar). Every
-clip is verified (`verify.check_session`), the intact ones are decoded and placed on the
+clip is verified (`verify.check_session_clips`), the intact ones are decoded and placed on the
 session timeline at their `session_offset_samples`, and the pipeline transcribes them
 together, so segments carry their time from the session's start and, through the clip's
 own clock, their wall-clock time. A single WAV is a session of one piece: a badge clip
@@ -27,7 +27,12 @@ from gateway.transcribe.errors import (
 )
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
 from gateway.transcribe.transcript import SessionTranscript
-from gateway.transcribe.verify import ClipCheck, check_clip, check_session, session_files
+from gateway.transcribe.verify import (
+    ClipCheck,
+    check_session_clips,
+    check_spool_clip,
+    session_files,
+)
 from gateway.transcribe.vocabulary import Vocabulary, load_vocabulary
 
 __all__ = ["TranscribeSettings", "Transcriber", "transcribe_session"]
@@ -102,7 +107,7 @@ class Transcriber:
         return tr
 
     def _file(self, path: Path) -> SessionTranscript:
-        check = check_clip(path)
+        check = check_spool_clip(path)
         if check.status in ("ok", "hash_mismatch"):
             return self._clips([path], str(path))
         if check.status != "not_a_clip":  # a badge clip that cannot be read, or not audio
@@ -116,14 +121,14 @@ class Transcriber:
         return self._run([Piece(audio.samples, 0.0, 0)], tr)
 
     def _clips(self, files: list[Path], source: str) -> SessionTranscript:
-        check = check_session(files)
+        check = check_session_clips(files)
         clips = list(check.clips)
         notes = list(check.notes)
         pieces: list[Piece] = []
         wall: dict[int, float] = {}
         heard: dict[bytes, str] = {}
         for i, c in enumerate(clips):
-            if not c.usable:
+            if not c.ok or c.path is None:
                 continue
             try:
                 audio = decode_wav(c.path, samples=c.samples)  # bounded by the blocks, not the trailer
@@ -134,13 +139,13 @@ class Transcriber:
             if same in heard:  # a copy under another sequence number: its speech once only
                 clips[i] = replace(c, status="duplicate", reason=f"same audio as {heard[same]}; not transcribed again")
                 continue
-            heard[same] = c.clip_id or c.path.name
+            heard[same] = c.clip_id or c.file_name
             pieces.append(Piece(audio.samples, c.session_offset_s, i))
             if c.start_epoch_s is not None:
                 wall[i] = c.start_epoch_s - c.session_offset_s
-        usable = [c for c in clips if c.usable]
+        usable = [c for c in clips if c.ok]
         if not usable:
-            reasons = "; ".join(f"{c.path.name}: {c.status}: {c.reason}" for c in clips)
+            reasons = "; ".join(f"{c.file_name}: {c.status}: {c.reason}" for c in clips)
             raise AudioError(f"no usable clip in {source or 'the clip list'} "
                              f"({reasons or 'no .wav files'})")
         duration = max(c.session_offset_s + c.samples / RATE_HZ for c in usable)

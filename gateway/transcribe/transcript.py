@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.transcribe.pipeline import Segment
+from gateway.transcribe.segment import Segment
 from gateway.transcribe.verify import ClipCheck, Gap
 
 __all__ = ["SCHEMA", "SessionTranscript", "iso_time", "join_text", "vtt_time"]
@@ -79,7 +79,7 @@ class SessionTranscript:
 
     @property
     def problems(self) -> list[str]:
-        out = [f"{c.path.name}: {c.status}: {c.reason}" for c in self.clips if not c.usable]
+        out = [f"{c.file_name}: {c.status}: {c.reason}" for c in self.clips if not c.ok]
         out += [g.reason for g in self.gaps]
         out += [f"{c.clip_id}: recovered after a power cut, {c.dropped_ms} ms dropped"
                 for c in self.clips if c.recovered]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
+from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 from gateway.transcribe import decode_wav
 from tests.delivery.spoolmaker import make_session
 from tests.delivery.test_e2e_model import _adpcm_blocks
@@ -20,11 +20,11 @@ def test_session_transcriber_loads_the_compute_type_asked_for(whisper_model, spe
     blocks = [_adpcm_blocks(decode_wav(speech["IT0011W0001"]).samples)]
     make_session(tmp_path, clips=1, blocks=blocks)
     clips = sorted(tmp_path.rglob("*.wav"))
-    doc = SessionTranscriber(whisper_model.path, compute_type="int8").session(clips).document
+    doc = TranscriptionStep(whisper_model.path, compute_type="int8").session(clips).document
     assert doc["model"]["compute_type"] == "int8"
     assert "首歌" in doc["text"]
-    with pytest.raises(TranscriberError, match="'int3' does not run on this CPU; it runs .*float32"):
-        SessionTranscriber(whisper_model.path, compute_type="int3").check()
+    with pytest.raises(TranscriptionStepError, match="'int3' does not run on this CPU; it runs .*float32"):
+        TranscriptionStep(whisper_model.path, compute_type="int3").check()
 
 
 def test_gateway_run_reports_a_compute_type_this_cpu_lacks(broker_factory, whisper_model, tmp_path):

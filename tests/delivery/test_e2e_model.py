@@ -107,3 +107,25 @@ def test_transcript_hooks_publish_documents_with_the_transcript(broker_factory, 
     assert any("rule pack missing" in e for e in report.errors)
     found = json.loads((out / "acme/sh01/B0001/S0001/summary.json").read_text())
     assert found["text_chars"] == len(seen[0]) and summary.clips_verified == 1
+
+
+def test_session_documents_keep_their_order_with_findings_as_the_first_hook(broker_factory, whisper_model,
+                                                                             speech, tmp_path):
+    """transcript, findings (the built-in hook), other hooks' documents, manifest: one transaction."""
+    from gateway.delivery import PublisherSettings
+    from gateway.service import Gateway, GatewaySettings
+
+    broker = broker_factory()
+    spool = tmp_path / "spool"
+    make_session(spool, clips=1, blocks=[_adpcm_blocks(decode_wav(speech["IT0011W0001"]).samples)])
+    gw = Gateway(GatewaySettings(spool_dir=spool, broker=BrokerSettings.from_url(broker.url),
+                                 model_dir=whisper_model.path,
+                                 publisher=PublisherSettings(tenant="acme", branch="sh01", gateway_id="gw-order")))
+    gw.on_transcript(lambda t: [("summary", {"kind": "summary", "revision": t["revision"]})])
+    try:
+        gw.poll(settle_all=True)  # no broker connection needed: everything waits in the outbox
+        kinds = [m.topic.split("/")[6] for m in gw.outbox.pending(limit=1000)
+                 if m.topic.split("/")[6] not in ("clip", "audio", "custody")]
+    finally:
+        gw.close()
+    assert kinds == ["transcript", "findings", "summary", "manifest"]

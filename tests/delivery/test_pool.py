@@ -8,9 +8,9 @@ import threading
 import time
 
 from gateway.delivery import BrokerSettings, PublisherSettings, Receiver, ReceiverSettings
-from gateway.delivery.transcriber import SessionTranscriber
-from gateway.delivery.worker import TranscribeWorker, WorkerSettings
 from gateway.service import Gateway, GatewaySettings
+from gateway.service.transcription import TranscriptionStep
+from gateway.service.worker import PoolWorker, WorkerSettings
 from gateway.transcribe import decode_wav
 from tests.delivery.spoolmaker import make_session
 from tests.delivery.test_e2e_model import _adpcm_blocks
@@ -25,8 +25,8 @@ def test_two_workers_share_the_transcription_of_a_branch_gateways_sessions(
     make_session(spool, clips=2, blocks=blocks)
     rx = Receiver(ReceiverSettings(broker=url, out_dir=compliance, client_id="compliance"))
     rx.start()
-    shared_model = SessionTranscriber(whisper_model.path)  # one process here: load the model once
-    workers = [TranscribeWorker(WorkerSettings(
+    shared_model = TranscriptionStep(whisper_model.path)  # one process here: load the model once
+    workers = [PoolWorker(WorkerSettings(
         receiver=ReceiverSettings(broker=url, out_dir=pool_store, share_group="transcribers",
                                   client_id=f"worker-{i}"),
         worker_id=f"worker-{i}", state_dir=tmp_path / f"w{i}", poll_interval_s=0.2), shared_model)

@@ -14,7 +14,8 @@ import pytest
 from badgekit.meeting import _pink, read_wav, resample
 from gateway.transcribe import EngineSettings, load_engine
 from gateway.transcribe.guards import GuardSettings, guard_turn, repeat_span
-from gateway.transcribe.pipeline import Piece, PipelineSettings, Segment, Word, transcribe_pieces
+from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
+from gateway.transcribe.segment import Segment, Word
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.vad import VadSettings, speech_frames
 

@@ -18,14 +18,15 @@ from gateway.transcribe import (
     CorruptAudioError,
     NotAudioError,
     TruncatedAudioError,
-    check_session,
+    check_session_clips,
     decode_wav,
     speech_regions,
     to_simplified,
 )
 from gateway.transcribe.decode import decode_ima_adpcm
 from gateway.transcribe.metrics import cer
-from gateway.transcribe.pipeline import Segment, collapse_loops, has_loop
+from gateway.transcribe.pipeline import collapse_loops, has_loop
+from gateway.transcribe.segment import Segment
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.verify import ClipCheck
 from gateway.transcribe.vocabulary import VocabularyError, load_vocabulary
@@ -100,7 +101,7 @@ def test_chain_tamper_gap_and_bad_files_are_reported(tmp_path, speech):
     junk.write_bytes(b"\x00" * 64)
     short = tmp_path / "short.wav"
     short.write_bytes(files[4].read_bytes()[:200])
-    check = check_session(sorted(tmp_path.glob("*.wav")))
+    check = check_session_clips(sorted(tmp_path.glob("*.wav")))
     status = {c.path.name: c.status for c in check.clips}
     assert status["B0001-00000001.wav"] == "ok"
     assert status["B0001-00000003.wav"] == "hash_mismatch"
@@ -125,8 +126,8 @@ def test_recovered_clip_is_used_and_reported(tmp_path, speech):
                     "session_offset_samples": 0, "offset_samples": 0, "sample_rate": 16000})
     sink.write_block(bytes([0, 0, 0, 0]) + bytes(252))
     sink.close_clip(505, dropped_ms=120, flags=clipfmt.FLAG_RECOVERED)
-    check = check_session(sorted(tmp_path.glob("*.wav")))
-    assert check.clips[0].usable and check.clips[0].recovered
+    check = check_session_clips(sorted(tmp_path.glob("*.wav")))
+    assert check.clips[0].ok and check.clips[0].recovered
     assert any("recovered after a power cut, 120 ms dropped" in p for p in check.problems)
 
 

@@ -1,6 +1,6 @@
 """The gateway's use of the transcription package: one loaded model, one call per session.
 
-`SessionTranscriber(model_dir, language, compute_type)` wraps `gateway.transcribe.Transcriber` (which
+`TranscriptionStep(model_dir, language, compute_type)` wraps `gateway.transcribe.Transcriber` (which
 loads Whisper once and serves any number of sessions); `session(wav_paths)` transcribes
 one session's clips and returns the JSON document and the WebVTT text. All speech work
 lives in `gateway.transcribe`; this module only adapts its errors for the service.
@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SessionText", "SessionTranscriber", "TranscriberError"]
+__all__ = ["SessionText", "TranscriptionStep", "TranscriptionStepError"]
 
 
-class TranscriberError(RuntimeError):
+class TranscriptionStepError(RuntimeError):
     """The session could not be transcribed (model missing or wrong, audio unreadable)."""
 
 
@@ -28,7 +28,7 @@ class SessionText:
     """Length of the session timeline in seconds."""
 
 
-class SessionTranscriber:
+class TranscriptionStep:
     """A reusable, lazily loaded transcription model (one per gateway worker)."""
 
     def __init__(self, model_dir: Path | None = None, language: str | None = None,
@@ -43,7 +43,7 @@ class SessionTranscriber:
             try:
                 from gateway import transcribe as tx
             except ImportError as exc:
-                raise TranscriberError(f"the transcription package is not available: {exc}") from None
+                raise TranscriptionStepError(f"the transcription package is not available: {exc}") from None
             engine = tx.EngineSettings(model_dir=str(self.model_dir) if self.model_dir else None)
             if self.language:
                 engine = replace(engine, language=self.language)
@@ -52,7 +52,7 @@ class SessionTranscriber:
             try:
                 self._tr = tx.Transcriber(tx.TranscribeSettings(engine=engine))
             except tx.TranscribeError as exc:
-                raise TranscriberError(exc.reason) from None
+                raise TranscriptionStepError(exc.reason) from None
         return self._tr
 
     def check(self) -> None:
@@ -62,7 +62,7 @@ class SessionTranscriber:
         try:
             self._transcriber().engine  # noqa: B018 - loads the model
         except TranscribeError as exc:
-            raise TranscriberError(exc.reason) from None
+            raise TranscriptionStepError(exc.reason) from None
 
     def session(self, wavs: list[Path]) -> SessionText:
         from gateway.transcribe import TranscribeError
@@ -70,5 +70,5 @@ class SessionTranscriber:
         try:
             result = self._transcriber().transcribe(wavs)
         except TranscribeError as exc:
-            raise TranscriberError(exc.reason) from None
+            raise TranscriptionStepError(exc.reason) from None
         return SessionText(document=result.to_json(), vtt=result.to_vtt(), audio_s=float(result.duration_s))

@@ -4,7 +4,9 @@
 `gw_clips` (each clip id once: published or quarantined, with the reason) and
 `gw_sessions` (last clip time, whether a new manifest/transcript is due, revision).
 `ingest()` verifies a spool clip and enqueues its clip record, audio and custody record;
-`finish_session()` transcribes a settled session and enqueues transcript and manifest.
+`finish_session()` transcribes a settled session and enqueues transcript, what the transcript
+hooks make of it (compliance findings first: `findings.FindingsHook`) and manifest
+(`documents`).
 Marking the step done and enqueuing its messages commit together, so after a SIGKILL
 a step is either complete (and not redone) or absent (and redone from the spool).
 """
@@ -18,21 +20,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.delivery.integrity import manifest_integrity
-from gateway.delivery.metrics import Metric, Snapshot
+from badgecore.clipcheck import ClipCheck, chain_gaps, check_clip, sidecar_case_id
+from badgecore.spoollayout import name_error
 from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
-from gateway.delivery.spool import SpoolClip, Stray, quarantine
 from gateway.delivery.topics import TopicError, check_level
-from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
-from gateway.delivery.verify import ClipCheck, chain_gaps, check_clip
+from gateway.service.documents import manifest_document, transcript_document
+from gateway.service.spool import SpoolClip, Stray, quarantine_files
+from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
-if TYPE_CHECKING:
-    from gateway.service import Gateway
-
-__all__ = ["GatewayState", "snapshot"]
+__all__ = ["GatewayState"]
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +93,11 @@ class GatewayState:
             ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
         self.errors: list[str] = []
         self.transcript_hooks: list[Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]] = []
+        """Called with each new transcript document; the (kind, payload) pairs they return are
+        published on `…/{badge}/{session}/{kind}` in the same transaction (`FindingsHook` first)."""
         self.badge_keys: Any = None
         """Badge clip keys (firmware.clips.mac.BadgeKeys) to check clip seals with; None: a
         sealed clip is `no_key` (delivered, reported as not authenticated here)."""
-        self.rules: Any = None
-        """Compliance RulePack for findings (None: the bundled pack)."""
-        """Called with each new transcript document; return (kind, payload) pairs to publish
-        on `…/{badge}/{session}/{kind}` in the same transaction (e.g. compliance findings)."""
 
     def error(self, text: str) -> None:
         log.error("%s", text)
@@ -164,6 +161,9 @@ class GatewayState:
                 check_level(value, what)
             except TopicError as exc:
                 raise _Bad(str(exc)) from None
+            unsafe = name_error(value, what)  # the spool's own rule, should the topic rule ever widen
+            if unsafe is not None:
+                raise _Bad(str(unsafe))
         side = _read_json(clip.sidecar, "sidecar")
         custody = _read_json(clip.custody, "custody record")
         if not clip.wav.is_file():
@@ -184,7 +184,7 @@ class GatewayState:
             raise _Bad(f"sidecar {clip.sidecar.name} lacks sha256")
         if custody.get("sha256") not in (None, check.sha256):
             raise _Bad(f"custody record names sha256 {str(custody.get('sha256'))[:12]}…, "
-                       f"the clip's is {check.sha256[:12]}…")
+                       f"the clip's is {(check.sha256 or '')[:12]}…")
         side = {**side, **self._seal(clip, data, check)}
         return side, custody, data, check
 
@@ -263,7 +263,7 @@ class GatewayState:
 
     def _quarantine_clip(self, clip: SpoolClip, reason: str, record: bool = True) -> None:
         """Move the clip's files aside with `reason`; `record` marks the clip id as quarantined."""
-        quarantine(self.state_dir, clip.files(), clip.badge, clip.session, reason)
+        quarantine_files(self.state_dir, clip.files(), clip.badge, clip.session, reason)
         now = time.time()
         with self.outbox.transaction() as db:
             if record:
@@ -279,7 +279,7 @@ class GatewayState:
         self.error(f"quarantined {clip.badge}/{clip.session}/{clip.clip_id}: {reason}")
 
     def quarantine_stray(self, stray: Stray) -> None:
-        quarantine(self.state_dir, [stray.path], stray.badge, stray.session, stray.reason)
+        quarantine_files(self.state_dir, [stray.path], stray.badge, stray.session, stray.reason)
         with self.outbox.transaction() as db:
             db.execute("INSERT OR REPLACE INTO gw_strays(path, reason, at) VALUES(?,?,?)",
                        (str(stray.path), stray.reason, time.time()))
@@ -303,75 +303,69 @@ class GatewayState:
                 f"SELECT {', '.join(cols)} FROM gw_clips WHERE {where} ORDER BY seq, clip_id", args).fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
-    def finish_session(self, badge: str, session: str, transcriber: SessionTranscriber | None) -> None:
-        """Transcribe a settled session; enqueue its transcript (if any) and manifest."""
+    def session_sidecars(self, badge: str, session: str) -> list[dict[str, Any]]:
+        """The sidecars of a session's delivered clips, in sequence order."""
+        return [json.loads(c["sidecar"]) for c in self._clips("badge=? AND session=? AND status='published'",
+                                                             (badge, session))]
+
+    def _transcribe(self, badge: str, session: str, good: list[dict[str, Any]],
+                    transcriber: TranscriptionStep) -> tuple[dict[str, Any] | None, str | None, str]:
+        """(document, WebVTT, "") of a session, or (None, None, why not)."""
+        try:
+            text = transcriber.session([Path(c["wav"]) for c in good])
+            return text.document, text.vtt, ""
+        except TranscriptionStepError as exc:
+            error = str(exc)
+        except OSError as exc:
+            error = f"session audio unreadable: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the speech stack must not stop delivery
+            error = f"transcription failed: {type(exc).__name__}: {exc}"
+            log.exception("session %s/%s", badge, session)
+        self.error(f"session {badge}/{session} not transcribed: {error}")
+        return None, None, error
+
+    def _revision(self, badge: str, session: str) -> int:
+        """Above the last one and the clock's milliseconds: receivers keep the highest."""
+        with self.outbox.lock:
+            row = self.outbox.db.execute("SELECT revision FROM gw_sessions WHERE badge=? AND session=?",
+                                         (badge, session)).fetchone()
+        return max(int(row[0]) + 1 if row else 1, int(time.time() * 1000))
+
+    def _hook_messages(self, base: str, transcript: dict[str, Any]) -> list[Message]:
+        """What the transcript hooks add, each (kind, payload) on `…/{badge}/{session}/{kind}`."""
+        msgs: list[Message] = []
+        for hook in self.transcript_hooks:
+            try:
+                for kind, payload in hook(transcript):
+                    msgs += self.publisher.messages(f"{base}/{kind}", payload, kind=kind)
+            except Exception as exc:  # noqa: BLE001 - a failing add-on must not stop delivery
+                self.error(f"session {base}: transcript hook failed: {type(exc).__name__}: {exc}")
+        return msgs
+
+    def finish_session(self, badge: str, session: str, transcriber: TranscriptionStep | None) -> None:
+        """Transcribe a settled session; enqueue its transcript (if any), what the hooks
+        make of it, and its manifest, in one transaction."""
         clips = self._clips("badge=? AND session=?", (badge, session))
         good = [c for c in clips if c["status"] == "published"]
         doc = vtt = None
         error = ""
         if transcriber is not None and good:
-            try:
-                text = transcriber.session([Path(c["wav"]) for c in good])
-                doc, vtt = text.document, text.vtt
-            except TranscriberError as exc:
-                error = str(exc)
-                self.error(f"session {badge}/{session} not transcribed: {error}")
-            except OSError as exc:
-                error = f"session audio unreadable: {exc}"
-                self.error(f"session {badge}/{session} not transcribed: {error}")
-            except Exception as exc:  # noqa: BLE001 - the speech stack must not stop delivery
-                error = f"transcription failed: {type(exc).__name__}: {exc}"
-                log.exception("session %s/%s", badge, session)
-                self.error(f"session {badge}/{session} not transcribed: {error}")
+            doc, vtt, error = self._transcribe(badge, session, good, transcriber)
         chain = self._clips("badge=? AND status='published'", (badge,))
-        gaps = chain_gaps(badge, [ClipCheck(True, c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
+        gaps = chain_gaps(badge, [ClipCheck.link(c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
                                   for c in chain])
-        with self.outbox.lock:
-            row = self.outbox.db.execute("SELECT revision FROM gw_sessions WHERE badge=? AND session=?",
-                                         (badge, session)).fetchone()
-        revision = max(int(row[0]) + 1 if row else 1, int(time.time() * 1000))
+        revision = self._revision(badge, session)
         base = f"{badge}/{session}"
-        audio_s = sum(float(c["audio_s"]) for c in good)
         common = {**self.ident, "badge": badge, "session": session, "revision": revision,
                   "generated_at": _now_iso()}
         msgs: list[Message] = []
-        sidecars = [json.loads(c["sidecar"]) for c in good]
-        from gateway.transcribe.verify import sidecar_case_id  # here, like the transcriber: numpy
-
-        # set by the agent on the badge or the companion; the same rule as the transcript's
-        case_id = next((c for c in map(sidecar_case_id, sidecars) if c), None)
         if doc is not None:
-            transcript = {"kind": "transcript", **common, "case_id": case_id,
-                          "clips": [c["clip_id"] for c in good], "transcript": doc, "vtt": vtt or ""}
+            # set by the agent on the badge or the companion; the same rule as the transcript's
+            case_id = next((c for c in map(sidecar_case_id, (json.loads(c["sidecar"]) for c in good)) if c), None)
+            transcript = transcript_document(common, case_id, good, doc, vtt)
             msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
-            for hook in self.transcript_hooks:
-                try:
-                    for kind, payload in hook(transcript):
-                        msgs += self.publisher.messages(f"{base}/{kind}", payload, kind=kind)
-                except Exception as exc:  # noqa: BLE001 - a failing add-on must not stop delivery
-                    self.error(f"session {badge}/{session}: transcript hook failed: {type(exc).__name__}: {exc}")
-            from gateway.compliance.casebook import CaseBook  # compliance findings
-            from gateway.compliance.publish import findings_document
-
-            findings = findings_document(doc, common, sidecars, rules=self.rules,
-                                         cases=CaseBook(self.state_dir / "cases"))
-            if findings is not None:
-                msgs += self.publisher.messages(f"{base}/findings", findings, kind="findings")
-        manifest = {
-            "kind": "manifest", **common,
-            "clips": [{"clip_id": c["clip_id"], "seq": c["seq"], "sha256": c["sha256"],
-                       "prev_sha256": c["prev_sha256"], "audio_s": c["audio_s"],
-                       "start_time": json.loads(c["sidecar"]).get("start_time", ""),
-                       "recovered": bool(json.loads(c["sidecar"]).get("recovered", False)),
-                       "problems": [p for p in c["reason"].split("\n") if p]}
-                      for c in good],
-            "quarantined": [{"clip_id": c["clip_id"], "reason": c["reason"]}
-                            for c in clips if c["status"] != "published"],
-            "gaps": [g.as_dict() for g in gaps],
-            "audio_s": round(audio_s, 3),
-            "transcript": {"revision": revision if doc is not None else None, "error": error},
-        }
-        manifest["integrity"] = manifest_integrity(manifest, [json.loads(c["sidecar"]) for c in good], doc)
+            msgs += self._hook_messages(base, transcript)
+        manifest = manifest_document(common, clips, gaps, revision, doc, error)
         msgs += self.publisher.messages(f"{base}/manifest", manifest, kind="manifest")
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
@@ -380,41 +374,6 @@ class GatewayState:
         self.publisher.wake()
         if doc is not None:
             self.counters["sessions_transcribed"] += 1
-            self.counters["seconds_transcribed"] += audio_s
+            self.counters["seconds_transcribed"] += sum(float(c["audio_s"]) for c in good)
         log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
                  len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
-
-
-def snapshot(gw: Gateway) -> Snapshot:
-    """Metrics and health of a running gateway (for `MetricsServer`)."""
-    c = gw.state.counters
-    st = gw.publisher.stats()
-    ob = gw.outbox.stats()
-    p = "badgekit_gateway_"
-    metrics = [
-        Metric(p + "clips_in_total", "counter", "Clips verified and queued for delivery.", c["clips_in"]),
-        Metric(p + "clips_quarantined_total", "counter", "Clips and stray files quarantined.", c["quarantined"]),
-        Metric(p + "sessions_transcribed_total", "counter", "Session transcripts produced.",
-               c["sessions_transcribed"]),
-        Metric(p + "seconds_transcribed_total", "counter", "Seconds of audio transcribed.",
-               c["seconds_transcribed"]),
-        Metric(p + "errors_total", "counter", "Errors (quarantines, failed transcriptions, broker).",
-               c["errors"] + st.rejected),
-        Metric(p + "outbox_depth", "gauge", "Messages in the outbox: not yet acknowledged by the broker "
-               "(pending) or not yet confirmed by a receiver (unconfirmed).", ob.pending, {"state": "pending"}),
-        Metric(p + "outbox_depth", "gauge", "", ob.unconfirmed, {"state": "unconfirmed"}),
-        Metric(p + "outbox_bytes", "gauge", "Bytes waiting for a broker acknowledgement.", ob.pending_bytes),
-        Metric(p + "messages_rejected", "gauge", "Messages the broker refused (kept in the outbox).",
-               ob.rejected),
-        Metric(p + "messages_acked_total", "counter", "Messages acknowledged by the broker.", ob.acked_total),
-        Metric(p + "broker_connected", "gauge", "1 when connected to the broker.", int(st.connected)),
-        Metric(p + "broker_reconnects_total", "counter", "Reconnections to the broker.", st.reconnects),
-        Metric(p + "receipts_refused_total", "counter", "Receipts refused (unsigned with receiver keys, forged, "
-               "replayed); their messages stayed in the outbox.", st.receipts_refused),
-    ]
-    healthy = st.connected and gw.publisher.fatal is None
-    health = {"status": "ok" if healthy else "degraded", "broker_connected": st.connected,
-              "broker": gw.settings.broker.url, "outbox_depth": ob.pending,
-              "outbox_unconfirmed": ob.unconfirmed, "messages_rejected": ob.rejected,
-              "clips_in": int(c["clips_in"]), "receipts_refused": st.receipts_refused, "last_error": st.last_error or (gw.state.errors[-1:] or [""])[0]}
-    return Snapshot(metrics, health)

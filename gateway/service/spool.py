@@ -1,12 +1,12 @@
 """The companion's spool as the gateway sees it: complete clips, strays, quarantine.
 
-Layout (docs/contracts.md): `<spool>/<badge>/<session>/<clip id>.wav` + `.json` +
-`.custody.json`, each renamed from a `.partial` name when complete. A clip is complete
+Layout and names: `badgecore.spoollayout` (docs/contracts.md). A clip is complete
 when its custody record exists. `scan()` yields complete clips and *strays* (files that
-cannot be part of a clip); dot-names and `*.partial` are never touched. A session
-folder whose modification time has not changed since the last scan is not listed again.
+cannot be part of a clip, or folders whose names are not safe spool names); dot-names
+and `*.partial` are never touched. A session folder whose modification time has not
+changed since the last scan is not listed again.
 
-`quarantine()` moves a bad clip's files (or a stray) to
+`quarantine_files()` moves a bad clip's files (or a stray) to
 `<state>/quarantine/<badge>/<session>/` beside a `<name>.reason.txt`: nothing is deleted.
 """
 
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from badgecore.privatefs import private_dir, write_private
+from badgecore.spoollayout import CLIP_SUFFIXES, CUSTODY, SIDECAR, WAV, name_error, untouched
 
-__all__ = ["SpoolClip", "SpoolScanner", "Stray", "quarantine"]
-
-_CLIP_SUFFIXES = (".custody.json", ".wav", ".json")
+__all__ = ["SpoolClip", "SpoolScanner", "Stray", "quarantine_files"]
 
 
 @dataclass(frozen=True)
@@ -34,15 +33,15 @@ class SpoolClip:
 
     @property
     def wav(self) -> Path:
-        return self.folder / f"{self.clip_id}.wav"
+        return self.folder / f"{self.clip_id}{WAV}"
 
     @property
     def sidecar(self) -> Path:
-        return self.folder / f"{self.clip_id}.json"
+        return self.folder / f"{self.clip_id}{SIDECAR}"
 
     @property
     def custody(self) -> Path:
-        return self.folder / f"{self.clip_id}.custody.json"
+        return self.folder / f"{self.clip_id}{CUSTODY}"
 
     def files(self) -> list[Path]:
         return [p for p in (self.wav, self.sidecar, self.custody) if p.exists()]
@@ -58,10 +57,6 @@ class Stray:
     reason: str
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name.endswith(".partial")
-
-
 class SpoolScanner:
     """Yield what is new in the spool; remembers folder mtimes between scans."""
 
@@ -73,13 +68,13 @@ class SpoolScanner:
         if not self.spool.is_dir():
             return
         for badge_dir in sorted(self.spool.iterdir()):
-            if _hidden(badge_dir.name):
+            if untouched(badge_dir.name):
                 continue
             if not badge_dir.is_dir():
                 yield Stray(badge_dir, "", "", "a file at the top of the spool (expected <badge>/<session>/)")
                 continue
             for sess in sorted(badge_dir.iterdir()):
-                if _hidden(sess.name):
+                if untouched(sess.name):
                     continue
                 if not sess.is_dir():
                     yield Stray(sess, badge_dir.name, "", "a file directly in a badge folder "
@@ -97,13 +92,13 @@ class SpoolScanner:
         self._seen[folder] = mtime
         for f in sorted(folder.iterdir()):
             name = f.name
-            if _hidden(name):
+            if untouched(name):
                 continue
             if f.is_dir():
                 yield Stray(f, badge, folder.name, "a folder inside a session folder")
-            elif name.endswith(".custody.json"):
-                yield SpoolClip(badge, folder.name, name[: -len(".custody.json")], folder)
-            elif not name.endswith(_CLIP_SUFFIXES):
+            elif name.endswith(CUSTODY):
+                yield SpoolClip(badge, folder.name, name[: -len(CUSTODY)], folder)
+            elif not name.endswith(CLIP_SUFFIXES):
                 yield Stray(f, badge, folder.name,
                             "not a clip file (expected <clip id>.wav, .json, .custody.json)")
 
@@ -112,8 +107,10 @@ class SpoolScanner:
         self._seen.pop(folder, None)
 
 
-def quarantine(state_dir: Path, files: list[Path], badge: str, session: str, reason: str) -> Path:
+def quarantine_files(state_dir: Path, files: list[Path], badge: str, session: str, reason: str) -> Path:
     """Move `files` to the quarantine folder with a reason file; returns the folder."""
+    badge = "" if name_error(badge, "badge") else badge  # never a path outside the quarantine
+    session = "" if name_error(session, "session") else session
     dest = Path(state_dir) / "quarantine" / (badge or "_spool") / (session or "_badge")
     private_dir(dest, root=Path(state_dir))
     for f in files:

@@ -33,9 +33,9 @@ from gateway.delivery.receiver import Receiver, ReceiverSettings
 from gateway.delivery.settings import PublisherSettings
 from gateway.delivery.signing import GatewayKey
 from gateway.delivery.store import ReceiverStore
-from gateway.delivery.transcriber import SessionTranscriber, TranscriberError
+from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
-__all__ = ["TranscribeWorker", "WorkerSettings", "ready_sessions"]
+__all__ = ["PoolWorker", "WorkerSettings", "ready_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +103,17 @@ def _claim(store: ReceiverStore, manifest: dict[str, Any], worker: str, stale_s:
         raise
 
 
-class TranscribeWorker:
+class PoolWorker:
     """One worker of the pool: receive into the shared store, claim, transcribe, publish."""
 
-    def __init__(self, settings: WorkerSettings, transcriber: SessionTranscriber | None = None) -> None:
+    def __init__(self, settings: WorkerSettings, transcriber: TranscriptionStep | None = None) -> None:
         if not settings.receiver.share_group:
             raise ValueError("a pool worker needs a shared-subscription group (--share)")
         self.settings = settings
         self.receiver = Receiver(settings.receiver)
         with self.receiver.lock:
             self.receiver.store.db.execute(_CLAIMS)
-        self.transcriber = transcriber or SessionTranscriber(
+        self.transcriber = transcriber or TranscriptionStep(
             settings.model_dir, settings.language, settings.compute_type)
         self._publishers: dict[tuple[str, str], Publisher] = {}
         self.transcribed = 0
@@ -146,7 +146,7 @@ class TranscribeWorker:
         wavs = [folder / "clips" / f"{c['clip_id']}.wav" for c in m["clips"]]
         try:
             text = self.transcriber.session(wavs)
-        except TranscriberError as exc:
+        except TranscriptionStepError as exc:
             log.error("session %s not transcribed: %s", folder, exc)
             return
         revision = max(int(m["revision"]) + 1, int(time.time() * 1000))

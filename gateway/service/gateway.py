@@ -1,4 +1,4 @@
-"""`badgekit gateway run`: watch the spool, verify, transcribe, deliver, exactly once.
+"""The `Gateway` loop (`badgekit gateway run`): watch the spool, verify, transcribe, deliver, exactly once.
 
     gw = Gateway(GatewaySettings(spool_dir=spool, broker=BrokerSettings.from_url(url)))
     report = gw.run_once()        # everything in the spool now, then flush the outbox
@@ -24,84 +24,25 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from badgecore.privatefs import private_dir
 from gateway.delivery.errors import DeliveryError
-from gateway.delivery.ingest import GatewayState, snapshot
-from gateway.delivery.metrics import MetricsServer
 from gateway.delivery.outbox import Outbox
-from gateway.delivery.publisher import Publisher, PublisherSettings
-from gateway.delivery.security import BrokerSettings
+from gateway.delivery.publisher import Publisher
 from gateway.delivery.signing import GatewayKey
-from gateway.delivery.spool import SpoolClip, SpoolScanner, Stray
-from gateway.delivery.transcriber import SessionTranscriber
+from gateway.service.findings import FindingsHook
+from gateway.service.health import snapshot
+from gateway.service.ingest import GatewayState
+from gateway.service.metrics import MetricsServer
+from gateway.service.settings import GatewayReport, GatewaySettings
+from gateway.service.spool import SpoolClip, SpoolScanner, Stray
+from gateway.service.transcription import TranscriptionStep
 
-__all__ = ["Gateway", "GatewayReport", "GatewaySettings"]
+__all__ = ["Gateway"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    spool_dir: Path
-    broker: BrokerSettings
-    publisher: PublisherSettings = field(default_factory=PublisherSettings)
-    state_dir: Path | None = None
-    """Where gateway.db (state + outbox) and quarantine/ live; default `<spool>/.badgekit-gateway`."""
-    model_dir: Path | None = None
-    """Speech model folder; None: the bundled model."""
-    language: str | None = None
-    compute_type: str | None = None
-    """CTranslate2 compute type of the model; None: the engine's default (int16 where the
-    CPU runs it, else float32)."""
-    transcribe: bool = True
-    """False: deliver audio, custody and manifests only (transcripts come from elsewhere)."""
-    rules_path: Path | None = None
-    """Compliance rule pack (TOML) for the findings; None: the bundled life and savings pack."""
-    settle_s: float = 10.0
-    """A session is transcribed once no clip arrived for this long."""
-    poll_interval_s: float = 1.0
-    flush_timeout_s: float = 60.0
-    """`run_once`: how long to wait for the broker to acknowledge everything."""
-    confirm_wait_s: float = 5.0
-    """`run_once`: then how long to wait for receivers' receipts (the rest is re-sent next run)."""
-    metrics_port: int | None = None
-    """Health and Prometheus metrics on 127.0.0.1:port (0: any free port); None: off."""
-    metrics_host: str = "127.0.0.1"
-    badge_keys: Path | None = None
-    """The branch's badge clip key file (`badgekit companion clip-keys`): every clip's seal
-    (clip format 2) is checked with it; a bad seal is quarantined. None: seals unchecked."""
-    signing_key: Path | None = None
-    """The gateway's Ed25519 key (PEM, 0600) signing every document it publishes; made on
-    first start when missing. None: `<state>/gateway.key` (public half: `gateway.key.pub`)."""
-
-    @property
-    def state_path(self) -> Path:
-        return Path(self.state_dir) if self.state_dir else Path(self.spool_dir) / ".badgekit-gateway"
-
-
-@dataclass(frozen=True)
-class GatewayReport:
-    clips_in: int
-    clips_quarantined: int
-    sessions_transcribed: int
-    seconds_transcribed: float
-    outbox_depth: int
-    """Messages not yet acknowledged by the broker."""
-    unconfirmed: int
-    """Acknowledged by the broker, no receipt from a receiver yet (kept; re-sent later)."""
-    messages_rejected: int
-    errors: list[str]
-    delivered: bool
-    """True when the broker acknowledged every message."""
-    receipts_refused: int = 0
-    """Receipts refused (unsigned with receiver keys, forged, replayed): messages kept."""
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 class Gateway:
@@ -131,19 +72,20 @@ class Gateway:
         self.publisher.signer = GatewayKey.load_or_create(key_path, settings.publisher.gateway_id)
         log.info("documents signed with key %s (public key: %s.pub)", self.publisher.signer.key_id, key_path)
         self.state = GatewayState(self.outbox, self.publisher, state)
-        self.state.rules = rules
+        self.on_transcript(FindingsHook(rules, state / "cases", self.state.session_sidecars))
         self.state.badge_keys = badge_keys
         self.scanner = SpoolScanner(settings.spool_dir)
-        self.transcriber = (SessionTranscriber(settings.model_dir, settings.language, settings.compute_type)
+        self.transcriber = (TranscriptionStep(settings.model_dir, settings.language, settings.compute_type)
                             if settings.transcribe else None)
         self._metrics: MetricsServer | None = None
         self._started = False
         self.port: int | None = None
 
     def on_transcript(self, hook: Callable[[dict[str, Any]], list[tuple[str, dict[str, Any]]]]) -> None:
-        """Run `hook(transcript_document)` for every new session transcript; the (kind,
-        payload) pairs it returns are published on `…/{badge}/{session}/{kind}` together
-        with the transcript (e.g. `[("findings", {...})]` from the compliance checks)."""
+        """Run `hook(transcript_document)` for every new session transcript, after the hooks
+        added before it (the compliance `FindingsHook` comes first); the (kind, payload)
+        pairs it returns are published on `…/{badge}/{session}/{kind}` together with the
+        transcript. A hook that raises is reported; the session is delivered all the same."""
         self.state.transcript_hooks.append(hook)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -155,8 +97,9 @@ class Gateway:
         self.publisher.start(require=False)
         self._wait_for_broker_verdict()
         if self.settings.metrics_port is not None:
-            self._metrics = MetricsServer(lambda: snapshot(self), self.settings.metrics_port,
-                                          self.settings.metrics_host).start()
+            url = self.settings.broker.url
+            self._metrics = MetricsServer(lambda: snapshot(self.state, self.publisher, url),
+                                          self.settings.metrics_port, self.settings.metrics_host).start()
             self.port = self._metrics.port
             log.info("metrics on http://%s:%d/metrics", self.settings.metrics_host, self.port)
         self._started = True
