@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parent.parent
 LAYER = {"firmware": 0, "badgecore": 1, "companion": 2, "gateway": 2, "hardware": 2,
          "inbox": 3, "badgekit": 4}
 
-# Cycles known to exist and being taken apart; each entry must still be a real cycle
-# (test_pending_cycles_are_still_real), so fixing one forces its removal here.
-PENDING_CYCLES: list[set[str]] = [
-    {"gateway.delivery.clipfiling", "gateway.delivery.integrity", "gateway.delivery.store"},
-    {"gateway.transcribe.guards", "gateway.transcribe.pipeline"},
-    {"gateway.delivery.ingest", "gateway.service"},
-]
-
-
 def _modules() -> dict[str, Path]:
     mods = {}
     for part in LAYER:
@@ -146,14 +137,9 @@ def test_no_part_imports_a_part_above_or_beside_it():
 
 
 def test_no_import_cycles():
-    new = [c for c in _cycles() if c not in PENDING_CYCLES]
-    assert not new, "modules importing each other in a circle:\n" + "\n".join(
-        " <-> ".join(sorted(c)) for c in new)
-
-
-def test_pending_cycles_are_still_real():
-    gone = [c for c in PENDING_CYCLES if c not in _cycles()]
-    assert not gone, f"these cycles are fixed; remove them from PENDING_CYCLES: {gone}"
+    found = _cycles()
+    assert not found, "modules importing each other in a circle:\n" + "\n".join(
+        " <-> ".join(sorted(c)) for c in found)
 
 
 def test_firmware_imports_only_firmware_and_micropython():
