@@ -23,6 +23,7 @@ from typing import Any
 
 from badgecore.clipcheck import ZERO_HASH, ClipCheck, chain_gaps, check_clip
 from gateway.delivery.errors import TopicError
+from gateway.delivery.integrity import folder_integrity
 from gateway.delivery.topics import check_level
 from inbox.errors import ImportRefused
 
@@ -266,10 +267,6 @@ def read_session(folder: Path) -> SessionFiles:
 def _integrity(folder: Path, where: str) -> dict[str, Any] | None:
     """The receiver's own verdict on a session folder (badge MACs, signed records, manifest),
     where the gateway has one; a `failed` folder is refused like a clip that does not verify."""
-    try:
-        from gateway.delivery.integrity import folder_integrity  # type: ignore[import-not-found]
-    except ImportError:
-        return None
     rec = folder_integrity(folder)
     if not isinstance(rec, dict):
         return None

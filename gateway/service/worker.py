@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.compliance.publish import findings_document
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.receiver import Receiver, ReceiverSettings
@@ -170,10 +171,6 @@ class PoolWorker:
     @staticmethod
     def _findings(document: dict[str, Any], common: dict[str, Any], wavs: list[Path]) -> dict[str, Any] | None:
         """The compliance findings for the transcript, as the branch gateway publishes them."""
-        try:
-            from gateway.compliance.publish import findings_document
-        except ImportError:
-            return None
         sidecars = []
         for wav in wavs:
             try:
