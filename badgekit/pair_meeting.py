@@ -5,8 +5,10 @@ Every turn is rendered once per badge, as `near_far_meeting` renders a turn: the
 wearer's own voice dry at `near_dbfs` +/- 2 dB; the neighbour (agent on B, colleague on
 A) through sox reverb `neighbour_drop_db` lower; the customer through reverb
 `across_drop_db` lower on each badge (drawn per badge: the customer is nearer one of
-them). A quarter of the turns cut into the previous one. Each badge adds its own pink
-noise `snr_db` under the wearer. Badge B starts recording `lag_s` after A, and its clock
+them). Sound reaches the neighbour's badge from `neighbour_m` away and each badge from
+the customer's `across_m` (at 343 m/s), so no one lag fits every talker to the sample.
+A quarter of the turns cut into the previous one. Each badge adds its own pink noise
+`snr_db` under the wearer. Badge B starts recording `lag_s` after A, and its clock
 is `clock_error_s` off, so its stated start is `a_start + lag_s + clock_error_s`.
 """
 
@@ -50,16 +52,21 @@ class PairMeeting:
     """Where B's first sample truly falls on A's recording, seconds."""
 
 
-def _render(x: np.ndarray, wet: np.ndarray, level: float, near: bool, ref: float
-            ) -> np.ndarray:
+_SOUND_M_PER_S = 343.0
+
+
+def _render(x: np.ndarray, wet: np.ndarray, level: float, near: bool, ref: float,
+            distance_m: float) -> np.ndarray:
     y = x if near else wet
-    return (y * 10 ** ((level - ref) / 20)).astype(np.float32)
+    delay = np.zeros(int(round(distance_m / _SOUND_M_PER_S * RATE_HZ)), np.float32)
+    return np.concatenate([delay, y * 10 ** ((level - ref) / 20)]).astype(np.float32)
 
 
 def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: int, *,
                  lag_s: float = 2.35, clock_error_s: float = -1.2, a_start: float = 1.79e9,
                  near_dbfs: float = -20.0, neighbour_drop_db: tuple[float, float] = (6.0, 10.0),
-                 across_drop_db: tuple[float, float] = (10.0, 16.0),
+                 across_drop_db: tuple[float, float] = (10.0, 16.0), neighbour_m: float = 0.6,
+                 across_m: tuple[float, float] = (1.2, 2.0),
                  pause_s: tuple[float, float] = (0.5, 3.0), overlap_share: float = 0.25,
                  overlap_s: tuple[float, float] = (0.3, 1.2), min_seconds: float = 60.0,
                  snr_db: float = 30.0) -> PairMeeting:
@@ -88,12 +95,15 @@ def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: i
             if who == "customer":
                 la = base - rng.uniform(*across_drop_db)
                 lb = base - rng.uniform(*across_drop_db)
+                da, db = rng.uniform(*across_m), rng.uniform(*across_m)
             elif who == "agent":
                 la, lb = base, base - rng.uniform(*neighbour_drop_db)
+                da, db = 0.0, neighbour_m
             else:
                 la, lb = base - rng.uniform(*neighbour_drop_db), base
-            ya = _render(x, wet, la, who == "agent", ref)
-            yb = _render(x, wet, lb, who == "colleague", ref)
+                da, db = neighbour_m, 0.0
+            ya = _render(x, wet, la, who == "agent", ref, da)
+            yb = _render(x, wet, lb, who == "colleague", ref, db)
             ym = np.concatenate([m, np.zeros(len(wet) - len(m), bool)])
             start = pos
             if spans and rng.random() < overlap_share:

@@ -37,7 +37,7 @@ def meetings(speech):
 def _single_badge_segments(m) -> list[Segment]:
     """The meeting's true turns, labelled as the gateway labels them from one badge."""
     x = m.pcm.astype(np.float32) / 32768.0
-    cut = [x[int(t.start_s * RATE):int(t.end_s * RATE)] for t in m.turns]
+    cut = [x[max(0, int(t.start_s * RATE)):int(t.end_s * RATE)] for t in m.turns]
     labels = attribute([turn_sound(c) for c in cut])
     return [Segment(t.start_s, t.end_s, t.text or "", 0, -0.2, 0.0, 1.0, 0.0,
                     speaker=who, speaker_confidence=conf)
