@@ -1,0 +1,131 @@
+"""Benchmark: who spoke, with one badge and with two badges in one meeting.
+
+`badgekit.pair_meeting.pair_meeting` builds two-badge meetings from one half of the
+referenced real recordings (`HALVES`: settings chosen on "tune", reported on "report"):
+the agent wears badge A, a colleague beside the agent wears badge B, a customer sits
+across the table; a quarter of the turns overlap; B starts `--lag` s after A and its
+clock is `--clock-error` s off. Every turn is labelled at its true bounds (no Whisper:
+the labels do not depend on the text), from each badge's point of view:
+
+- one badge: `speaker.attribute` over the badge's own turns, as the gateway does;
+- two badges: `pairing.align` then `pairing.pair_label` on each turn.
+
+Printed per meeting and in total: accuracy per turn and per character (a turn's
+reference characters; "unknown" counts as wrong), the share left unknown, and the error
+of the recovered lag. `--wearer-db` / `--scale-db` set `PairSettings` for tuning runs.
+
+    .venv/bin/python bench/transcribe_pairing.py --half tune [--seeds 1 2 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+
+from badgekit.meeting import Meeting, half_utterances, shared_speech_dir
+from badgekit.pair_meeting import pair_meeting
+from gateway.transcribe.pairing import (
+    Alignment,
+    PairingError,
+    PairSettings,
+    align,
+    level_difference,
+    pair_label,
+)
+from gateway.transcribe.speaker import attribute, turn_sound
+
+
+def _view(own: Meeting, peer: Meeting, al: Alignment | None, s: PairSettings
+          ) -> tuple[Counter[str], Counter[str]]:
+    """(one badge, two badges) counts over `own`'s turns."""
+    x = own.pcm.astype(np.float32) / 32768.0
+    y = peer.pcm.astype(np.float32) / 32768.0
+    cut = [x[max(0, int(t.start_s * own.rate)):int(t.end_s * own.rate)] for t in own.turns]
+    single = attribute([turn_sound(c, own.rate) for c in cut])
+    one: Counter[str] = Counter()
+    two: Counter[str] = Counter()
+    for t, lab in zip(own.turns, single, strict=True):
+        diff = None if al is None else level_difference(x, y, al, t.start_s, t.end_s,
+                                                        own.rate, s.frame_ms)
+        paired = pair_label(diff, lab, s)
+        n = len(t.text or "")
+        for c, who in ((one, lab[0]), (two, paired.speaker)):
+            c["turns"] += 1
+            c["chars"] += n
+            c["ok"] += who == t.speaker
+            c["ok_chars"] += n * (who == t.speaker)
+            c["unknown"] += who == "unknown"
+    return one, two
+
+
+def _line(c: Counter[str]) -> str:
+    return (f"{c['ok'] / max(1, c['turns']):7.3f} {c['ok_chars'] / max(1, c['chars']):8.3f} "
+            f"{c['unknown'] / max(1, c['turns']):7.1%}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--half", choices=["tune", "report"], required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
+    ap.add_argument("--min-seconds", type=float, default=90.0)
+    ap.add_argument("--lag", type=float, default=2.35)
+    ap.add_argument("--clock-error", type=float, default=-1.2)
+    ap.add_argument("--wearer-db", type=float, default=None)
+    ap.add_argument("--scale-db", type=float, default=None)
+    args = ap.parse_args()
+    speech = shared_speech_dir()
+    if speech is None:
+        print("../shared/data/speech not found (set BADGEKIT_SHARED)", file=sys.stderr)
+        return 2
+    utts, refs = half_utterances(speech, args.half)
+    s = PairSettings()
+    for key, value in (("wearer_db", args.wearer_db), ("scale_db", args.scale_db)):
+        if value is not None:
+            s = replace(s, **{key: value})
+    print(f"half {args.half}; {s}")
+    print(f"{'seed':>4} {'sec':>5} {'turns':>5} {'lag err ms':>10} {'corr':>5} | one badge: "
+          f"{'acc/turn':>7} {'acc/char':>8} {'unknown':>7} | two badges: {'acc/turn':>7} "
+          f"{'acc/char':>8} {'unknown':>7}")
+    one_t: Counter[str] = Counter()
+    two_t: Counter[str] = Counter()
+    errors = []
+    for seed in args.seeds:
+        pm = pair_meeting(utts, refs, seed, lag_s=args.lag, clock_error_s=args.clock_error,
+                          min_seconds=args.min_seconds)
+        try:
+            al: Alignment | None = align(pm.a.pcm, pm.a_start, pm.b.pcm, pm.b_start,
+                                         pm.a.rate, settings=s)
+        except PairingError as e:
+            print(f"{seed:4d} refused: {e}")
+            al = None
+        back = None if al is None else replace(al, lag_s=-al.lag_s)
+        one, two = _view(pm.a, pm.b, al, s)
+        one_b, two_b = _view(pm.b, pm.a, back, s)
+        one.update(one_b)
+        two.update(two_b)
+        one_t.update(one)
+        two_t.update(two)
+        err = "-" if al is None else f"{(al.lag_s - pm.lag_s) * 1000:10.1f}"
+        if al is not None:
+            errors.append(abs(al.lag_s - pm.lag_s) * 1000)
+        corr = "-" if al is None else f"{al.correlation:5.2f}"
+        print(f"{seed:4d} {pm.a.seconds:5.1f} {len(pm.a.turns):5d} {err:>10} {corr:>5} | "
+              f"           {_line(one)} |             {_line(two)}", flush=True)
+    print(f"half {args.half}, {len(args.seeds)} meetings, {one_t['turns']} turns (both "
+          f"badges' views), {one_t['chars']} characters:")
+    print(f"  one badge:  accuracy per turn {one_t['ok'] / one_t['turns']:.3f}, per character "
+          f"{one_t['ok_chars'] / one_t['chars']:.3f}, unknown {one_t['unknown'] / one_t['turns']:.1%}")
+    print(f"  two badges: accuracy per turn {two_t['ok'] / two_t['turns']:.3f}, per character "
+          f"{two_t['ok_chars'] / two_t['chars']:.3f}, unknown {two_t['unknown'] / two_t['turns']:.1%}")
+    if errors:
+        print(f"  lag error: max {max(errors):.1f} ms, mean {np.mean(errors):.1f} ms over "
+              f"{len(errors)} aligned meetings")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
