@@ -9,7 +9,8 @@ them). Sound reaches the neighbour's badge from `neighbour_m` away and each badg
 the customer's `across_m` (at 343 m/s), so no one lag fits every talker to the sample.
 A quarter of the turns cut into the previous one. Each badge adds its own pink noise
 `snr_db` under the wearer. Badge B starts recording `lag_s` after A, and its clock
-is `clock_error_s` off, so its stated start is `a_start + lag_s + clock_error_s`.
+is `clock_error_s` off, so its stated start is `a_start + lag_s + clock_error_s`;
+its microphone is `b_gain_db` more sensitive than A's (MEMS parts differ by a dB or so).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: i
                  across_m: tuple[float, float] = (1.2, 2.0),
                  pause_s: tuple[float, float] = (0.5, 3.0), overlap_share: float = 0.25,
                  overlap_s: tuple[float, float] = (0.3, 1.2), min_seconds: float = 60.0,
-                 snr_db: float = 30.0) -> PairMeeting:
+                 snr_db: float = 30.0, b_gain_db: float = 0.0) -> PairMeeting:
     """A two-badge meeting of at least `min_seconds` from `utterances` in shuffled rounds."""
     rng = np.random.default_rng(seed)
     clips = []
@@ -136,6 +137,8 @@ def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: i
         if b0 < 0:
             seg = np.concatenate([np.zeros(-b0, np.float32), room[: n + b0]])
         mix = (seg + _pink(len(seg), rng) * noise_rms) * gain
+        if view == 1:
+            mix = np.clip(mix * 10 ** (b_gain_db / 20), -1.0, 1.0)
         own = "agent" if view == 0 else "colleague"
         turns = [Turn(name, (a - b0) / RATE_HZ, (e - b0) / RATE_HZ, references.get(name),
                       lvl, "wearer" if who == own else "other")

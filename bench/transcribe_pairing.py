@@ -4,7 +4,8 @@
 referenced real recordings (`HALVES`: settings chosen on "tune", reported on "report"):
 the agent wears badge A, a colleague beside the agent wears badge B, a customer sits
 across the table; a quarter of the turns overlap; B starts `--lag` s after A and its
-clock is `--clock-error` s off. Every turn is labelled at its true bounds (no Whisper:
+clock is `--clock-error` s off; `--b-gain-db` makes B's microphone more sensitive than
+A's. Every turn is labelled at its true bounds (no Whisper:
 the labels do not depend on the text), from each badge's point of view:
 
 - one badge: `speaker.attribute` over the badge's own turns, as the gateway does;
@@ -74,6 +75,8 @@ def main() -> int:
     ap.add_argument("--min-seconds", type=float, default=90.0)
     ap.add_argument("--lag", type=float, default=2.35)
     ap.add_argument("--clock-error", type=float, default=-1.2)
+    ap.add_argument("--b-gain-db", type=float, default=0.0,
+                    help="badge B's microphone this much more sensitive than A's")
     ap.add_argument("--wearer-db", type=float, default=None)
     ap.add_argument("--scale-db", type=float, default=None)
     args = ap.parse_args()
@@ -86,7 +89,7 @@ def main() -> int:
     for key, value in (("wearer_db", args.wearer_db), ("scale_db", args.scale_db)):
         if value is not None:
             s = replace(s, **{key: value})
-    print(f"half {args.half}; {s}")
+    print(f"half {args.half}; B's gain {args.b_gain_db:+.1f} dB; {s}")
     print(f"{'seed':>4} {'sec':>5} {'turns':>5} {'lag err ms':>10} {'corr':>5} | one badge: "
           f"{'acc/turn':>7} {'acc/char':>8} {'unknown':>7} | two badges: {'acc/turn':>7} "
           f"{'acc/char':>8} {'unknown':>7}")
@@ -95,7 +98,7 @@ def main() -> int:
     errors = []
     for seed in args.seeds:
         pm = pair_meeting(utts, refs, seed, lag_s=args.lag, clock_error_s=args.clock_error,
-                          min_seconds=args.min_seconds)
+                          min_seconds=args.min_seconds, b_gain_db=args.b_gain_db)
         try:
             al: Alignment | None = align(pm.a.pcm, pm.a_start, pm.b.pcm, pm.b_start,
                                          pm.a.rate, settings=s)

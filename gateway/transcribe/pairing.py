@@ -44,6 +44,7 @@ __all__ = [
     "level_difference",
     "pair_label",
     "pair_sessions",
+    "timeline_audio",
 ]
 
 _PEAK_GUARD_S = 0.3
@@ -120,16 +121,16 @@ class PairedLabel:
 def _checked(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 1:
-        raise PairingInputError(f"badge {name}: audio must be mono (1-D), not shape {x.shape}")
+        raise PairingInputError(f"{name}: audio must be mono (1-D), not shape {x.shape}")
     if len(x) == 0:
-        raise PairingInputError(f"badge {name}: no audio")
+        raise PairingInputError(f"{name}: no audio")
     if x.dtype == np.int16:
         return x.astype(np.float64) / 32768.0
     if not np.issubdtype(x.dtype, np.number):
-        raise PairingInputError(f"badge {name}: audio samples must be numbers, not {x.dtype}")
+        raise PairingInputError(f"{name}: audio samples must be numbers, not {x.dtype}")
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
-        raise PairingInputError(f"badge {name}: audio holds NaN or infinite samples")
+        raise PairingInputError(f"{name}: audio holds NaN or infinite samples")
     return x
 
 
@@ -187,7 +188,7 @@ def align(a: np.ndarray, a_start: float, b: np.ndarray, b_start: float, rate: in
     for name, t in (("A", a_start), ("B", b_start)):
         if not np.isfinite(t):
             raise PairingInputError(f"badge {name}: start time is not a number ({t})")
-    xa, xb = _checked(a, "A"), _checked(b, "B")
+    xa, xb = _checked(a, "badge A"), _checked(b, "badge B")
     frame = max(1, rate * s.frame_ms // 1000)
     fs = rate / frame
     min_n = int(s.min_overlap_s * fs)
@@ -290,6 +291,25 @@ def _relabel(a: np.ndarray, b: np.ndarray, al: Alignment, segments: Sequence[S],
     return out
 
 
+class _Placed(Protocol):
+    pcm: np.ndarray
+    offset_s: float
+
+
+def timeline_audio(pieces: Sequence[_Placed], rate: int = 16000) -> np.ndarray:
+    """A session's pieces (`pipeline.Piece`: clips at their session offsets) laid on one
+    float array from timeline zero, silence where no clip recorded: `pair_sessions`' audio."""
+    if not pieces:
+        return np.zeros(0)
+    n = max(int(round(p.offset_s * rate)) + len(p.pcm) for p in pieces)
+    out = np.zeros(max(0, n))
+    for p in pieces:
+        x = _checked(p.pcm, f"piece at {p.offset_s:.1f} s")
+        a = int(round(p.offset_s * rate))
+        out[max(0, a):a + len(x)] = x[max(0, -a):]
+    return out
+
+
 def pair_sessions(a_audio: np.ndarray, a_start: float, a_segments: Sequence[S],
                   b_audio: np.ndarray, b_start: float, b_segments: Sequence[S],
                   rate: int = 16000, settings: PairSettings | None = None
@@ -303,6 +323,6 @@ def pair_sessions(a_audio: np.ndarray, a_start: float, a_segments: Sequence[S],
     """
     s = settings or PairSettings()
     al = align(a_audio, a_start, b_audio, b_start, rate, settings=s)
-    xa, xb = _checked(a_audio, "A"), _checked(b_audio, "B")
+    xa, xb = _checked(a_audio, "badge A"), _checked(b_audio, "badge B")
     back = Alignment(-al.lag_s, -al.clock_error_s, al.correlation, al.confidence, al.overlap_s)
     return _relabel(xa, xb, al, a_segments, rate, s), _relabel(xb, xa, back, b_segments, rate, s)

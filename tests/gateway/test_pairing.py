@@ -17,8 +17,9 @@ from gateway.transcribe.pairing import (
     level_difference,
     pair_label,
     pair_sessions,
+    timeline_audio,
 )
-from gateway.transcribe.pipeline import Segment
+from gateway.transcribe.pipeline import Piece, Segment
 from gateway.transcribe.speaker import attribute, turn_sound
 
 RATE = 16000
@@ -136,3 +137,14 @@ def test_a_stricter_setting_refuses_what_the_default_accepts(meetings):
     strict = replace(PairSettings(), min_correlation=0.99)
     with pytest.raises(NotCorrelatedError):
         align(pm.a.pcm, pm.a_start, pm.b.pcm, pm.b_start, RATE, settings=strict)
+
+
+def test_a_session_of_clips_is_laid_on_its_timeline(meetings):
+    pm = meetings[0]
+    cut = 20 * RATE  # the badge stopped for 3 s between two clips
+    pieces = [Piece(pm.b.pcm[:cut], 0.0), Piece(pm.b.pcm[cut + 3 * RATE:], 23.0)]
+    b = timeline_audio(pieces)
+    assert len(b) == len(pm.b.pcm) and not b[cut:cut + 3 * RATE].any()
+    al = align(pm.a.pcm, pm.a_start, b, pm.b_start, RATE)
+    assert abs(al.lag_s - 2.35) < 0.020
+    assert len(timeline_audio([])) == 0
