@@ -83,6 +83,9 @@ class PairSettings:
     """Half-width of the waveform search around the envelope's lag."""
     refine_max_s: float = 120.0
     """Longest stretch of the overlap used for the waveform refinement."""
+    b_gain_db: float = 0.0
+    """How much more sensitive B's microphone is than A's, dB (measured per badge, e.g. at
+    enrolment): added back to every A-minus-B level difference."""
     wearer_db: float = 5.0
     """A turn louder on A than on B by more than this is A's wearer's."""
     scale_db: float = 0.25
@@ -282,10 +285,12 @@ S = TypeVar("S", bound=_Labelled)
 
 
 def _relabel(a: np.ndarray, b: np.ndarray, al: Alignment, segments: Sequence[S], rate: int,
-             s: PairSettings) -> list[S]:
+             s: PairSettings, gain_db: float) -> list[S]:
     out = []
     for seg in segments:
         diff = level_difference(a, b, al, seg.start_s, seg.end_s, rate, s.frame_ms)
+        if diff is not None:
+            diff += gain_db
         p = pair_label(diff, (seg.speaker, seg.speaker_confidence), s)
         out.append(replace(seg, speaker=p.speaker, speaker_confidence=p.confidence))
     return out
@@ -325,4 +330,5 @@ def pair_sessions(a_audio: np.ndarray, a_start: float, a_segments: Sequence[S],
     al = align(a_audio, a_start, b_audio, b_start, rate, settings=s)
     xa, xb = _checked(a_audio, "badge A"), _checked(b_audio, "badge B")
     back = Alignment(-al.lag_s, -al.clock_error_s, al.correlation, al.confidence, al.overlap_s)
-    return _relabel(xa, xb, al, a_segments, rate, s), _relabel(xb, xa, back, b_segments, rate, s)
+    return (_relabel(xa, xb, al, a_segments, rate, s, s.b_gain_db),
+            _relabel(xb, xa, back, b_segments, rate, s, -s.b_gain_db))

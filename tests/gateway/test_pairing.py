@@ -148,3 +148,18 @@ def test_a_session_of_clips_is_laid_on_its_timeline(meetings):
     al = align(pm.a.pcm, pm.a_start, b, pm.b_start, RATE)
     assert abs(al.lag_s - 2.35) < 0.020
     assert len(timeline_audio([])) == 0
+
+
+def test_a_known_gain_difference_between_the_badges_is_taken_back(speech):
+    from badgekit.meeting import half_utterances
+    from badgekit.pair_meeting import pair_meeting
+    from gateway.transcribe.pairing import PairSettings
+
+    utts, refs = half_utterances(next(iter(speech.values())).parent, "tune")
+    pm = pair_meeting(utts, refs, 3, min_seconds=40, b_gain_db=4.0)
+    a_segs, b_segs = _single_badge_segments(pm.a), _single_badge_segments(pm.b)
+    known = replace(PairSettings(), b_gain_db=4.0)
+    a_new, b_new = pair_sessions(pm.a.pcm, pm.a_start, a_segs, pm.b.pcm, pm.b_start, b_segs,
+                                 RATE, known)
+    assert [s.speaker for s in a_new] == [t.speaker for t in pm.a.turns]
+    assert [s.speaker for s in b_new] == [t.speaker for t in pm.b.turns]
