@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from badgecore import mpy
+from badgecore.atomicfile import write_atomic
 from badgecore.paths import FIRMWARE_DIR
 from firmware import fwbundle
 
@@ -190,9 +191,7 @@ def build(key_path: Path, version: str, out: Path, min_version: str | None,
         files = with_version(compile_tree(root, arch, Path(tmp)), version, arch, Path(tmp))
     data = pack(files, key, version, min_version, revs, arch)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    tmp_out.write_bytes(data)
-    tmp_out.replace(out)
+    write_atomic(out, data, mode=0o644)
     return Bundle(out, version, min_version, revs, arch, len(files), len(data),
                   hashlib.sha256(data).hexdigest(), key_id(_public_of(key)))
 
