@@ -172,6 +172,18 @@ def speech_mask(x: np.ndarray, floor_db: float = 30.0) -> np.ndarray:
     mask = np.repeat(active, _FRAME)
     return np.concatenate([mask, np.zeros(len(x) - len(mask), bool)])
 
+def load_utterances(utterances: Sequence[str | Path]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, 16 kHz float32 samples, speech mask) of each recording; refuses an empty list."""
+    clips = []
+    for p in utterances:
+        x, rate = read_wav(Path(p))
+        x = resample(x, rate)
+        clips.append((Path(p).stem, x, speech_mask(x)))
+    if not clips:
+        raise ValueError("no utterances to build a meeting from")
+    return clips
+
+
 
 def active_rms_dbfs(x: np.ndarray, mask: np.ndarray | None = None) -> float:
     m = speech_mask(x) if mask is None else mask
@@ -179,7 +191,7 @@ def active_rms_dbfs(x: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(sel.astype(np.float64) ** 2)) + 1e-12))
 
 
-def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.arange(len(spec))
     f[0] = 1
@@ -190,7 +202,7 @@ def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
 def _hum(n: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / RATE_HZ
     y = sum(np.sin(2 * np.pi * 50 * k * t + rng.uniform(0, 6.28)) / k for k in (1, 2, 3, 5))
-    y = y + 0.3 * _pink(n, rng)  # ventilation: hum plus broadband air
+    y = y + 0.3 * pink_noise(n, rng)  # ventilation: hum plus broadband air
     return (y / np.std(y)).astype(np.float32)
 
 
@@ -254,13 +266,7 @@ def build_meeting(
     if noise is not None and noise not in NOISE_KINDS:
         raise ValueError(f"noise must be one of {NOISE_KINDS} or None, not {noise!r}")
     rng = np.random.default_rng(seed)
-    clips = []
-    for p in utterances:
-        x, rate = read_wav(Path(p))
-        x = resample(x, rate)
-        clips.append((Path(p).stem, x, speech_mask(x)))
-    if not clips:
-        raise ValueError("no utterances to build a meeting from")
+    clips = load_utterances(utterances)
     pieces: list[np.ndarray] = [np.zeros(int(lead_s * RATE_HZ), np.float32)]
     masks: list[np.ndarray] = [np.zeros(len(pieces[0]), bool)]
     turns: list[Turn] = []
@@ -288,7 +294,7 @@ def build_meeting(
     if noise is not None:
         noise_rms = 10 ** ((target_dbfs - snr_db) / 20)
         if noise == "pink":
-            mix += _pink(n, rng) * noise_rms
+            mix += pink_noise(n, rng) * noise_rms
         elif noise == "hum":
             mix += _hum(n, rng) * noise_rms
         elif noise == "babble":
@@ -297,7 +303,7 @@ def build_meeting(
             bursts, on = _bursts(n, rng)
             level_on = np.sqrt(np.mean(bursts[on] ** 2)) if on.any() else 1.0
             mix += bursts / level_on * noise_rms
-            mix += _pink(n, rng) * 10 ** ((target_dbfs - 25) / 20)
+            mix += pink_noise(n, rng) * 10 ** ((target_dbfs - 25) / 20)
     peak = np.max(np.abs(mix))
     if peak > 0.99:  # keep the mix unclipped; levels shift together, SNR is unchanged
         mix *= 0.99 / peak
@@ -448,7 +454,7 @@ def near_far_meeting(utterances: Sequence[Path], references: dict[str, str], see
         mask[start:start + k] |= ym[:k]
     if noise is not None:
         noise_rms = 10 ** ((near_dbfs - snr_db) / 20)
-        mix += (_pink(n, rng) if noise == "pink" else _hum(n, rng)) * noise_rms
+        mix += (pink_noise(n, rng) if noise == "pink" else _hum(n, rng)) * noise_rms
     peak = float(np.max(np.abs(mix)))
     if peak > 0.99:
         mix *= 0.99 / peak

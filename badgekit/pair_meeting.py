@@ -25,12 +25,10 @@ from badgekit.meeting import (
     RATE_HZ,
     Meeting,
     Turn,
-    _pink,
     active_rms_dbfs,
-    read_wav,
-    resample,
+    load_utterances,
+    pink_noise,
     reverberant,
-    speech_mask,
 )
 
 __all__ = ["TALKERS", "PairMeeting", "pair_meeting"]
@@ -73,13 +71,7 @@ def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: i
                  snr_db: float = 30.0, b_gain_db: float = 0.0) -> PairMeeting:
     """A two-badge meeting of at least `min_seconds` from `utterances` in shuffled rounds."""
     rng = np.random.default_rng(seed)
-    clips = []
-    for p in utterances:
-        x, rate = read_wav(Path(p))
-        x = resample(x, rate)
-        clips.append((Path(p).stem, x, speech_mask(x)))
-    if not clips:
-        raise ValueError("no utterances to build a meeting from")
+    clips = load_utterances(utterances)
     wet_cache: dict[str, np.ndarray] = {}
     pos = prev_end = RATE_HZ
     placed: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -136,7 +128,7 @@ def pair_meeting(utterances: Sequence[Path], references: dict[str, str], seed: i
         seg = room[max(0, b0):max(0, b0) + n]
         if b0 < 0:
             seg = np.concatenate([np.zeros(-b0, np.float32), room[: n + b0]])
-        mix = (seg + _pink(len(seg), rng) * noise_rms) * gain
+        mix = (seg + pink_noise(len(seg), rng) * noise_rms) * gain
         if view == 1:
             mix = np.clip(mix * 10 ** (b_gain_db / 20), -1.0, 1.0)
         own = "agent" if view == 0 else "colleague"

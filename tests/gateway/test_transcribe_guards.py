@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from badgekit.meeting import _pink, read_wav, resample
+from badgekit.meeting import pink_noise, read_wav, resample
 from gateway.transcribe import EngineSettings, load_engine
 from gateway.transcribe.guards import GuardSettings, guard_turn, repeat_span
 from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_pieces
@@ -88,7 +88,7 @@ def _padded_meeting(speech) -> np.ndarray:
     """The fast sentence with 3 s of room noise either side, 25 dB under it."""
     x = _clip(speech[FAST])
     y = np.concatenate([np.zeros(3 * RATE), x, np.zeros(3 * RATE)]).astype(np.float32)
-    return _pcm(y + _pink(len(y), np.random.default_rng(0)) * 0.05 * 10 ** (-25 / 20))
+    return _pcm(y + pink_noise(len(y), np.random.default_rng(0)) * 0.05 * 10 ** (-25 / 20))
 
 
 LONG_PAD = PipelineSettings(vad=VadSettings(pad_ms=2500), edge_fade_db=0.0, repeat_beam=0)
@@ -149,7 +149,7 @@ def test_one_talker_at_one_distance_is_unknown(whisper_model, speech):
     x = _clip(speech["stepaudio_Tingting_prompt"])
     room = np.zeros(2 * RATE, np.float32)
     y = np.concatenate([room, x, room, x * 0.9, room])
-    pcm = _pcm(y + _pink(len(y), np.random.default_rng(0)) * 0.05 * 10 ** (-35 / 20))
+    pcm = _pcm(y + pink_noise(len(y), np.random.default_rng(0)) * 0.05 * 10 ** (-35 / 20))
     engine = load_engine(EngineSettings(model_dir=str(whisper_model.path)))
     segs = [s for s in transcribe_pieces([Piece(pcm, 0.0)], engine) if s.text]
     assert len(segs) >= 2 and {s.speaker for s in segs} == {"unknown"}
