@@ -108,6 +108,9 @@ def main() -> int:
                     help="reuse cached plain transcripts (CER only: no speed verdict)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the true-bounds ceiling")
     ap.add_argument("--show", action="store_true", help="print the transcripts")
+    ap.add_argument("--talk-floor-margin", type=float, default=None, metavar="DB",
+                    help="the gate's margin over a floor of talk (VadSettings."
+                         "talk_floor_margin_db), for choosing it on the tuning half")
     args = ap.parse_args()
 
     speech = shared_speech_dir()
@@ -123,13 +126,17 @@ def main() -> int:
 
     model = WhisperModel(str(engine.model_path), device="cpu", compute_type="default",
                          cpu_threads=os.cpu_count() or 1, local_files_only=True)
-    settings = pipeline.PipelineSettings()
+    vad = VadSettings()
+    if args.talk_floor_margin is not None:
+        vad = VadSettings(talk_floor_margin_db=args.talk_floor_margin)
+    settings = pipeline.PipelineSettings(vad=vad)
     cache = load_cache(args.cache)
     key_base = f"{engine.model_sha256}:{model.model.compute_type}"
     print(f"half {args.half} ({len(utts)} recordings: {', '.join(u.stem for u in utts)}); "
           f"gateway {engine.settings.compute_type}, beam {engine.settings.beam_size}, "
           f"{engine.workers} windows at once; plain {model.model.compute_type}, "
-          f"{os.cpu_count()} threads in one decode")
+          f"{os.cpu_count()} threads in one decode; gate margin {vad.floor_margin_db:g} dB, "
+          f"{vad.talk_floor_margin_db:g} dB over a floor of talk")
 
     clean: dict[str, str] = {}
     for u in utts:

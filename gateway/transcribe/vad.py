@@ -3,8 +3,11 @@
 webrtcvad decides per 30 ms frame; a frame decision alone flickers in noise, so
 `speech_regions()` smooths it the way a listener would hear turns:
 
-1. frames quieter than the recording's noise floor plus `floor_margin_db` are never
-   speech (webrtcvad alone takes loud pink noise for speech at 10 dB SNR);
+1. frames quieter than the recording's noise floor plus a margin (`floor_margin()`) are
+   never speech (webrtcvad alone takes loud pink noise for speech at 10 dB SNR). The
+   margin is `floor_margin_db`, or `talk_floor_margin_db` where the floor itself is talk
+   (babble: webrtcvad hears speech in `talk_floor_share` or more of the floor's frames),
+   since murmur rises further over its floor than steady noise does;
 2. a region opens when `open_ratio` of the last `window_ms` are speech and closes when
    fewer than `close_ratio` are, padded by `pad_ms` on both sides;
 3. regions closer than `merge_gap_ms` merge, shorter than `min_speech_ms` are dropped,
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Region", "VadSettings", "speech_frames", "speech_regions"]
+__all__ = ["Region", "VadSettings", "floor_margin", "speech_frames", "speech_regions"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,17 @@ class VadSettings:
     """Longer regions are split at their quietest frame."""
     floor_margin_db: float = 4.0
     """Frames within this many dB of the noise floor are not speech."""
+    talk_floor_margin_db: float = 8.0
+    """As `floor_margin_db` where the floor is talk (babble): its syllables rise 4 dB over
+    its floor often enough to hold regions open between turns, which then join the
+    murmur to the talk."""
+    talk_floor_share: float = 0.3
+    """The floor is talk where webrtcvad hears speech in at least this share of the frames
+    within `floor_margin_db` of it (steady noise and hum: a few in ten at 10 dB SNR)."""
+    talk_floor_min_s: float = 10.0
+    """Shorter recordings are never taken for a floor of talk: in a few seconds of nothing
+    but speech (a clip, a turn) the quietest frames are the talker's own, and the talk
+    margin would drop them (TEST_NET: 1.8 s, all of it within 4.3 dB of its floor)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +93,28 @@ def _split(start: int, end: int, db: np.ndarray, n: int, max_len: int) -> list[t
     return [(start, cut), *_split(cut, end, db, n, max_len)]
 
 
+def floor_margin(db: np.ndarray, voiced: np.ndarray, settings: VadSettings | None = None
+                 ) -> float:
+    """The dB a frame must stand over the noise floor to be speech, given every frame's
+    level `db` and webrtcvad's word on it (`voiced`): `talk_floor_margin_db` where the
+    floor is talk, else `floor_margin_db`. Recordings shorter than `talk_floor_min_s`
+    keep `floor_margin_db`."""
+    s = settings or VadSettings()
+    if len(db) == 0:
+        return s.floor_margin_db
+    if len(db) * s.frame_ms < s.talk_floor_min_s * 1000:
+        return s.floor_margin_db
+    floor = float(np.percentile(db, 10))
+    near = db <= floor + s.floor_margin_db
+    if float(voiced[near].mean()) >= s.talk_floor_share:
+        return s.talk_floor_margin_db
+    return s.floor_margin_db
+
+
 def speech_frames(pcm: np.ndarray, rate_hz: int = 16000,
                   settings: VadSettings | None = None, *, over_floor: bool = True) -> np.ndarray:
     """The gate's decision per `frame_ms` frame of int16 mono `pcm`: webrtcvad hears speech
-    and (`over_floor`) the frame stands `floor_margin_db` over the recording's noise floor
+    and (`over_floor`) the frame stands `floor_margin()` over the recording's noise floor
     (unsmoothed, unpadded: where speech was heard, not the regions cut around it). Without
     `over_floor` it is webrtcvad's word alone, which errs towards speech: in a short
     recording of nothing but speech the floor is the speech itself."""
@@ -104,7 +136,7 @@ def speech_frames(pcm: np.ndarray, rate_hz: int = 16000,
         return voiced
     db = _frame_db(pcm, n)
     floor = float(np.percentile(db, 10))
-    return voiced & (db > floor + s.floor_margin_db)
+    return voiced & (db > floor + floor_margin(db, voiced, s))
 
 
 def speech_regions(pcm: np.ndarray, rate_hz: int = 16000,
