@@ -54,7 +54,8 @@ class VadSettings:
     murmur to the talk."""
     talk_floor_share: float = 0.3
     """The floor is talk where webrtcvad hears speech in at least this share of the frames
-    within `floor_margin_db` of it (steady noise and hum: a few in ten at 10 dB SNR)."""
+    within `floor_margin_db` of it (pink noise and hum: up to two in ten at 10 dB SNR;
+    babble: about half or more)."""
     talk_floor_min_s: float = 10.0
     """Shorter recordings are never taken for a floor of talk: in a few seconds of nothing
     but speech (a clip, a turn) the quietest frames are the talker's own, and the talk
