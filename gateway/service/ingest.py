@@ -28,6 +28,8 @@ from gateway.delivery.outbox import Message, Outbox
 from gateway.delivery.publisher import Publisher
 from gateway.delivery.topics import TopicError, check_level
 from gateway.service.documents import manifest_document, transcript_document
+from gateway.service.pairing_step import SCHEMA as PAIRING_SCHEMA
+from gateway.service.pairing_step import Paired, Partner, find_partner, pair_transcript, remember
 from gateway.service.spool import SpoolClip, Stray, quarantine_files
 from gateway.service.transcription import TranscriptionStep, TranscriptionStepError
 
@@ -65,6 +67,11 @@ def _levels_ok(*values: str) -> bool:
     return True
 
 
+def _case_id(good: list[dict[str, Any]]) -> str | None:
+    """Set by the agent on the badge or the companion; the same rule as the transcript's."""
+    return next((c for c in map(sidecar_case_id, (json.loads(c["sidecar"]) for c in good)) if c), None)
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -88,7 +95,7 @@ class GatewayState:
         s = publisher.settings
         self.ident = {"tenant": s.tenant, "branch": s.branch, "gateway": s.gateway_id}
         with outbox.lock:
-            outbox.db.executescript(_SCHEMA)
+            outbox.db.executescript(_SCHEMA + PAIRING_SCHEMA)
         self.counters: dict[str, float] = dict.fromkeys(
             ("clips_in", "quarantined", "sessions_transcribed", "seconds_transcribed", "errors"), 0)
         self.errors: list[str] = []
@@ -342,15 +349,10 @@ class GatewayState:
                 self.error(f"session {base}: transcript hook failed: {type(exc).__name__}: {exc}")
         return msgs
 
-    def finish_session(self, badge: str, session: str, transcriber: TranscriptionStep | None) -> None:
-        """Transcribe a settled session; enqueue its transcript (if any), what the hooks
-        make of it, and its manifest, in one transaction."""
-        clips = self._clips("badge=? AND session=?", (badge, session))
-        good = [c for c in clips if c["status"] == "published"]
-        doc = vtt = None
-        error = ""
-        if transcriber is not None and good:
-            doc, vtt, error = self._transcribe(badge, session, good, transcriber)
+    def _documents(self, badge: str, session: str, clips: list[dict[str, Any]], good: list[dict[str, Any]],
+                   doc: dict[str, Any] | None, vtt: str | None, error: str) -> tuple[int, list[Message]]:
+        """(revision, messages) of a session's new revision: transcript (if any), what the
+        hooks make of it, and manifest."""
         chain = self._clips("badge=? AND status='published'", (badge,))
         gaps = chain_gaps(badge, [ClipCheck.link(c["clip_id"], c["seq"], c["sha256"], c["prev_sha256"])
                                   for c in chain])
@@ -360,20 +362,65 @@ class GatewayState:
                   "generated_at": _now_iso()}
         msgs: list[Message] = []
         if doc is not None:
-            # set by the agent on the badge or the companion; the same rule as the transcript's
-            case_id = next((c for c in map(sidecar_case_id, (json.loads(c["sidecar"]) for c in good)) if c), None)
-            transcript = transcript_document(common, case_id, good, doc, vtt)
+            transcript = transcript_document(common, _case_id(good), good, doc, vtt)
             msgs += self.publisher.messages(f"{base}/transcript", transcript, kind="transcript")
             msgs += self._hook_messages(base, transcript)
         manifest = manifest_document(common, clips, gaps, revision, doc, error)
         msgs += self.publisher.messages(f"{base}/manifest", manifest, kind="manifest")
+        return revision, msgs
+
+    def _delivered_wavs(self, badge: str, session: str) -> list[Path]:
+        return [Path(c["wav"]) for c in self._clips("badge=? AND session=? AND status='published'",
+                                                   (badge, session))]
+
+    def _stored_partner(self, badge: str, case_id: str, span: tuple[float, float]) -> Partner | None:
+        with self.outbox.lock:
+            return find_partner(self.outbox.db, badge, case_id, span)
+
+    def _pair(self, badge: str, session: str, good: list[dict[str, Any]], doc: dict[str, Any]
+              ) -> tuple[Paired | None, int, list[Message]]:
+        """This session paired with another badge's of the same meeting (`pairing_step`), and
+        the partner's new revision and messages."""
+        paired = pair_transcript(badge, session, _case_id(good), doc, [Path(c["wav"]) for c in good],
+                                 self._stored_partner, self._delivered_wavs)
+        if paired is None:
+            return None, 0, []
+        b, s = paired.partner_badge, paired.partner_session
+        clips = self._clips("badge=? AND session=?", (b, s))
+        revision, msgs = self._documents(b, s, clips, [c for c in clips if c["status"] == "published"],
+                                         paired.partner_doc, paired.partner_vtt, "")
+        return paired, revision, msgs
+
+    def finish_session(self, badge: str, session: str, transcriber: TranscriptionStep | None) -> None:
+        """Transcribe a settled session; enqueue its transcript (if any), what the hooks
+        make of it, and its manifest, in one transaction; with a new revision of the other
+        badge's session of the same meeting when the two are paired (`pairing_step`)."""
+        clips = self._clips("badge=? AND session=?", (badge, session))
+        good = [c for c in clips if c["status"] == "published"]
+        doc = vtt = None
+        error = ""
+        if transcriber is not None and good:
+            doc, vtt, error = self._transcribe(badge, session, good, transcriber)
+        single = doc
+        paired, p_revision, p_msgs = self._pair(badge, session, good, doc) if doc is not None else (None, 0, [])
+        if paired is not None:
+            doc = paired.doc
+        revision, msgs = self._documents(badge, session, clips, good, doc, vtt, error)
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
                        (revision, badge, session))
-            self.outbox.put(msgs)
+            if single is not None:
+                remember(db, badge, session, _case_id(good), single, vtt or "")
+            if paired is not None:
+                db.execute("UPDATE gw_sessions SET revision=? WHERE badge=? AND session=?",
+                           (p_revision, paired.partner_badge, paired.partner_session))
+            self.outbox.put(msgs + p_msgs)
         self.publisher.wake()
         if doc is not None:
             self.counters["sessions_transcribed"] += 1
             self.counters["seconds_transcribed"] += sum(float(c["audio_s"]) for c in good)
         log.info("session %s/%s: manifest rev %d, %d clips, transcript %s", badge, session, revision,
                  len(good), "yes" if doc is not None else f"no ({error or 'disabled'})")
+        if paired is not None:
+            log.info("session %s/%s: manifest rev %d, speaker labels paired with %s/%s",
+                     paired.partner_badge, paired.partner_session, p_revision, badge, session)
