@@ -377,19 +377,12 @@ class GatewayState:
         with self.outbox.lock:
             return find_partner(self.outbox.db, badge, case_id, span)
 
-    def _pair(self, badge: str, session: str, good: list[dict[str, Any]], doc: dict[str, Any]
-              ) -> tuple[Paired | None, int, list[Message]]:
-        """This session paired with another badge's of the same meeting (`pairing_step`), and
-        the partner's new revision and messages."""
-        paired = pair_transcript(badge, session, _case_id(good), doc, [Path(c["wav"]) for c in good],
-                                 self._stored_partner, self._delivered_wavs)
-        if paired is None:
-            return None, 0, []
+    def _partner_documents(self, paired: Paired) -> tuple[int, list[Message]]:
+        """The new revision of the session this one was paired with (`pairing_step`)."""
         b, s = paired.partner_badge, paired.partner_session
         clips = self._clips("badge=? AND session=?", (b, s))
-        revision, msgs = self._documents(b, s, clips, [c for c in clips if c["status"] == "published"],
-                                         paired.partner_doc, paired.partner_vtt, "")
-        return paired, revision, msgs
+        return self._documents(b, s, clips, [c for c in clips if c["status"] == "published"],
+                               paired.partner_doc, paired.partner_vtt, "")
 
     def finish_session(self, badge: str, session: str, transcriber: TranscriptionStep | None) -> None:
         """Transcribe a settled session; enqueue its transcript (if any), what the hooks
@@ -402,10 +395,13 @@ class GatewayState:
         if transcriber is not None and good:
             doc, vtt, error = self._transcribe(badge, session, good, transcriber)
         single = doc
-        paired, p_revision, p_msgs = self._pair(badge, session, good, doc) if doc is not None else (None, 0, [])
-        if paired is not None:
-            doc = paired.doc
+        paired = None
+        if doc is not None:
+            paired = pair_transcript(badge, session, _case_id(good), doc, [Path(c["wav"]) for c in good],
+                                     self._stored_partner, self._delivered_wavs)
+            doc = paired.doc if paired is not None else doc
         revision, msgs = self._documents(badge, session, clips, good, doc, vtt, error)
+        p_revision, p_msgs = self._partner_documents(paired) if paired is not None else (0, [])
         with self.outbox.transaction() as db:
             db.execute("UPDATE gw_sessions SET dirty=0, revision=? WHERE badge=? AND session=?",
                        (revision, badge, session))

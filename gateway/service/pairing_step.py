@@ -106,7 +106,10 @@ def _timeline(wavs: list[Path]) -> tuple[np.ndarray, float | None]:
     from gateway.transcribe.pairing import timeline_audio
     from gateway.transcribe.verify import check_session_clips
 
-    usable = [c for c in check_session_clips(wavs).clips if c.ok and c.path is not None]
+    clips = check_session_clips(wavs).clips
+    usable = [c for c in clips if c.ok and c.path is not None]
+    if not usable:
+        raise OSError("no readable clip (" + "; ".join(f"{c.file_name}: {c.status}" for c in clips) + ")")
     pieces = [_Clip(decode_wav(c.path, samples=c.samples).samples, c.session_offset_s)
               for c in usable if c.path is not None]
     first = min(usable, key=lambda c: c.session_offset_s, default=None)
@@ -159,8 +162,8 @@ def pair_transcript(badge: str, session: str, case_id: str | None, doc: dict[str
                                          _turns(p_doc))
     except Exception as exc:  # noqa: BLE001 - pairing only refines labels; it must not stop delivery
         reason = exc.reason if isinstance(exc, TranscribeError) else f"{type(exc).__name__}: {exc}"
-        kind = "cannot be paired" if isinstance(exc, PairingError) else "partner unreadable"
-        log.info("%s: single-badge speaker labels (%s with %s/%s: %s)", name, kind, p_badge,
+        kind = "cannot be paired with" if isinstance(exc, PairingError) else "could not pair with"
+        log.info("%s: single-badge speaker labels (%s %s/%s: %s)", name, kind, p_badge,
                  p_session, reason)
         return None
     log.info("%s: speaker labels paired with %s/%s (case %s)", name, p_badge, p_session, case_id)
