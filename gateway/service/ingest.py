@@ -2,11 +2,13 @@
 
 `GatewayState` keeps what the gateway has done in `gateway.db` (the outbox's file):
 `gw_clips` (each clip id once: published or quarantined, with the reason) and
-`gw_sessions` (last clip time, whether a new manifest/transcript is due, revision).
+`gw_sessions` (last clip time, whether a new manifest/transcript is due, revision) and
+`gw_transcripts` (each transcribed session's single-badge transcript, for `pairing_step`).
 `ingest()` verifies a spool clip and enqueues its clip record, audio and custody record;
 `finish_session()` transcribes a settled session and enqueues transcript, what the transcript
 hooks make of it (compliance findings first: `findings.FindingsHook`) and manifest
-(`documents`).
+(`documents`); paired with another badge's session of the same meeting (`pairing_step`),
+that session's new revision too.
 Marking the step done and enqueuing its messages commit together, so after a SIGKILL
 a step is either complete (and not redone) or absent (and redone from the spool).
 """
