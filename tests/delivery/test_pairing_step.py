@@ -180,3 +180,41 @@ def test_an_unalignable_or_unreadable_partner_leaves_the_labels(meetings, gatewa
     assert _labels(gateway.seen[2]) == ["wearer", "other"]
     assert "B0003/S0001: single-badge speaker labels (could not pair with B0001/S0001: " \
         "OSError: no readable clip (" in caplog.text
+
+
+def _truth_score(doc: dict, meeting, want: list[str]) -> float:
+    """Share of segments whose label is that of the true turn they overlap most."""
+    segs = doc["transcript"]["segments"]
+    hits = 0
+    for s in segs:
+        overlap = [max(0.0, min(s["end"], t.end_s) - max(s["start"], t.start_s)) for t in meeting.turns]
+        hits += s["speaker"] == want[int(np.argmax(overlap))]
+    return hits / max(1, len(segs))
+
+
+def test_real_transcription_of_both_badges_is_paired(meetings, whisper_model, gateway, tmp_path):
+    """The same through the real `TranscriptionStep`: Whisper's segments, not the true turns."""
+    from gateway.service.transcription import TranscriptionStep
+
+    pm = meetings[1]
+    spool = tmp_path / "spool"
+    gateway.transcriber = TranscriptionStep(whisper_model.path)
+    _session(spool, "B0001", "S0001", _adpcm_blocks(pm.a.pcm), pm.a_start, CASE)
+    gateway.poll(settle_all=True)
+    _session(spool, "B0002", "S0001", _adpcm_blocks(pm.b.pcm), pm.b_start, CASE)
+    gateway.poll(settle_all=True)
+    assert [t["badge"] for t in gateway.seen] == ["B0001", "B0002", "B0001"]
+    first, b_doc, a_again = gateway.seen
+    assert a_again["revision"] > first["revision"]
+    assert all(s["paired_with"] == "B0002" for s in a_again["transcript"]["segments"])
+    assert [s["text"] for s in a_again["transcript"]["segments"]] == \
+        [s["text"] for s in first["transcript"]["segments"]]
+    want_a = ["wearer" if who == "agent" else "other" for who in pm.talkers]
+    want_b = ["wearer" if who == "colleague" else "other" for who in pm.talkers]
+    with gateway.outbox.lock:  # B's own labels, before the pairing, as the gateway kept them
+        b_single = json.loads(gateway.outbox.db.execute(
+            "SELECT doc FROM gw_transcripts WHERE badge='B0002'").fetchone()[0])
+    before = (_truth_score(first, pm.a, want_a), _truth_score({"transcript": b_single}, pm.b, want_b))
+    after = (_truth_score(a_again, pm.a, want_a), _truth_score(b_doc, pm.b, want_b))
+    assert after[0] >= before[0] and after[1] >= before[1] and sum(after) > sum(before)
+    assert min(after) >= 0.95
