@@ -2,9 +2,10 @@
 a case to be transcribed is paired with the first, and the first is published again.
 
 Both badges' recordings are a real two-badge meeting (`badgekit.pair_meeting`, tuning
-half), encoded to ADPCM and written to the spool by the clip store's sink. The speech model
-is replaced by a step that returns the meeting's true turns with the labels one badge
-gives them (`speaker.attribute`), so everything after transcription is the service's own.
+half), encoded to ADPCM and written to the spool by the clip store's sink. Most tests
+replace the speech model by a step that returns the meeting's true turns with the labels
+one badge gives them (`speaker.attribute`), so everything after transcription is the
+service's own; the last runs the real `TranscriptionStep`.
 """
 
 from __future__ import annotations
