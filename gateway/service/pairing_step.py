@@ -112,9 +112,8 @@ def _timeline(wavs: list[Path]) -> tuple[np.ndarray, float | None]:
         raise OSError("no readable clip (" + "; ".join(f"{c.file_name}: {c.status}" for c in clips) + ")")
     pieces = [_Clip(decode_wav(c.path, samples=c.samples).samples, c.session_offset_s)
               for c in usable if c.path is not None]
-    first = min(usable, key=lambda c: c.session_offset_s, default=None)
-    start = (None if first is None or first.start_epoch_s is None
-             else first.start_epoch_s - first.session_offset_s)
+    first = min(usable, key=lambda c: c.session_offset_s)
+    start = None if first.start_epoch_s is None else first.start_epoch_s - first.session_offset_s
     return timeline_audio(pieces, RATE_HZ), start
 
 
@@ -163,8 +162,9 @@ def pair_transcript(badge: str, session: str, case_id: str | None, doc: dict[str
     except Exception as exc:  # noqa: BLE001 - pairing only refines labels; it must not stop delivery
         reason = exc.reason if isinstance(exc, TranscribeError) else f"{type(exc).__name__}: {exc}"
         kind = "cannot be paired with" if isinstance(exc, PairingError) else "could not pair with"
-        log.info("%s: single-badge speaker labels (%s %s/%s: %s)", name, kind, p_badge,
-                 p_session, reason)
+        expected = isinstance(exc, TranscribeError | OSError)  # anything else is a fault here: traced
+        log.log(logging.INFO if expected else logging.WARNING, "%s: single-badge speaker labels "
+                "(%s %s/%s: %s)", name, kind, p_badge, p_session, reason, exc_info=not expected)
         return None
     log.info("%s: speaker labels paired with %s/%s (case %s)", name, p_badge, p_session, case_id)
     return Paired(_relabelled(doc, a_turns, p_badge), p_badge, p_session,
