@@ -5,7 +5,7 @@
 1. the button held at power-on: maintenance mode, straight back to the REPL;
 2. `Badge.boot()`: event log (firmware.sync.state) -> pin map -> store filesystem
    (firmware.hw.storage) -> key slot + ClipStore (its boot recovery runs here) ->
-   Session (a reset mid-meeting resumes the same session) -> button, LED -> sync
+   RecordingSession (a reset mid-meeting resumes the same session) -> button, LED -> sync
    servers. A part that fails is put in `errors` (error LED, INFO, event log) and the
    rest boots anyway: a badge without its card still answers the companion;
 3. `firmware.badgetasks.run()`: recording, button/LED, USB serial sync, BLE sync and a
@@ -25,7 +25,7 @@ from firmware.hw import button as hw_button
 from firmware.hw import clock as hw_clock
 from firmware.hw import led as hw_led
 from firmware.hw import pins, storage
-from firmware.session import Session
+from firmware.session import RecordingSession
 from firmware.sync import proto, server, state
 from firmware.sync.checks import Reject
 
@@ -159,7 +159,7 @@ class Badge:
         store = self.store
         if store is None:
             raise clipstore.StoreError("no store")
-        self.sess = Session(self.badge_id, store, self.state_dir + "/session.json",
+        self.sess = RecordingSession(self.badge_id, store, self.state_dir + "/session.json",
                             self.clock, max_session_s=cfg.get("max_session_min", 240) * 60,
                             storage_free_pct=self._free_pct,
                             low_storage_pct=100 - store.warn_pct,

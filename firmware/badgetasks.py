@@ -1,6 +1,6 @@
 """The badge's tasks under asyncio (firmware.badge runs them; layout in docs/badge.md).
 
-- ``rec``: mic frames -> Session -> clip store, one frame every ``frame_us`` (the I2S
+- ``rec``: mic frames -> RecordingSession -> clip store, one frame every ``frame_us`` (the I2S
   DMA buffer holds the audio while other tasks run); the mic is opened when a session
   records and closed when it stops; a mic that gives nothing for 0.5 s is an error
   (the open clip is closed, the mic retried every ``mic_retry_ms``);

@@ -1,13 +1,13 @@
 """Sessions: one button press starts a meeting recording, a long press ends it.
 
-`Session` is the badge's recording state machine, free of hardware so it runs anywhere:
+`RecordingSession` is the badge's recording state machine, free of hardware so it runs anywhere:
 
 - idle + any press (short or long) -> start a session: new session id from the RTC,
   a `Recorder` writing into the clip sink; a short press while recording is ignored
   (a brush against the badge must not end a meeting), a long press stops;
 - a session also stops at `max_session_s`, and on a storage error (LED: error);
 - the state lives in a small JSON file written on every change and after every clip
-  (`state_path`): after a reset mid-meeting, `Session(...)` finds "recording" and
+  (`state_path`): after a reset mid-meeting, `RecordingSession(...)` finds "recording" and
   resumes the same session, with the offset of new clips counted from the session's
   original start and the per-badge sequence number continuing;
 - `led_state()` gives recording / idle / storage_low / error for `firmware.hw.led`.
@@ -22,7 +22,7 @@ import os
 from firmware import const, recorder
 from firmware.hw import button, led
 
-__all__ = ["Session", "SessionError", "session_id", "run"]
+__all__ = ["RecordingSession", "SessionError", "session_id", "run"]
 
 _RATE = const(16000)
 _STORAGE_CHECK_FRAMES = const(250)  # look at free space every 5 s while recording
@@ -75,7 +75,7 @@ def _write_state(path, st):
     os.rename(tmp, path)
 
 
-class Session:
+class RecordingSession:
     """Start, stop and resume recording sessions; the state survives a reboot."""
 
     def __init__(self, badge, sink, state_path, clock, max_session_s=4 * 3600,

@@ -26,7 +26,7 @@ from firmware.clips import fmt as clipfmt
 from firmware.sync.auth import eq, hmac_sha256
 
 __all__ = ["AUTHENTICATED", "UNAUTHENTICATED", "BAD_MAC", "NO_KEY", "STATUSES", "Sealer",
-           "BadgeKeys", "ClipCheck", "clip_key_of", "key_id", "unsealed", "check", "verify_wav"]
+           "BadgeKeys", "SealCheck", "clip_key_of", "key_id", "unsealed", "check", "verify_wav"]
 
 AUTHENTICATED = "authenticated"  # version 2, the seal verifies under the badge's clip key
 UNAUTHENTICATED = "unauthenticated"  # version 1 (or a v2 clip closed off the badge): no seal
@@ -105,7 +105,7 @@ class BadgeKeys:
         return "BadgeKeys({} badges)".format(len(self.keys))
 
 
-class ClipCheck:
+class SealCheck:
     """What ``verify_wav``/``check`` found: ``status`` (one of STATUSES), ``info`` (the
     clipfmt.WavInfo), ``key_id`` (hex of the seal's key id, or None), ``reason`` (a few
     words; ``info.header.clip_id`` names the clip)."""
@@ -121,7 +121,7 @@ class ClipCheck:
         return self.status == AUTHENTICATED
 
     def __repr__(self):
-        return "ClipCheck({}, {})".format(self.status, self.reason)
+        return "SealCheck({}, {})".format(self.status, self.reason)
 
 
 def _candidates(keys, badge):
@@ -141,31 +141,31 @@ def check(info, keys):
     h, t, seal = info.header, info.trailer, info.seal
     if h.version == clipfmt.VERSION:
         if t.sealed or seal is not None:
-            return ClipCheck(BAD_MAC, info, None, "a version 1 clip with seal marks")
-        return ClipCheck(UNAUTHENTICATED, info, None, "version 1: no seal")
+            return SealCheck(BAD_MAC, info, None, "a version 1 clip with seal marks")
+        return SealCheck(UNAUTHENTICATED, info, None, "version 1: no seal")
     if seal is None or len(seal) != clipfmt.SEAL_SIZE:
-        return ClipCheck(BAD_MAC, info, None, "a version 2 clip without its seal")
+        return SealCheck(BAD_MAC, info, None, "a version 2 clip without its seal")
     if not t.sealed:
-        return ClipCheck(BAD_MAC, info, None, "a version 2 trailer not marked sealed")
+        return SealCheck(BAD_MAC, info, None, "a version 2 trailer not marked sealed")
     kid = bytes(seal[:8])
     if kid == _NO_KID:
         if bytes(seal[8:]) != bytes(32):
-            return ClipCheck(BAD_MAC, info, None, "a seal without a key id")
-        return ClipCheck(UNAUTHENTICATED, info, None,
+            return SealCheck(BAD_MAC, info, None, "a seal without a key id")
+        return SealCheck(UNAUTHENTICATED, info, None,
                          "closed off the badge: empty seal")
     kid_hex = clipfmt.hexhash(kid)
     for k in _candidates(keys, h.badge):
         if key_id(k) == kid:
             if eq(Sealer(k).mac(h.raw, t.raw), bytes(seal[8:])):
-                return ClipCheck(AUTHENTICATED, info, kid_hex, "")
-            return ClipCheck(BAD_MAC, info, kid_hex,
+                return SealCheck(AUTHENTICATED, info, kid_hex, "")
+            return SealCheck(BAD_MAC, info, kid_hex,
                              "seal does not verify: forged or altered")
-    return ClipCheck(NO_KEY, info, kid_hex,
+    return SealCheck(NO_KEY, info, kid_hex,
                      "no clip key {} of badge {} here".format(kid_hex, h.badge))
 
 
 def verify_wav(f, keys=None, prev_sha256=None, expect_sha256=None):
     """clipfmt.verify_wav (hash, listed hash, chain link: ClipVerifyError / ClipFormatError
-    as there), then the seal: returns a ClipCheck whose ``status`` says whether the badge
+    as there), then the seal: returns a SealCheck whose ``status`` says whether the badge
     vouches for header, trailer, audio hash and chain link."""
     return check(clipfmt.verify_wav(f, prev_sha256, expect_sha256), keys)

@@ -14,7 +14,7 @@ _RUN = """
 import json
 from array import array
 from firmware import dsp
-from firmware.session import Session, run
+from firmware.session import RecordingSession, run
 from firmware.hw import button, led
 from fwsupport import MemSink, frames
 
@@ -37,7 +37,7 @@ def feed(sess, spec):
 free = [50]
 out = {}
 sink = MemSink(copy=False)
-s = Session('B9', sink, STATE, clock, max_session_s=30, storage_free_pct=lambda: free[0])
+s = RecordingSession('B9', sink, STATE, clock, max_session_s=30, storage_free_pct=lambda: free[0])
 out['boot'] = [s.recording, s.led_state()]
 out['short_starts'] = s.press(button.SHORT)
 out['session'] = s.session
@@ -45,10 +45,10 @@ out['led_rec'] = s.led_state()
 feed(s, [('noise', 100, 30), ('tone', 100, 3000), ('noise', 60, 30), ('tone', 30, 3000)])
 out['short_ignored'] = [s.press(button.SHORT), s.recording]
 out['clips_before_reset'] = [c['meta']['seq'] for c in sink.clips]
-# power cut mid-clip: the Session object is simply gone; the clock moved on 10 s
+# power cut mid-clip: the RecordingSession object is simply gone; the clock moved on 10 s
 now[0] += 10
 sink2 = MemSink(copy=False)
-s2 = Session('B9', sink2, STATE, clock, max_session_s=30, storage_free_pct=lambda: free[0])
+s2 = RecordingSession('B9', sink2, STATE, clock, max_session_s=30, storage_free_pct=lambda: free[0])
 out['resumed'] = [s2.recording, s2.resumed, s2.session, s2.rec.session_offset]
 feed(s2, [('noise', 100, 30), ('tone', 60, 3000), ('noise', 50, 30)])
 free[0] = 3
@@ -57,7 +57,7 @@ out['led_low'] = s2.led_state()
 out['long_stops'] = [s2.press(button.LONG), s2.recording, s2.led_state(), s2.stop_reason]
 out['clips_after'] = [[c['meta']['seq'], c['meta']['session'], c['meta']['session_offset_samples'],
                        c['meta']['start_epoch']] for c in sink2.clips]
-s3 = Session('B9', MemSink(copy=False), STATE, clock, max_session_s=30)
+s3 = RecordingSession('B9', MemSink(copy=False), STATE, clock, max_session_s=30)
 out['after_stop_boot'] = [s3.recording, s3.next_seq]
 # maximum session length: 30 s of talking stops by itself
 s3.press(button.LONG)
@@ -65,7 +65,7 @@ feed(s3, [('tone', 2000, 3000)])
 out['max_len'] = [s3.recording, s3.stop_reason, s3.status()['state']]
 # a torn state file must not brick the badge
 f = open(STATE, 'w'); f.write('{"state": "recor'); f.close()
-s4 = Session('B9', MemSink(copy=False), STATE, clock)
+s4 = RecordingSession('B9', MemSink(copy=False), STATE, clock)
 out['torn'] = [s4.recording, s4.led_state()]
 print(json.dumps(out))
 """
@@ -124,7 +124,7 @@ def test_main_loop_button_mic_and_led(micropython, tmp_path, speech):
     a long press stops; the mic here is the WAV backend the simulation uses."""
     code = """
 import json
-from firmware.session import Session, run
+from firmware.session import RecordingSession, run
 from firmware.hw import button, led
 from firmware.hw.mic import WavMic
 from fwsupport import MemSink
@@ -147,7 +147,7 @@ class Lamp:
         led.level(self.seen[-1], t)
 
 sink = MemSink(copy=False)
-s = Session('B1', sink, STATE_PATH, lambda: (1795600800, 0))
+s = RecordingSession('B1', sink, STATE_PATH, lambda: (1795600800, 0))
 lamp = Lamp()
 frames = run(s, WavMic(WAV_PATH), ScriptedButton(), lamp, max_frames=400)
 print(json.dumps([frames, lamp.seen, s.recording, s.stop_reason, len(sink.clips)]))

@@ -9,7 +9,7 @@ _RUN = """
 import json
 from firmware import ramdisk, dsp
 from firmware.clips import store as clipstore
-from firmware.session import Session
+from firmware.session import RecordingSession
 from firmware.hw import button
 from fwsupport import frames
 
@@ -39,7 +39,7 @@ def free_pct():
     return free * 100 // total
 
 out = {}
-s = Session('bk01', store, STATE, clock, storage_free_pct=free_pct, recorder_opts={'max_clip_ms': 3000})
+s = RecordingSession('bk01', store, STATE, clock, storage_free_pct=free_pct, recorder_opts={'max_clip_ms': 3000})
 s.press(button.SHORT)
 talk(s, 7)  # two full clips (3 s max) and one open
 out['before'] = [c['seq'] for c in store.list_clips()]
@@ -52,7 +52,7 @@ dev = ramdisk.RAMBlockDev(4096, 160, data)
 ramdisk.mount(dev, MNT)
 now[0] += 5
 store = clipstore.ClipStore(MNT + '/store', K, reserve_bytes=65536, start_s=2)
-s = Session('bk01', store, STATE, clock, storage_free_pct=free_pct, recorder_opts={'max_clip_ms': 3000})
+s = RecordingSession('bk01', store, STATE, clock, storage_free_pct=free_pct, recorder_opts={'max_clip_ms': 3000})
 out['resumed'] = [s.recording, s.resumed, s.session]
 talk(s, 4)
 out['after_resume'] = [[c['seq'], c['recovered'], c['state']] for c in store.list_clips()]

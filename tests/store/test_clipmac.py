@@ -50,7 +50,7 @@ def _sink_clips(folder: Path, key: bytes | None = KEY) -> list[Path]:
     return out
 
 
-def _check(raw: bytes, keys: object = KEY, prev: str | None = None) -> clipmac.ClipCheck:
+def _check(raw: bytes, keys: object = KEY, prev: str | None = None) -> clipmac.SealCheck:
     return clipmac.verify_wav(io.BytesIO(raw), keys, prev_sha256=prev)
 
 
