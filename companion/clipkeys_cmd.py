@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import typer
 
+from badgecore.cli_convention import BAD_INPUT
 from companion.cliopts import KEYSTORE, guard, say
 from companion.cliopts import fail as _fail
 
@@ -31,7 +32,7 @@ def clip_keys(out: str = typer.Option(..., "--out", help="Key file to write (mod
         keys = keys_from_keystore(KeyStore(keystore), badge or None)
         missing = sorted(set(badge or ()) - set(keys))
         if missing:
-            raise _fail(f"not in the key store: {', '.join(missing)}")
+            raise _fail(f"not in the key store: {', '.join(missing)}", BAD_INPUT)
         if not keys:
             raise _fail("the key store holds no enrolled badge")
         n = write_badge_keys(out, keys)

@@ -184,7 +184,7 @@ def test_clip_key_file_from_the_companion_key_store(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "badgekit", "companion", "clip-keys", "--out",
                           str(out), "--keystore", str(ks), "--badge", "bk99"],
                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
-    assert bad.returncode == 1 and bad.stderr.strip().startswith("error: not in the key store")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: not in the key store")
 
 
 def test_sealed_wav_still_plays_in_sox(tmp_path):
