@@ -22,11 +22,11 @@ from gateway.delivery import BrokerSettings, PublisherSettings
 from gateway.service import Gateway, GatewaySettings
 from gateway.service.transcription import SessionText
 from gateway.transcribe.pipeline import Segment
-from gateway.transcribe.speaker import attribute, turn_sound
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.verify import check_session_clips
 from tests.delivery.spoolmaker import make_session, quiet_blocks
 from tests.delivery.test_e2e_model import _adpcm_blocks
+from tests.gateway.transcribe_support import single_badge_segments, two_badge_meetings
 
 RATE = 16000
 CASE = "CASE-4711"
@@ -34,21 +34,8 @@ CASE = "CASE-4711"
 
 @pytest.fixture(scope="module")
 def meetings(speech):
-    from badgekit.meeting import half_utterances
-    from badgekit.pair_meeting import pair_meeting
+    return two_badge_meetings(speech)
 
-    utts, refs = half_utterances(next(iter(speech.values())).parent, "tune")
-    return [pair_meeting(utts, refs, seed, lag_s=2.35, clock_error_s=-1.2, min_seconds=60)
-            for seed in (1, 2)]
-
-
-def _single_badge_segments(m) -> list[Segment]:
-    """The meeting's true turns, labelled as the gateway labels them from one badge."""
-    x = m.pcm.astype(np.float32) / 32768.0
-    cut = [x[max(0, int(t.start_s * RATE)):int(t.end_s * RATE)] for t in m.turns]
-    return [Segment(t.start_s, t.end_s, t.text or "", 0, -0.2, 0.0, 1.0, 0.0, speaker=who,
-                    speaker_confidence=conf)
-            for t, (who, conf) in zip(m.turns, attribute([turn_sound(c) for c in cut]), strict=True)]
 
 
 class TurnsStep:
@@ -99,7 +86,7 @@ def _labels(t: dict) -> list[str]:
 def test_the_second_badge_relabels_both_and_the_first_gets_a_new_revision(meetings, gateway, tmp_path):
     pm = meetings[0]
     spool = tmp_path / "spool"
-    a_segs, b_segs = _single_badge_segments(pm.a), _single_badge_segments(pm.b)
+    a_segs, b_segs = single_badge_segments(pm.a), single_badge_segments(pm.b)
     gateway.transcriber = TurnsStep({"B0001": a_segs, "B0002": b_segs})
     _session(spool, "B0001", "S0001", _adpcm_blocks(pm.a.pcm), pm.a_start, CASE)
     gateway.poll(settle_all=True)
@@ -158,7 +145,7 @@ def test_other_cases_and_other_times_are_not_paired(gateway, tmp_path, caplog, b
 def test_an_unalignable_or_unreadable_partner_leaves_the_labels(meetings, gateway, tmp_path, caplog):
     pm, other = meetings
     spool = tmp_path / "spool"
-    a_segs = _single_badge_segments(pm.a)
+    a_segs = single_badge_segments(pm.a)
     gateway.transcriber = TurnsStep({"B0001": a_segs, "B0002": a_segs, "B0003": _quiet_segments()})
     _session(spool, "B0001", "S0001", _adpcm_blocks(pm.a.pcm), pm.a_start, CASE)
     gateway.poll(settle_all=True)

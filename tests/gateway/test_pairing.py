@@ -19,30 +19,16 @@ from gateway.transcribe.pairing import (
     pair_sessions,
     timeline_audio,
 )
-from gateway.transcribe.pipeline import Piece, Segment
-from gateway.transcribe.speaker import attribute, turn_sound
+from gateway.transcribe.pipeline import Piece
+from tests.gateway.transcribe_support import single_badge_segments, two_badge_meetings
 
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
 def meetings(speech):
-    from badgekit.meeting import half_utterances
-    from badgekit.pair_meeting import pair_meeting
+    return two_badge_meetings(speech)
 
-    utts, refs = half_utterances(next(iter(speech.values())).parent, "tune")
-    return [pair_meeting(utts, refs, seed, lag_s=2.35, clock_error_s=-1.2, min_seconds=60)
-            for seed in (1, 2)]
-
-
-def _single_badge_segments(m) -> list[Segment]:
-    """The meeting's true turns, labelled as the gateway labels them from one badge."""
-    x = m.pcm.astype(np.float32) / 32768.0
-    cut = [x[max(0, int(t.start_s * RATE)):int(t.end_s * RATE)] for t in m.turns]
-    labels = attribute([turn_sound(c) for c in cut])
-    return [Segment(t.start_s, t.end_s, t.text or "", 0, -0.2, 0.0, 1.0, 0.0,
-                    speaker=who, speaker_confidence=conf)
-            for t, (who, conf) in zip(m.turns, labels, strict=True)]
 
 
 def test_lag_recovered_within_20_ms_though_the_clocks_disagree(meetings):
@@ -71,7 +57,7 @@ def test_recordings_hours_apart_do_not_overlap(meetings):
 def test_the_colleague_is_told_from_the_customer_and_the_wearer(meetings):
     fixed = 0
     for pm in meetings:
-        a_segs, b_segs = _single_badge_segments(pm.a), _single_badge_segments(pm.b)
+        a_segs, b_segs = single_badge_segments(pm.a), single_badge_segments(pm.b)
         a_new, b_new = pair_sessions(pm.a.pcm, pm.a_start, a_segs, pm.b.pcm, pm.b_start,
                                      b_segs, RATE)
         assert [s.text for s in a_new] == [s.text for s in a_segs]
@@ -157,7 +143,7 @@ def test_a_known_gain_difference_between_the_badges_is_taken_back(speech):
 
     utts, refs = half_utterances(next(iter(speech.values())).parent, "tune")
     pm = pair_meeting(utts, refs, 3, min_seconds=40, b_gain_db=4.0)
-    a_segs, b_segs = _single_badge_segments(pm.a), _single_badge_segments(pm.b)
+    a_segs, b_segs = single_badge_segments(pm.a), single_badge_segments(pm.b)
     known = replace(PairSettings(), b_gain_db=4.0)
     a_new, b_new = pair_sessions(pm.a.pcm, pm.a_start, a_segs, pm.b.pcm, pm.b_start, b_segs,
                                  RATE, known)
