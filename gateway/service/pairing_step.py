@@ -57,14 +57,6 @@ class _Turn:
     speaker_confidence: float
 
 
-@dataclass
-class _Clip:
-    """A clip at its timeline offset, as `timeline_audio` reads it."""
-
-    pcm: np.ndarray
-    offset_s: float
-
-
 def _span(doc: dict[str, Any]) -> tuple[float, float] | None:
     """Wall-clock (start, end) of a transcript, None without a clock."""
     start = doc.get("session_start")
@@ -100,21 +92,14 @@ def find_partner(db: Any, badge: str, case_id: str, span: tuple[float, float]) -
 
 
 def _timeline(wavs: list[Path]) -> tuple[np.ndarray, float | None]:
-    """A session's clips on its timeline and the wall clock of its zero, as the
-    transcription places them (`gateway.transcribe.session`)."""
-    from gateway.transcribe.decode import RATE_HZ, decode_wav
+    """A session's clips on its timeline and the wall clock of its zero, placed exactly as
+    the transcription placed them (`gateway.transcribe.session.place_clips`)."""
+    from gateway.transcribe.decode import RATE_HZ
     from gateway.transcribe.pairing import timeline_audio
-    from gateway.transcribe.verify import check_session_clips
+    from gateway.transcribe.session import place_clips
 
-    clips = check_session_clips(wavs).clips
-    usable = [c for c in clips if c.ok and c.path is not None]
-    if not usable:
-        raise OSError("no readable clip (" + "; ".join(f"{c.file_name}: {c.status}" for c in clips) + ")")
-    pieces = [_Clip(decode_wav(c.path, samples=c.samples).samples, c.session_offset_s)
-              for c in usable if c.path is not None]
-    first = min(usable, key=lambda c: c.session_offset_s)
-    start = None if first.start_epoch_s is None else first.start_epoch_s - first.session_offset_s
-    return timeline_audio(pieces, RATE_HZ), start
+    placed = place_clips(wavs)
+    return timeline_audio(placed.pieces, RATE_HZ), placed.start_epoch_s
 
 
 def _turns(doc: dict[str, Any]) -> list[_Turn]:

@@ -297,8 +297,13 @@ def _relabel(a: np.ndarray, b: np.ndarray, al: Alignment, segments: Sequence[S],
 
 
 class _Placed(Protocol):
-    pcm: np.ndarray
-    offset_s: float
+    """A clip's audio at its session offset (`pipeline.Piece`); read only."""
+
+    @property
+    def pcm(self) -> np.ndarray: ...
+
+    @property
+    def offset_s(self) -> float: ...
 
 
 def timeline_audio(pieces: Sequence[_Placed], rate: int = 16000) -> np.ndarray:

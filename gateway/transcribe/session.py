@@ -29,13 +29,14 @@ from gateway.transcribe.pipeline import Piece, PipelineSettings, transcribe_piec
 from gateway.transcribe.transcript import SessionTranscript
 from gateway.transcribe.verify import (
     ClipCheck,
+    SessionCheck,
     check_session_clips,
     check_spool_clip,
     session_files,
 )
 from gateway.transcribe.vocabulary import Vocabulary, load_vocabulary
 
-__all__ = ["TranscribeSettings", "Transcriber", "transcribe_session"]
+__all__ = ["PlacedClips", "TranscribeSettings", "Transcriber", "place_clips", "transcribe_session"]
 
 _ERRORS: dict[str, type[AudioError]] = {"not_audio": NotAudioError,
                                         "truncated": TruncatedAudioError}
@@ -121,41 +122,65 @@ class Transcriber:
         return self._run([Piece(audio.samples, 0.0, 0)], tr)
 
     def _clips(self, files: list[Path], source: str) -> SessionTranscript:
-        check = check_session_clips(files)
-        clips = list(check.clips)
-        notes = list(check.notes)
-        pieces: list[Piece] = []
-        wall: dict[int, float] = {}
-        heard: dict[bytes, str] = {}
-        for i, c in enumerate(clips):
-            if not c.ok or c.path is None:
-                continue
-            try:
-                audio = decode_wav(c.path, samples=c.samples)  # bounded by the blocks, not the trailer
-            except AudioError as exc:
-                clips[i] = replace(c, status="corrupt", reason=exc.reason)
-                continue
-            same = hashlib.sha256(audio.samples.tobytes()).digest()
-            if same in heard:  # a copy under another sequence number: its speech once only
-                clips[i] = replace(c, status="duplicate", reason=f"same audio as {heard[same]}; not transcribed again")
-                continue
-            heard[same] = c.clip_id or c.file_name
-            pieces.append(Piece(audio.samples, c.session_offset_s, i))
-            if c.start_epoch_s is not None:
-                wall[i] = c.start_epoch_s - c.session_offset_s
-        usable = [c for c in clips if c.ok]
-        if not usable:
-            reasons = "; ".join(f"{c.file_name}: {c.status}: {c.reason}" for c in clips)
-            raise AudioError(f"no usable clip in {source or 'the clip list'} "
-                             f"({reasons or 'no .wav files'})")
+        placed = place_clips(files, source)
+        clips, usable = placed.clips, [c for c in placed.clips if c.ok]
         duration = max(c.session_offset_s + c.samples / RATE_HZ for c in usable)
         first = min(usable, key=lambda c: c.session_offset_s)
         tr = SessionTranscript(
-            segments=[], clips=clips, gaps=list(check.gaps), notes=notes,
-            session_start_epoch_s=wall.get(clips.index(first)), clip_start_epoch_s=wall,
+            segments=[], clips=clips, gaps=list(placed.check.gaps), notes=list(placed.check.notes),
+            session_start_epoch_s=placed.start_epoch_s, clip_start_epoch_s=placed.wall,
             source=source, badge=first.badge, session=first.session,
             case_id=next((c.case_id for c in usable if c.case_id), None), duration_s=duration)
-        return self._run(pieces, tr)
+        return self._run(placed.pieces, tr)
+
+
+@dataclass(frozen=True)
+class PlacedClips:
+    """A session's clips checked, decoded and placed on its timeline."""
+
+    check: SessionCheck
+    clips: list[ClipCheck]
+    """Every clip, with decoding failures and duplicates marked (`ok` only for those placed)."""
+    pieces: list[Piece]
+    """The audio of each usable clip at its session offset (`source`: index in `clips`)."""
+    wall: dict[int, float]
+    """Wall-clock time of timeline zero by clip index, where the clip had a clock."""
+    start_epoch_s: float | None
+    """Wall-clock time of timeline zero, from the earliest usable clip."""
+
+
+def place_clips(files: list[Path], source: str = "") -> PlacedClips:
+    """Verify, decode and place a session's clips as the transcription does: a clip whose
+    audio does not decode is `corrupt`, a copy of earlier audio is a `duplicate` and is
+    placed once. Raises `AudioError` when no clip is usable."""
+    check = check_session_clips(files)
+    clips = list(check.clips)
+    pieces: list[Piece] = []
+    wall: dict[int, float] = {}
+    heard: dict[bytes, str] = {}
+    for i, c in enumerate(clips):
+        if not c.ok or c.path is None:
+            continue
+        try:
+            audio = decode_wav(c.path, samples=c.samples)  # bounded by the blocks, not the trailer
+        except AudioError as exc:
+            clips[i] = replace(c, status="corrupt", reason=exc.reason)
+            continue
+        same = hashlib.sha256(audio.samples.tobytes()).digest()
+        if same in heard:  # a copy under another sequence number: its speech once only
+            clips[i] = replace(c, status="duplicate", reason=f"same audio as {heard[same]}; not transcribed again")
+            continue
+        heard[same] = c.clip_id or c.file_name
+        pieces.append(Piece(audio.samples, c.session_offset_s, i))
+        if c.start_epoch_s is not None:
+            wall[i] = c.start_epoch_s - c.session_offset_s
+    usable = [c for c in clips if c.ok]
+    if not usable:
+        reasons = "; ".join(f"{c.file_name}: {c.status}: {c.reason}" for c in clips)
+        raise AudioError(f"no usable clip in {source or 'the clip list'} "
+                         f"({reasons or 'no .wav files'})")
+    first = min(usable, key=lambda c: c.session_offset_s)
+    return PlacedClips(check, clips, pieces, wall, wall.get(clips.index(first)))
 
 
 def transcribe_session(source: Path | str | Sequence[Path | str],

@@ -167,7 +167,7 @@ def test_an_unalignable_or_unreadable_partner_leaves_the_labels(meetings, gatewa
     assert [t["badge"] for t in gateway.seen] == ["B0001", "B0002", "B0003"]
     assert _labels(gateway.seen[2]) == ["wearer", "other"]
     assert "B0003/S0001: single-badge speaker labels (could not pair with B0001/S0001: " \
-        "OSError: no readable clip (" in caplog.text
+        "no usable clip in the clip list (B0001-00000001.wav: corrupt: unreadable clip: " in caplog.text
 
 
 def _truth_score(doc: dict, meeting, want: list[str]) -> float:
