@@ -21,6 +21,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from badgecore import cli_convention as convention
+from badgecore.cli_convention import plain
+
 __all__ = ["BRANCH", "HCI", "JSON", "JSON_TABLES", "KEYSTORE", "SETTINGS", "PORT", "BLE",
            "TIMEOUT", "VERBOSE", "QUIET", "fail", "guard", "say", "warn", "print_json",
            "print_table", "load_settings", "target", "run", "out", "err"]
@@ -55,7 +58,7 @@ def fail(msg: str, code: int = 1) -> typer.Exit:
 
 def say(text: str, *, to_err: bool = False) -> None:
     """Print ``text`` literally: brackets in badge ids or messages are not markup."""
-    (err if to_err else out).print(text, markup=False, soft_wrap=True)
+    plain(text, err=to_err)
 
 
 def warn(text: str) -> None:
@@ -70,7 +73,7 @@ def print_json(obj: Any) -> None:
 
 def print_table(table: Any, console: Console | None = None) -> None:
     """A rich table, its last line ended (a terminal prompt starts on a line of its own)."""
-    (console or out).print(table, end="\n")
+    convention.print_table(table, console or out)
 
 
 def load_settings(path: str | None, flags: dict[str, Any] | None = None) -> Any:
