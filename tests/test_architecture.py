@@ -146,8 +146,8 @@ def test_firmware_imports_only_firmware_and_micropython():
     allowed_top = {"firmware", "micropython", "machine", "esp32", "network", "bluetooth",
                    "uasyncio", "asyncio", "time", "os", "struct", "sys", "gc", "binascii",
                    "hashlib", "json", "errno", "select", "io", "collections", "random",
-                   "array", "math", "uctypes", "cryptolib", "vfs", "micropython_stubs",
-                   "__future__", "typing", "termios"}  # termios: the unix port's serial link
+                   "array", "math", "uctypes", "cryptolib", "vfs",
+                   "termios"}  # termios: the unix port's serial link
     odd = []
     for mod, path in MODULES.items():
         if not mod.startswith("firmware"):
